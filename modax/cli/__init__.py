@@ -1,0 +1,11 @@
+"""The ``modax`` command line: one module per command, all registered on one typer app."""
+
+from modax.cli import _config  # noqa: F401  (registers its commands)
+from modax.cli._app import app
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point of the ``modax`` executable."""
+    app()

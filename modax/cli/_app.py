@@ -1,0 +1,42 @@
+"""The typer application every command module registers on, and shared CLI helpers."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from modax.config import ConfigError, Settings, load_settings
+
+__all__ = ["app", "console", "err_console", "fail", "settings_from_env"]
+
+app = typer.Typer(
+    name="modax",
+    help="modax — analytics and digital-twin workbench for ESP32-monitored motor machines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+eval_app = typer.Typer(help="Benchmark models with the published protocols.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+console = Console()
+err_console = Console(stderr=True)
+
+#: Exit codes scripts can rely on.
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    """Print a one-line error to stderr and exit with ``code`` (no traceback)."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def settings_from_env(**overrides: str | None) -> Settings:
+    """Load ``MODAX_*`` settings, apply CLI overrides, and exit with a clear message if invalid."""
+    try:
+        return load_settings().with_overrides(**overrides)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_CONFIG)

@@ -1,0 +1,164 @@
+"""Settings from ``MODAX_*`` environment variables, validated at start.
+
+Every component reads its settings here, so one variable configures the whole workbench:
+
+============================  ==============================================  =====================
+variable                      meaning                                         default
+============================  ==============================================  =====================
+``MODAX_LAKE``                lake root: a local path or an object-store URI  ``data/lake``
+``MODAX_BROKER``              MQTT broker URL (``mqtt://`` or ``mqtts://``)   ``mqtt://localhost:1883``
+``MODAX_MQTT_USERNAME``       MQTT user name                                  none
+``MODAX_MQTT_PASSWORD``       MQTT password (secret: masked when printed)     none
+``MODAX_MQTT_CA_FILE``        CA certificate for ``mqtts://``                 system store
+``MODAX_MQTT_CERT_FILE``      client certificate for ``mqtts://``             none
+``MODAX_MQTT_KEY_FILE``       client key for ``mqtts://``                     none
+``MODAX_LOG_FORMAT``          ``text`` or ``json``                            ``text``
+``MODAX_LOG_LEVEL``           ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``      ``INFO``
+============================  ==============================================  =====================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+__all__ = ["BrokerURL", "ConfigError", "Settings", "load_settings", "parse_broker_url"]
+
+_SECRETS = frozenset({"mqtt_password"})
+_LOG_FORMATS = ("text", "json")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message names the variable and what to fix."""
+
+
+@dataclass(frozen=True)
+class BrokerURL:
+    """A parsed broker URL.
+
+    Examples
+    --------
+    >>> parse_broker_url("mqtts://broker.local")
+    BrokerURL(host='broker.local', port=8883, tls=True)
+    """
+
+    host: str
+    port: int
+    tls: bool
+
+    def __str__(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def parse_broker_url(url: str, *, name: str = "MODAX_BROKER") -> BrokerURL:
+    """Parse ``mqtt://host[:port]`` or ``mqtts://host[:port]``.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``name`` and saying what a valid value looks like.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ConfigError(
+            f"{name}={url!r}: the scheme must be mqtt:// or mqtts://, e.g. mqtt://localhost:1883"
+        )
+    if not parts.hostname:
+        raise ConfigError(f"{name}={url!r}: no host, e.g. mqtt://localhost:1883")
+    if parts.username or parts.password:
+        raise ConfigError(
+            f"{name}: put credentials in MODAX_MQTT_USERNAME / MODAX_MQTT_PASSWORD, not in the URL"
+        )
+    tls = parts.scheme == "mqtts"
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError:
+        raise ConfigError(f"{name}={url!r}: the port must be a number from 1 to 65535") from None
+    return BrokerURL(host=parts.hostname, port=port, tls=tls)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings; build with :func:`load_settings`.
+
+    Examples
+    --------
+    >>> s = load_settings({"MODAX_LAKE": "/tmp/lake", "MODAX_MQTT_PASSWORD": "hunter2"})
+    >>> s.lake, s.masked()["mqtt_password"]
+    ('/tmp/lake', '***')
+    """
+
+    lake: str = "data/lake"
+    broker: str = "mqtt://localhost:1883"
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    mqtt_ca_file: str | None = None
+    mqtt_cert_file: str | None = None
+    mqtt_key_file: str | None = None
+    log_format: str = "text"
+    log_level: str = "INFO"
+
+    @property
+    def broker_url(self) -> BrokerURL:
+        """``broker`` parsed."""
+        return parse_broker_url(self.broker)
+
+    def with_overrides(self, **overrides: str | None) -> Settings:
+        """Return a copy where every non-``None`` override (e.g. a CLI flag) wins, validated."""
+        changed = replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        changed.validate()
+        return changed
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the variable for the first invalid setting."""
+        if not self.lake:
+            raise ConfigError("MODAX_LAKE is empty: set it to a directory or an s3:// URI")
+        parse_broker_url(self.broker)
+        if self.log_format not in _LOG_FORMATS:
+            raise ConfigError(f"MODAX_LOG_FORMAT={self.log_format!r}: use one of {_LOG_FORMATS}")
+        if self.log_level not in _LOG_LEVELS:
+            raise ConfigError(f"MODAX_LOG_LEVEL={self.log_level!r}: use one of {_LOG_LEVELS}")
+        if (self.mqtt_password is None) != (self.mqtt_username is None):
+            raise ConfigError(
+                "MODAX_MQTT_USERNAME and MODAX_MQTT_PASSWORD must be set together (or neither)"
+            )
+        for name in ("mqtt_ca_file", "mqtt_cert_file", "mqtt_key_file"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(f"MODAX_{name.upper()}={path!r}: no such file")
+        if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
+            raise ConfigError(
+                "MODAX_MQTT_CERT_FILE and MODAX_MQTT_KEY_FILE must be set together (or neither)"
+            )
+
+    def masked(self) -> dict[str, str | None]:
+        """The settings as a dict with secrets replaced by ``***`` (safe to print or log)."""
+        return {
+            f.name: (
+                "***" if f.name in _SECRETS and getattr(self, f.name) else getattr(self, f.name)
+            )
+            for f in fields(self)
+        }
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate ``MODAX_*`` variables (``os.environ`` by default).
+
+    Raises
+    ------
+    ConfigError
+        Naming the variable and what to fix.
+    """
+    env = os.environ if environ is None else environ
+    values = {}
+    for f in fields(Settings):
+        raw = env.get(f"MODAX_{f.name.upper()}")
+        if raw is not None and raw != "":
+            values[f.name] = raw.upper() if f.name == "log_level" else raw
+    settings = Settings(**values)
+    settings.validate()
+    return settings

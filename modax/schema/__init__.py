@@ -1,0 +1,68 @@
+"""The message contract shared by firmware, simulator, ingester, tests and docs.
+
+JSON on the wire, exactly the field names the MODAX firmware publishes, plus a per-device
+sequence number ``seq``. See :func:`decode` for the rules and :class:`Reason` for every way a
+message can be rejected.
+"""
+
+from modax.schema._decode import (
+    CURRENT_LIMIT_A,
+    DEVICE_ID_PATTERN,
+    MAX_PAYLOAD_BYTES,
+    TEMPERATURE_RANGE_C,
+    VIBRATION_LIMIT_MS2,
+    DecodedBatch,
+    decode,
+    decode_batch,
+)
+from modax.schema._messages import DeviceStatus, SafetyStatus, Telemetry, Vibration
+from modax.schema._reasons import MessageError, Reason
+from modax.schema._tables import (
+    DEVICE_SAFETY_SCHEMA,
+    DEVICES_SCHEMA,
+    MAX_CHANNELS,
+    QUARANTINE_SCHEMA,
+    TELEMETRY_CHANNELS,
+    TELEMETRY_SCHEMA,
+    UTC_MS,
+)
+from modax.schema._topics import (
+    LEGACY_SAFETY_TOPIC,
+    LEGACY_TELEMETRY_TOPIC,
+    Kind,
+    parse_topic,
+    topic_for,
+)
+
+#: Timestamps at or above this are epoch ms; below, ms since the device booted.
+EPOCH_MS_THRESHOLD = 10**12
+
+__all__ = [
+    "CURRENT_LIMIT_A",
+    "DEVICES_SCHEMA",
+    "DEVICE_ID_PATTERN",
+    "DEVICE_SAFETY_SCHEMA",
+    "EPOCH_MS_THRESHOLD",
+    "LEGACY_SAFETY_TOPIC",
+    "LEGACY_TELEMETRY_TOPIC",
+    "MAX_CHANNELS",
+    "MAX_PAYLOAD_BYTES",
+    "QUARANTINE_SCHEMA",
+    "TELEMETRY_CHANNELS",
+    "TELEMETRY_SCHEMA",
+    "TEMPERATURE_RANGE_C",
+    "UTC_MS",
+    "VIBRATION_LIMIT_MS2",
+    "DecodedBatch",
+    "DeviceStatus",
+    "Kind",
+    "MessageError",
+    "Reason",
+    "SafetyStatus",
+    "Telemetry",
+    "Vibration",
+    "decode",
+    "decode_batch",
+    "parse_topic",
+    "topic_for",
+]

@@ -1,0 +1,335 @@
+"""Decode raw MQTT payloads into typed messages or columns, with a reason for every rejection.
+
+Two entry points share one set of rules:
+
+- :func:`decode` — one message, returns a struct or raises :class:`MessageError`;
+- :func:`decode_batch` — many messages straight into Arrow columns (the ingest hot path),
+  with every rejected message kept whole for quarantine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+
+from modax.schema._messages import DeviceStatus, SafetyStatus, Telemetry
+from modax.schema._reasons import MessageError, Reason
+from modax.schema._tables import (
+    MAX_CHANNELS,
+    QUARANTINE_RAW_SCHEMA,
+    SAFETY_RAW_SCHEMA,
+    STATUS_RAW_SCHEMA,
+    TELEMETRY_RAW_SCHEMA,
+)
+from modax.schema._topics import Kind, parse_topic
+
+__all__ = [
+    "CURRENT_LIMIT_A",
+    "DEVICE_ID_PATTERN",
+    "MAX_PAYLOAD_BYTES",
+    "TEMPERATURE_RANGE_C",
+    "VIBRATION_LIMIT_MS2",
+    "DecodedBatch",
+    "decode",
+    "decode_batch",
+]
+
+#: Largest payload accepted, in bytes.
+MAX_PAYLOAD_BYTES = 64 * 1024
+#: Physical range of the ACS712 current sensors: |I| ≤ 100 A.
+CURRENT_LIMIT_A = 100.0
+#: Physical range of the temperature sensors, in °C (inclusive).
+TEMPERATURE_RANGE_C = (-55.0, 200.0)
+#: Physical range of each MPU6050 vibration component: |a| ≤ 200 m/s².
+VIBRATION_LIMIT_MS2 = 200.0
+#: What a device id may look like.
+DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+_TYPES: dict[Kind, type] = {
+    Kind.TELEMETRY: Telemetry,
+    Kind.SAFETY: SafetyStatus,
+    Kind.STATUS: DeviceStatus,
+}
+_DECODERS = {kind: msgspec.json.Decoder(t) for kind, t in _TYPES.items()}
+_MISSING = re.compile(r"Object missing required field `([^`]*)`(?: - at `\$\.?(.*)`)?")
+_AT = re.compile(r" - at `\$\.?(.*)`$")
+
+
+@dataclass(frozen=True)
+class DecodedBatch:
+    """The result of :func:`decode_batch`: valid rows per kind plus the rejected messages.
+
+    Attributes
+    ----------
+    telemetry, safety, status : pyarrow.Table
+        Valid messages as flat columns (see ``modax.schema`` table schemas); ``timestamp`` is the
+        device's raw value, ``received_at`` the receive time (UTC, ms).
+    rejected : pyarrow.Table
+        One row per rejected message: ``topic``, raw ``payload``, ``reason``, ``field``,
+        ``detail``, ``received_at``.
+    """
+
+    telemetry: pa.Table
+    safety: pa.Table
+    status: pa.Table
+    rejected: pa.Table
+
+    @property
+    def accepted(self) -> int:
+        """Number of messages that passed validation."""
+        return self.telemetry.num_rows + self.safety.num_rows + self.status.num_rows
+
+
+def _classify_validation(message: str) -> tuple[Reason, str | None, str]:
+    missing = _MISSING.match(message)
+    if missing:
+        name, parent = missing.group(1), missing.group(2)
+        field = f"{parent}.{name}" if parent else name
+        return Reason.MISSING_FIELD, field, f"required field `{field}` is missing"
+    at = _AT.search(message)
+    if at is None:
+        if message.startswith("Expected `object`"):
+            return Reason.NOT_OBJECT, None, "payload must be a JSON object"
+        return Reason.WRONG_TYPE, None, message
+    field = at.group(1) or None
+    detail = message[: at.start()]
+    if detail == "Number out of range":
+        return Reason.NON_FINITE, field, "number is too large to be a finite float64"
+    return Reason.WRONG_TYPE, field, detail
+
+
+def _structural(kind: Kind, topic_device: str | None, payload: bytes) -> msgspec.Struct:
+    """Decode one payload of a known kind and apply every per-message rule but value ranges."""
+    if not payload:
+        raise MessageError(Reason.EMPTY_PAYLOAD, None, "payload is empty")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise MessageError(
+            Reason.OVERSIZED, None, f"payload is {len(payload)} bytes, limit {MAX_PAYLOAD_BYTES}"
+        )
+    try:
+        msg = _DECODERS[kind].decode(payload)
+    except msgspec.ValidationError as exc:
+        raise MessageError(*_classify_validation(str(exc))) from None
+    except msgspec.DecodeError as exc:
+        raise MessageError(Reason.NOT_JSON, None, f"not valid JSON ({exc})") from None
+    device_id = msg.device_id
+    if not DEVICE_ID_PATTERN.match(device_id):
+        raise MessageError(
+            Reason.INVALID_DEVICE_ID,
+            "device_id",
+            f"{device_id[:80]!r} does not match {DEVICE_ID_PATTERN.pattern}",
+        )
+    if topic_device is not None and topic_device != device_id:
+        raise MessageError(
+            Reason.DEVICE_ID_MISMATCH,
+            "device_id",
+            f"payload says {device_id!r} but the topic names {topic_device!r}",
+        )
+    timestamp = getattr(msg, "timestamp", None)
+    if timestamp is not None and timestamp < 0:
+        raise MessageError(Reason.NEGATIVE_TIMESTAMP, "timestamp", f"{timestamp} is below 0")
+    seq = getattr(msg, "seq", None)
+    if seq is not None and seq < 0:
+        raise MessageError(Reason.NEGATIVE_SEQ, "seq", f"{seq} is below 0")
+    if kind is Kind.TELEMETRY:
+        for name in ("motor_currents", "temperatures"):
+            n = len(getattr(msg, name))
+            if not 1 <= n <= MAX_CHANNELS:
+                raise MessageError(
+                    Reason.BAD_LENGTH, name, f"has {n} values, expected 1 to {MAX_CHANNELS}"
+                )
+    return msg
+
+
+def _range_error(name: str, value: float, unit: str, low: float, high: float) -> MessageError:
+    if not np.isfinite(value):
+        return MessageError(Reason.NON_FINITE, name, f"{value} is not a finite number")
+    return MessageError(
+        Reason.OUT_OF_RANGE, name, f"{value:g} {unit} is outside the sensor range {low:g}…{high:g}"
+    )
+
+
+def _telemetry_checks(msg: Telemetry) -> list[tuple[str, float, str, float, float]]:
+    lo_t, hi_t = TEMPERATURE_RANGE_C
+    checks = [
+        (f"motor_currents[{i}]", v, "A", -CURRENT_LIMIT_A, CURRENT_LIMIT_A)
+        for i, v in enumerate(msg.motor_currents)
+    ]
+    vib = msg.vibration
+    checks += [
+        (f"vibration.{axis}", getattr(vib, axis), "m/s²", -VIBRATION_LIMIT_MS2, VIBRATION_LIMIT_MS2)
+        for axis in ("x", "y", "z")
+    ]
+    checks.append(("vibration.magnitude", vib.magnitude, "m/s²", 0.0, VIBRATION_LIMIT_MS2 * 2))
+    checks += [(f"temperatures[{i}]", v, "°C", lo_t, hi_t) for i, v in enumerate(msg.temperatures)]
+    return checks
+
+
+def _check_ranges(msg: Telemetry) -> None:
+    for name, value, unit, low, high in _telemetry_checks(msg):
+        if not (low <= value <= high):  # also catches NaN
+            raise _range_error(name, value, unit, low, high)
+
+
+def decode(topic: str, payload: bytes) -> Telemetry | SafetyStatus | DeviceStatus:
+    """Decode and validate one message.
+
+    Parameters
+    ----------
+    topic : str
+        The MQTT topic it arrived on.
+    payload : bytes
+        The raw payload.
+
+    Returns
+    -------
+    Telemetry, SafetyStatus or DeviceStatus
+
+    Raises
+    ------
+    MessageError
+        With the :class:`Reason` and the field it names.
+
+    Examples
+    --------
+    >>> decode("modax/devices/m1/status", b'{"device_id": "m1", "online": true}')
+    DeviceStatus(device_id='m1', online=True, timestamp=None, firmware_version=None, uptime_ms=None)
+    >>> decode("modax/devices/m1/telemetry", b"[1, 2]")
+    Traceback (most recent call last):
+    ...
+    modax.schema._reasons.MessageError: not_object: payload must be a JSON object
+    """
+    parsed = parse_topic(topic)
+    if parsed is None or parsed[0] not in _TYPES:
+        raise MessageError(Reason.UNKNOWN_TOPIC, None, f"modax does not ingest topic {topic!r}")
+    kind, topic_device = parsed
+    msg = _structural(kind, topic_device, payload)
+    if kind is Kind.TELEMETRY:
+        _check_ranges(msg)
+    return msg
+
+
+class _Columns:
+    """Column builders for the valid messages of one batch."""
+
+    def __init__(self) -> None:
+        self.telemetry: list[Telemetry] = []
+        self.telemetry_received: list[int] = []
+        self.safety: list[SafetyStatus] = []
+        self.safety_received: list[int] = []
+        self.status: list[DeviceStatus] = []
+        self.status_received: list[int] = []
+        self.rejected: list[tuple[str, bytes, str, str | None, str, int]] = []
+
+
+def _telemetry_table(msgs: list[Telemetry], received: list[int]) -> pa.Table:
+    n = len(msgs)
+    currents = np.full((MAX_CHANNELS, n), np.nan)
+    temps = np.full((MAX_CHANNELS, n), np.nan)
+    for j, m in enumerate(msgs):
+        for i, v in enumerate(m.motor_currents):
+            currents[i, j] = v
+        for i, v in enumerate(m.temperatures):
+            temps[i, j] = v
+    columns: dict[str, pa.Array] = {
+        "device_id": pa.array([m.device_id for m in msgs], pa.string()),
+        "seq": pa.array([m.seq for m in msgs], pa.int64()),
+        "timestamp": pa.array([m.timestamp for m in msgs], pa.int64()),
+        "received_at": pa.array(received, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+    }
+    for i in range(MAX_CHANNELS):
+        columns[f"current_{i + 1}"] = pa.array(currents[i], from_pandas=True)
+    columns["vib_x"] = pa.array([m.vibration.x for m in msgs], pa.float64())
+    columns["vib_y"] = pa.array([m.vibration.y for m in msgs], pa.float64())
+    columns["vib_z"] = pa.array([m.vibration.z for m in msgs], pa.float64())
+    columns["vib_mag"] = pa.array([m.vibration.magnitude for m in msgs], pa.float64())
+    for i in range(MAX_CHANNELS):
+        columns[f"temp_{i + 1}"] = pa.array(temps[i], from_pandas=True)
+    return pa.Table.from_pydict(columns, schema=TELEMETRY_RAW_SCHEMA)
+
+
+def _rows_table(msgs: list[msgspec.Struct], received: list[int], schema: pa.Schema) -> pa.Table:
+    columns = {
+        name: [getattr(m, name) for m in msgs] for name in schema.names if name != "received_at"
+    }
+    columns["received_at"] = received
+    table = pa.Table.from_pydict(
+        {name: columns[name] for name in schema.names},
+        schema=schema.set(
+            schema.get_field_index("received_at"), pa.field("received_at", pa.int64())
+        ),
+    )
+    return table.set_column(
+        table.schema.get_field_index("received_at"),
+        "received_at",
+        table["received_at"].cast(pa.timestamp("ms", tz="UTC")),
+    )
+
+
+def decode_batch(
+    topics: Sequence[str], payloads: Sequence[bytes], received_at_ms: Sequence[int] | np.ndarray
+) -> DecodedBatch:
+    """Decode many messages into Arrow columns; never raises for bad input.
+
+    Parameters
+    ----------
+    topics, payloads : sequence of str, sequence of bytes
+        One entry per message, in arrival order.
+    received_at_ms : sequence of int
+        Receive time of each message, epoch ms (UTC).
+
+    Returns
+    -------
+    DecodedBatch
+
+    Examples
+    --------
+    >>> b = decode_batch(
+    ...     ["modax/devices/m1/status", "modax/sensor/data"], [b'{"device_id":"m1","online":true}', b"{"],
+    ...     [1_700_000_000_000, 1_700_000_000_001])
+    >>> b.status.num_rows, b.rejected["reason"].to_pylist()
+    (1, ['not_json'])
+    """
+    cols = _Columns()
+    for topic, payload, received in zip(topics, payloads, received_at_ms, strict=True):
+        raw = bytes(payload)
+        try:
+            msg = decode(topic, raw)
+        except MessageError as err:
+            cols.rejected.append(
+                (topic, raw, err.reason.value, err.field, err.detail, int(received))
+            )
+            continue
+        if isinstance(msg, Telemetry):
+            cols.telemetry.append(msg)
+            cols.telemetry_received.append(int(received))
+        elif isinstance(msg, SafetyStatus):
+            cols.safety.append(msg)
+            cols.safety_received.append(int(received))
+        else:
+            cols.status.append(msg)
+            cols.status_received.append(int(received))
+    rejected = cols.rejected
+    return DecodedBatch(
+        telemetry=_telemetry_table(cols.telemetry, cols.telemetry_received),
+        safety=_rows_table(cols.safety, cols.safety_received, SAFETY_RAW_SCHEMA),
+        status=_rows_table(cols.status, cols.status_received, STATUS_RAW_SCHEMA),
+        rejected=pa.Table.from_pydict(
+            {
+                "topic": [r[0] for r in rejected],
+                "payload": [r[1] for r in rejected],
+                "reason": [r[2] for r in rejected],
+                "field": [r[3] for r in rejected],
+                "detail": [r[4] for r in rejected],
+                "received_at": pa.array([r[5] for r in rejected], pa.int64()).cast(
+                    pa.timestamp("ms", tz="UTC")
+                ),
+            },
+            schema=QUARANTINE_RAW_SCHEMA,
+        ),
+    )
