@@ -1,0 +1,217 @@
+"""The lake: Delta Lake tables under one root, partitioned by UTC date.
+
+Every table is a Delta table at ``{root}/{name}``; appends are atomic commits, so readers always see
+whole batches. The root is a local path or an object-store URI (``s3://bucket/prefix``); storage
+options for object stores come from the usual ``AWS_*`` variables or ``storage_options``.
+
+Tables written by modax: ``telemetry``, ``device_safety``, ``devices``, ``quarantine``,
+``safety_events``, ``aggregates_1s`` (and other widths), ``scores``, ``wear`` and the simulator's
+``ground_truth``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+
+from modax.config import load_settings
+
+__all__ = ["DATE_SOURCES", "Lake", "LakeError"]
+
+#: Columns the ``date`` partition is derived from, in order of preference (first one present).
+DATE_SOURCES = ("ts", "window_start", "start_ts", "received_at")
+_COMMIT_RETRIES = 8
+
+
+class LakeError(RuntimeError):
+    """A lake operation failed; the message names the table and the cause."""
+
+
+def _is_uri(root: str) -> bool:
+    return "://" in root
+
+
+def _with_date(table: pa.Table) -> pa.Table:
+    if "date" in table.column_names:
+        return table
+    for name in DATE_SOURCES:
+        if name in table.column_names:
+            column = table[name]
+            if not pa.types.is_timestamp(column.type):
+                raise LakeError(f"column {name!r} must be a timestamp to derive `date`")
+            if column.type.tz is None:
+                column = column.cast(pa.timestamp(column.type.unit, tz="UTC"))
+            return table.append_column("date", pc.cast(column, pa.date32()))
+    raise LakeError(f"table has no `date` column nor any of {DATE_SOURCES} to derive it from")
+
+
+class Lake:
+    """A set of Delta tables under one root.
+
+    Parameters
+    ----------
+    root : str or Path, optional
+        Lake root; ``None`` reads ``MODAX_LAKE`` (default ``data/lake``).
+    storage_options : mapping, optional
+        deltalake/object_store options for object-store roots (endpoint, region, ...).
+
+    Examples
+    --------
+    >>> import tempfile, pyarrow as pa
+    >>> from datetime import datetime, UTC
+    >>> lake = Lake(tempfile.mkdtemp())
+    >>> ts = pa.array([datetime(2026, 1, 1, tzinfo=UTC)], pa.timestamp("ms", tz="UTC"))
+    >>> lake.append("notes", pa.table({"ts": ts, "text": ["hello"]}))
+    0
+    >>> lake.read("notes")["text"].to_pylist()
+    ['hello']
+    """
+
+    def __init__(
+        self, root: str | Path | None = None, storage_options: Mapping[str, str] | None = None
+    ) -> None:
+        raw = str(root) if root is not None else load_settings().lake
+        self.root = raw.rstrip("/") if _is_uri(raw) else str(Path(raw).resolve())
+        self.storage_options = dict(storage_options or {})
+
+    def __repr__(self) -> str:
+        return f"Lake({self.root!r})"
+
+    def table_uri(self, name: str) -> str:
+        """Where table ``name`` lives."""
+        return f"{self.root}/{name}"
+
+    def _table(self, name: str) -> DeltaTable:
+        try:
+            return DeltaTable(self.table_uri(name), storage_options=self.storage_options or None)
+        except TableNotFoundError:
+            raise LakeError(f"lake {self.root} has no table {name!r}") from None
+
+    def exists(self, name: str) -> bool:
+        """Whether table ``name`` exists."""
+        return DeltaTable.is_deltatable(
+            self.table_uri(name), storage_options=self.storage_options or None
+        )
+
+    def tables(self) -> list[str]:
+        """Names of the tables in the lake (local roots list the directory; URIs need a catalog)."""
+        if _is_uri(self.root):
+            known = (
+                "telemetry",
+                "device_safety",
+                "devices",
+                "quarantine",
+                "safety_events",
+                "aggregates_1s",
+                "scores",
+                "wear",
+                "ground_truth",
+            )
+            return [name for name in known if self.exists(name)]
+        root = Path(self.root)
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if (p / "_delta_log").is_dir())
+
+    def append(self, name: str, table: pa.Table) -> int | None:
+        """Append ``table`` to ``name`` in one atomic commit, creating the table if needed.
+
+        The ``date`` partition column is derived from the first of :data:`DATE_SOURCES` present.
+        Commit conflicts with concurrent writers are retried, never lost.
+
+        Returns
+        -------
+        int or None
+            The new table version, or ``None`` when ``table`` had no rows (nothing written).
+        """
+        if table.num_rows == 0:
+            return None
+        table = _with_date(table)
+        delay = 0.05
+        for attempt in range(_COMMIT_RETRIES):
+            try:
+                write_deltalake(
+                    self.table_uri(name),
+                    table,
+                    mode="append",
+                    partition_by=["date"],
+                    storage_options=self.storage_options or None,
+                )
+                break
+            except CommitFailedError:
+                if attempt == _COMMIT_RETRIES - 1:
+                    raise
+                time.sleep(delay)
+                delay *= 2
+        return self._table(name).version()
+
+    def dataset(self, name: str, version: int | None = None) -> ds.Dataset:
+        """The table's current (or ``version``'s) snapshot as an Arrow dataset, without copying."""
+        table = self._table(name)
+        if version is not None:
+            table.load_as_version(version)
+        return table.to_pyarrow_dataset()
+
+    def read(
+        self,
+        name: str,
+        columns: list[str] | None = None,
+        filter: ds.Expression | None = None,  # noqa: A002 - pyarrow's own name for it
+        version: int | None = None,
+    ) -> pa.Table:
+        """Read a table (or a past ``version`` of it: time travel) into memory."""
+        return self.dataset(name, version).to_table(columns=columns, filter=filter)
+
+    def version(self, name: str) -> int:
+        """The table's current version number."""
+        return self._table(name).version()
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """The table's commits, newest first."""
+        return self._table(name).history()
+
+    def compact(self, name: str) -> dict[str, Any]:
+        """Rewrite small files into larger ones (same rows), then drop the old files from disk.
+
+        Returns
+        -------
+        dict
+            ``files_added``, ``files_removed``, ``files_deleted`` (vacuumed).
+        """
+        table = self._table(name)
+        metrics = table.optimize.compact()
+        deleted = table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+        return {
+            "files_added": metrics["numFilesAdded"],
+            "files_removed": metrics["numFilesRemoved"],
+            "files_deleted": len(deleted),
+        }
+
+    def retain(self, days: int, now: datetime | None = None) -> dict[str, int]:
+        """Delete rows of every table whose ``date`` is more than ``days`` days before ``now``.
+
+        Returns
+        -------
+        dict
+            Rows deleted per table.
+        """
+        if days < 0:
+            raise LakeError(f"days={days}: must be 0 or more")
+        today = (now or datetime.now(UTC)).astimezone(UTC).date()
+        cutoff: date = today - timedelta(days=days)
+        deleted = {}
+        for name in self.tables():
+            table = self._table(name)
+            metrics = table.delete(f"date < '{cutoff.isoformat()}'")
+            table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+            deleted[name] = int(metrics.get("num_deleted_rows", 0))
+        return deleted
