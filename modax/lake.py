@@ -165,7 +165,7 @@ class Lake:
         self,
         name: str,
         columns: list[str] | None = None,
-        filter: ds.Expression | None = None,  # noqa: A002 - pyarrow's own name for it
+        filter: ds.Expression | None = None,
         version: int | None = None,
     ) -> pa.Table:
         """Read a table (or a past ``version`` of it: time travel) into memory."""

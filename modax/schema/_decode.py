@@ -290,8 +290,10 @@ def decode_batch(
     Examples
     --------
     >>> b = decode_batch(
-    ...     ["modax/devices/m1/status", "modax/sensor/data"], [b'{"device_id":"m1","online":true}', b"{"],
-    ...     [1_700_000_000_000, 1_700_000_000_001])
+    ...     ["modax/devices/m1/status", "modax/sensor/data"],
+    ...     [b'{"device_id":"m1","online":true}', b"{"],
+    ...     [1_700_000_000_000, 1_700_000_000_001],
+    ... )
     >>> b.status.num_rows, b.rejected["reason"].to_pylist()
     (1, ['not_json'])
     """
