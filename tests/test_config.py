@@ -1,0 +1,51 @@
+"""Settings from MODAX_* variables: defaults, validation errors that say what to fix, masking."""
+
+from __future__ import annotations
+
+import pytest
+
+from modax.config import ConfigError, load_settings, parse_broker_url
+
+
+def test_defaults():
+    s = load_settings({})
+    assert (s.lake, s.broker, s.log_format) == ("data/lake", "mqtt://localhost:1883", "text")
+    assert str(s.broker_url) == "mqtt://localhost:1883"
+
+
+def test_environment_overrides_and_cli_overrides_win():
+    s = load_settings({"MODAX_LAKE": "/srv/lake", "MODAX_BROKER": "mqtts://b.example:9000"})
+    assert s.lake == "/srv/lake"
+    assert (s.broker_url.host, s.broker_url.port, s.broker_url.tls) == ("b.example", 9000, True)
+    assert s.with_overrides(lake="/other", broker=None).lake == "/other"
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"MODAX_BROKER": "http://x"}, "MODAX_BROKER"),
+        ({"MODAX_BROKER": "mqtt://"}, "MODAX_BROKER"),
+        ({"MODAX_BROKER": "mqtt://host:99999"}, "MODAX_BROKER"),
+        ({"MODAX_BROKER": "mqtt://user:pw@host"}, "MODAX_MQTT_PASSWORD"),
+        ({"MODAX_LOG_FORMAT": "xml"}, "MODAX_LOG_FORMAT"),
+        ({"MODAX_LOG_LEVEL": "loud"}, "MODAX_LOG_LEVEL"),
+        ({"MODAX_MQTT_USERNAME": "u"}, "MODAX_MQTT_PASSWORD"),
+        ({"MODAX_MQTT_CA_FILE": "/no/such/ca.pem"}, "MODAX_MQTT_CA_FILE"),
+    ],
+)
+def test_invalid_settings_name_the_variable(env, names):
+    with pytest.raises(ConfigError, match=names):
+        load_settings(env)
+
+
+def test_secrets_are_masked():
+    s = load_settings({"MODAX_MQTT_USERNAME": "ingest", "MODAX_MQTT_PASSWORD": "s3cret"})
+    masked = s.masked()
+    assert masked["mqtt_password"] == "***"
+    assert "s3cret" not in repr(masked)
+    assert masked["mqtt_username"] == "ingest"
+
+
+def test_default_ports_follow_the_scheme():
+    assert parse_broker_url("mqtt://h").port == 1883
+    assert parse_broker_url("mqtts://h").port == 8883

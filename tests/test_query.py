@@ -1,0 +1,66 @@
+"""modax.connect(): DuckDB views over the lake's snapshots, readers while a writer appends."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+import modax
+from modax.lake import Lake
+from modax.testing import wait_for
+
+
+def batch(k: int, n: int = 100) -> pa.Table:
+    ts = pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * n, pa.timestamp("ms", tz="UTC"))
+    return pa.table({"ts": ts, "batch": [k] * n, "value": list(range(n))})
+
+
+def test_views_follow_refresh(lake_dir):
+    lake = Lake(lake_dir)
+    lake.append("readings", batch(0))
+    con = modax.connect(lake_dir)
+    assert con.tables == ["readings"]
+    assert con.sql("select count(*) from readings").fetchall() == [(100,)]
+    lake.append("readings", batch(1))
+    lake.append("other", batch(2))
+    assert con.sql("select count(*) from readings").fetchall() == [(100,)]
+    assert con.refresh() == ["other", "readings"]
+    assert con.sql("select count(*) from readings").fetchall() == [(200,)]
+
+
+def test_timestamps_are_utc(lake_dir):
+    Lake(lake_dir).append("readings", batch(0, 1))
+    (ts,) = modax.connect(lake_dir).sql("select ts from readings").fetchall()[0]
+    assert ts.utcoffset().total_seconds() == 0
+
+
+WRITER = """
+import sys, pyarrow as pa
+from datetime import datetime, UTC
+from modax.lake import Lake
+lake = Lake(sys.argv[1])
+for k in range(1, 31):
+    ts = pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * 100, pa.timestamp("ms", tz="UTC"))
+    lake.append("readings", pa.table({"ts": ts, "batch": [k] * 100, "value": list(range(100))}))
+"""
+
+
+def test_reader_sees_whole_batches_while_another_process_writes(lake_dir):
+    Lake(lake_dir).append("readings", batch(0))
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(lake_dir)])
+    con = modax.connect(lake_dir)
+    try:
+
+        def consistent_snapshot_with_all_batches() -> bool:
+            con.refresh()
+            rows = con.sql("select batch, count(*) from readings group by batch").fetchall()
+            assert all(count == 100 for _, count in rows), rows
+            return len(rows) == 31
+
+        wait_for(consistent_snapshot_with_all_batches, timeout=60, what="all 31 batches")
+    finally:
+        writer.wait(timeout=60)
+    assert writer.returncode == 0

@@ -1,0 +1,220 @@
+"""The message contract: what is accepted, and every reason a message is rejected."""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from modax.schema import (
+    MAX_PAYLOAD_BYTES,
+    TELEMETRY_CHANNELS,
+    DeviceStatus,
+    Kind,
+    MessageError,
+    Reason,
+    SafetyStatus,
+    Telemetry,
+    Vibration,
+    decode,
+    decode_batch,
+    parse_topic,
+    topic_for,
+)
+
+TOPIC = "modax/devices/m1/telemetry"
+
+
+def telemetry(**changes: object) -> dict:
+    msg = {
+        "timestamp": 1_763_900_000_000,
+        "device_id": "m1",
+        "motor_currents": [4.2, 4.1],
+        "vibration": {"x": 0.12, "y": -0.05, "z": 9.81, "magnitude": 9.811},
+        "temperatures": [41.5, 39.0],
+        "seq": 17,
+    }
+    msg.update(changes)
+    return msg
+
+
+def rejected(payload: bytes | dict, topic: str = TOPIC) -> MessageError:
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    with pytest.raises(MessageError) as info:
+        decode(topic, raw)
+    return info.value
+
+
+def test_firmware_telemetry_is_accepted_with_unknown_fields_ignored():
+    msg = decode(TOPIC, json.dumps(telemetry(firmware_extra={"a": 1})).encode())
+    assert msg == Telemetry(
+        1_763_900_000_000, "m1", [4.2, 4.1], Vibration(0.12, -0.05, 9.81, 9.811), [41.5, 39.0], 17
+    )
+
+
+def test_seq_is_optional_and_legacy_topic_has_no_device_check():
+    payload = telemetry()
+    del payload["seq"]
+    msg = decode("modax/sensor/data", json.dumps(payload).encode())
+    assert msg.seq is None
+
+
+def test_safety_and_status_messages():
+    safety = decode(
+        "modax/devices/m1/safety",
+        b'{"timestamp": 5, "device_id": "m1", "emergency_stop": true, "door_closed": false,'
+        b' "overload_detected": false, "temperature_ok": true}',
+    )
+    assert isinstance(safety, SafetyStatus)
+    assert safety.emergency_stop
+    assert not safety.door_closed
+    status = decode("modax/devices/m1/status", b'{"device_id": "m1", "online": false}')
+    assert status == DeviceStatus("m1", online=False)
+
+
+def test_encoding_a_struct_gives_what_decode_accepts():
+    msg = Telemetry(1, "m-2", [0.0], Vibration(0, 0, 9.8, 9.8), [20.0])
+    assert b'"seq"' not in msg_bytes(msg)
+    assert decode("modax/devices/m-2/telemetry", msg_bytes(msg)) == msg
+
+
+def msg_bytes(msg: msgspec.Struct) -> bytes:
+    return msgspec.json.encode(msg)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason", "field"),
+    [
+        (b"", Reason.EMPTY_PAYLOAD, None),
+        (b"{" + b" " * MAX_PAYLOAD_BYTES + b"}", Reason.OVERSIZED, None),
+        (b"{not json", Reason.NOT_JSON, None),
+        (b'{"timestamp": NaN}', Reason.NOT_JSON, None),
+        (b'{"timestamp": Infinity}', Reason.NOT_JSON, None),
+        (b"[1, 2, 3]", Reason.NOT_OBJECT, None),
+        (b'"text"', Reason.NOT_OBJECT, None),
+        ({k: v for k, v in telemetry().items() if k != "device_id"}, Reason.MISSING_FIELD, "device_id"),
+        (telemetry(vibration={"x": 1, "y": 1, "z": 1}), Reason.MISSING_FIELD, "vibration.magnitude"),
+        (telemetry(timestamp="now"), Reason.WRONG_TYPE, "timestamp"),
+        (telemetry(timestamp=1.5e12), Reason.WRONG_TYPE, "timestamp"),
+        (telemetry(motor_currents=[1.0, "x"]), Reason.WRONG_TYPE, "motor_currents[1]"),
+        (telemetry(vibration=[1, 2, 3]), Reason.WRONG_TYPE, "vibration"),
+        (telemetry(seq="1"), Reason.WRONG_TYPE, "seq"),
+        (telemetry(motor_currents=[]), Reason.BAD_LENGTH, "motor_currents"),
+        (telemetry(temperatures=[1, 2, 3, 4, 5]), Reason.BAD_LENGTH, "temperatures"),
+        (telemetry(timestamp=-1), Reason.NEGATIVE_TIMESTAMP, "timestamp"),
+        (telemetry(seq=-3), Reason.NEGATIVE_SEQ, "seq"),
+        (telemetry(device_id="m 1"), Reason.INVALID_DEVICE_ID, "device_id"),
+        (telemetry(device_id="x" * 65), Reason.INVALID_DEVICE_ID, "device_id"),
+        (telemetry(device_id=""), Reason.INVALID_DEVICE_ID, "device_id"),
+        (telemetry(device_id="m2"), Reason.DEVICE_ID_MISMATCH, "device_id"),
+        (telemetry(motor_currents=[4.0, 100.5]), Reason.OUT_OF_RANGE, "motor_currents[1]"),
+        (telemetry(motor_currents=[-101.0]), Reason.OUT_OF_RANGE, "motor_currents[0]"),
+        (telemetry(temperatures=[-56.0]), Reason.OUT_OF_RANGE, "temperatures[0]"),
+        (telemetry(temperatures=[20.0, 200.5]), Reason.OUT_OF_RANGE, "temperatures[1]"),
+        (
+            telemetry(vibration={"x": 250.0, "y": 0, "z": 9.8, "magnitude": 250.2}),
+            Reason.OUT_OF_RANGE,
+            "vibration.x",
+        ),
+        (
+            telemetry(vibration={"x": 0, "y": 0, "z": -201.0, "magnitude": 201.0}),
+            Reason.OUT_OF_RANGE,
+            "vibration.z",
+        ),
+    ],
+)
+def test_every_rejection_names_its_reason_and_field(payload, reason, field):
+    err = rejected(payload)
+    assert err.reason is reason
+    assert err.field == field
+    assert err.detail
+
+
+def test_number_too_large_for_a_float_is_non_finite():
+    raw = json.dumps(telemetry()).replace("4.2", "1e999").encode()
+    err = rejected(raw)
+    assert (err.reason, err.field) == (Reason.NON_FINITE, "motor_currents[0]")
+
+
+def test_unknown_topic_is_rejected():
+    err = rejected(telemetry(), topic="factory/other")
+    assert err.reason is Reason.UNKNOWN_TOPIC
+    assert rejected(telemetry(), topic="modax/devices/m1/events").reason is Reason.UNKNOWN_TOPIC
+
+
+def test_topics_round_trip():
+    for kind in Kind:
+        assert parse_topic(topic_for("dev_7", kind)) == (kind, "dev_7")
+    assert parse_topic("modax/sensor/safety") == (Kind.SAFETY, None)
+    assert parse_topic("modax/devices/m1/unknown") is None
+
+
+def test_decode_batch_splits_kinds_into_flat_columns():
+    payloads = [
+        json.dumps(telemetry(seq=1)).encode(),
+        json.dumps(telemetry(seq=2, motor_currents=[1.0])).encode(),
+        b'{"device_id": "m1", "online": true, "firmware_version": "1.2.0"}',
+        b"garbage",
+    ]
+    topics = [TOPIC, TOPIC, "modax/devices/m1/status", TOPIC]
+    batch = decode_batch(topics, payloads, [10, 11, 12, 13])
+    assert batch.accepted == 3
+    t = batch.telemetry
+    assert t["seq"].to_pylist() == [1, 2]
+    assert t["current_1"].to_pylist() == [4.2, 1.0]
+    assert t["current_2"].to_pylist() == [4.1, None]
+    assert t["temp_2"].to_pylist() == [39.0, 39.0]
+    assert set(TELEMETRY_CHANNELS) <= set(t.column_names)
+    assert batch.status["firmware_version"].to_pylist() == ["1.2.0"]
+    assert batch.rejected.to_pylist()[0] | {"received_at": None} == {
+        "topic": TOPIC,
+        "payload": b"garbage",
+        "reason": "not_json",
+        "field": None,
+        "detail": batch.rejected["detail"][0].as_py(),
+        "received_at": None,
+    }
+
+
+valid_payloads = st.builds(
+    lambda seq, cur, temp: json.dumps(telemetry(seq=seq, motor_currents=cur, temperatures=temp)),
+    st.integers(0, 2**40),
+    st.lists(st.floats(-100, 100), min_size=1, max_size=4),
+    st.lists(st.floats(-55, 200), min_size=1, max_size=4),
+).map(str.encode)
+
+
+def mutate(data: st.DataObject, payload: bytes) -> bytes:
+    raw = bytearray(payload)
+    for _ in range(data.draw(st.integers(1, 4))):
+        op = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        pos = data.draw(st.integers(0, max(len(raw) - 1, 0)))
+        if op == "flip" and raw:
+            raw[pos] = data.draw(st.integers(0, 255))
+        elif op == "cut":
+            del raw[pos:]
+        else:
+            raw[pos:pos] = data.draw(st.binary(max_size=8))
+    return bytes(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), payload=valid_payloads, kind=st.sampled_from(["arbitrary", "mutated", "valid"]))
+def test_decoder_never_raises_and_every_input_is_accepted_or_quarantined(data, payload, kind):
+    if kind == "arbitrary":
+        payload = data.draw(st.binary(max_size=300))
+    elif kind == "mutated":
+        payload = mutate(data, payload)
+    batch = decode_batch([TOPIC], [payload], [1])
+    assert batch.accepted + batch.rejected.num_rows == 1
+    if batch.rejected.num_rows:
+        reason = batch.rejected["reason"][0].as_py()
+        assert reason in {r.value for r in Reason}
+        assert batch.rejected["payload"][0].as_py() == payload
+    else:
+        assert decode(TOPIC, payload).device_id == "m1"
+    if kind == "valid":
+        assert batch.telemetry.num_rows == 1
