@@ -95,8 +95,16 @@ def msg_bytes(msg: msgspec.Struct) -> bytes:
         (b'{"timestamp": Infinity}', Reason.NOT_JSON, None),
         (b"[1, 2, 3]", Reason.NOT_OBJECT, None),
         (b'"text"', Reason.NOT_OBJECT, None),
-        ({k: v for k, v in telemetry().items() if k != "device_id"}, Reason.MISSING_FIELD, "device_id"),
-        (telemetry(vibration={"x": 1, "y": 1, "z": 1}), Reason.MISSING_FIELD, "vibration.magnitude"),
+        (
+            {k: v for k, v in telemetry().items() if k != "device_id"},
+            Reason.MISSING_FIELD,
+            "device_id",
+        ),
+        (
+            telemetry(vibration={"x": 1, "y": 1, "z": 1}),
+            Reason.MISSING_FIELD,
+            "vibration.magnitude",
+        ),
         (telemetry(timestamp="now"), Reason.WRONG_TYPE, "timestamp"),
         (telemetry(timestamp=1.5e12), Reason.WRONG_TYPE, "timestamp"),
         (telemetry(motor_currents=[1.0, "x"]), Reason.WRONG_TYPE, "motor_currents[1]"),
@@ -202,7 +210,9 @@ def mutate(data: st.DataObject, payload: bytes) -> bytes:
 
 
 @settings(max_examples=300, deadline=None)
-@given(data=st.data(), payload=valid_payloads, kind=st.sampled_from(["arbitrary", "mutated", "valid"]))
+@given(
+    data=st.data(), payload=valid_payloads, kind=st.sampled_from(["arbitrary", "mutated", "valid"])
+)
 def test_decoder_never_raises_and_every_input_is_accepted_or_quarantined(data, payload, kind):
     if kind == "arbitrary":
         payload = data.draw(st.binary(max_size=300))

@@ -1,0 +1,92 @@
+"""The `modax` command line: exit codes, formats, housekeeping commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from modax.pipeline import Pipeline
+
+NOW = 1_763_900_000_000
+
+
+def modax(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "modax", *args], capture_output=True, text=True, env=env
+    )
+
+
+@pytest.fixture
+def filled_lake(lake_dir: Path) -> Path:
+    pipeline = Pipeline(lake_dir)
+    for batch in range(3):
+        payloads = [
+            json.dumps(
+                {
+                    "timestamp": NOW + (batch * 10 + i) * 100,
+                    "device_id": f"m{i % 2}",
+                    "seq": batch * 10 + i,
+                    "motor_currents": [4.0],
+                    "vibration": {"x": 0, "y": 0, "z": 9.8, "magnitude": 9.8},
+                    "temperatures": [35.0],
+                }
+            ).encode()
+            for i in range(10)
+        ]
+        pipeline.process(
+            [f"modax/devices/m{i % 2}/telemetry" for i in range(10)], payloads, [NOW] * 10
+        )
+    return lake_dir
+
+
+def test_query_formats(filled_lake):
+    sql = "select device_id, count(*) as n from telemetry group by 1 order by 1"
+    as_json = json.loads(modax("query", sql, "--lake", str(filled_lake), "--format", "json").stdout)
+    assert as_json == [{"device_id": "m0", "n": 15}, {"device_id": "m1", "n": 15}]
+    as_csv = modax("query", sql, "--lake", str(filled_lake), "--format", "csv").stdout
+    assert as_csv.splitlines() == ["device_id,n", "m0,15", "m1,15"]
+    assert "m0" in modax("query", sql, "--lake", str(filled_lake)).stdout
+
+
+def test_bad_sql_is_a_one_line_error(filled_lake):
+    proc = modax("query", "select nope from telemetry", "--lake", str(filled_lake))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "query failed" in proc.stderr
+
+
+def test_invalid_setting_exits_3_naming_it(filled_lake):
+    proc = modax("config", env={"MODAX_BROKER": "http://nope", "PATH": ""})
+    assert proc.returncode == 3
+    assert "MODAX_BROKER" in proc.stderr
+
+
+def test_config_masks_the_password():
+    proc = modax("config", env={"MODAX_MQTT_USERNAME": "u", "MODAX_MQTT_PASSWORD": "topsecret"})
+    assert proc.returncode == 0
+    assert "topsecret" not in proc.stdout
+    assert json.loads(proc.stdout)["mqtt_password"] == "***"
+
+
+def test_export_writes_a_self_contained_duckdb(filled_lake, tmp_path):
+    target = tmp_path / "fleet.duckdb"
+    assert modax("export", "--duckdb", str(target), "--lake", str(filled_lake)).returncode == 0
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.sql("select count(*) from telemetry").fetchall() == [(30,)]
+    assert modax("export", "--duckdb", str(target), "--lake", str(filled_lake)).returncode == 1
+
+
+def test_compact_and_retention(filled_lake):
+    files_before = len(list((filled_lake / "telemetry").rglob("*.parquet")))
+    proc = modax("compact", "telemetry", "--lake", str(filled_lake))
+    assert proc.returncode == 0, proc.stderr
+    assert len(list((filled_lake / "telemetry").rglob("*.parquet"))) < files_before
+    assert modax("compact", "nosuch", "--lake", str(filled_lake)).returncode == 1
+    proc = modax("retention", "--days", "0", "--lake", str(filled_lake))
+    assert proc.returncode == 0
+    assert "telemetry: 30 rows deleted" in proc.stdout

@@ -1,0 +1,99 @@
+"""The shared path: event time, dedupe across runs, derivers, quarantine."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+import modax
+from modax.clock import BootClock
+from modax.pipeline import Pipeline
+
+NOW = 1_763_900_000_000
+
+
+def payload(device: str, timestamp: int, seq: int | None = None) -> bytes:
+    msg = {
+        "timestamp": timestamp,
+        "device_id": device,
+        "motor_currents": [3.0],
+        "vibration": {"x": 0.0, "y": 0.0, "z": 9.8, "magnitude": 9.8},
+        "temperatures": [30.0],
+    }
+    if seq is not None:
+        msg["seq"] = seq
+    return json.dumps(msg).encode()
+
+
+def ms(array: pa.Array) -> list[int]:
+    return pc.cast(array, pa.int64()).to_pylist()
+
+
+def test_since_boot_timestamps_are_anchored_per_boot():
+    clock = BootClock()
+    dev = pa.array(["a", "a", "b", "a"])
+    first = clock.event_time(
+        dev, pa.array([1_000, 1_500, 50, 2_000]), pa.array([NOW, NOW + 900, NOW, NOW + 1_200])
+    )
+    assert ms(first) == [NOW, NOW + 500, NOW, NOW + 1_000]
+    rebooted = clock.event_time(pa.array(["a"]), pa.array([10]), pa.array([NOW + 60_000]))
+    assert ms(rebooted) == [NOW + 60_000]
+    epoch = clock.event_time(pa.array(["c"]), pa.array([NOW - 5]), pa.array([NOW]))
+    assert ms(epoch) == [NOW - 5]
+
+
+def test_messages_without_seq_are_deduplicated_on_timestamp(lake_dir):
+    topics = ["modax/devices/m1/telemetry"] * 3
+    payloads = [payload("m1", NOW), payload("m1", NOW), payload("m1", NOW + 100)]
+    first = Pipeline(lake_dir).process(topics, payloads, [NOW] * 3)
+    assert (first.accepted, first.duplicates) == (2, 1)
+    second = Pipeline(lake_dir).process(topics, payloads, [NOW] * 3)
+    assert (second.accepted, second.duplicates) == (0, 3)
+
+
+class CountingDeriver:
+    """A deriver that writes one summary row per batch: shows the derive hook's contract."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+
+    def process(
+        self, telemetry: pa.Table, device_safety: pa.Table, now_ms: int
+    ) -> dict[str, pa.Table]:
+        self.batches += 1
+        if telemetry.num_rows == 0:
+            return {}
+        return {"batch_sizes": pa.table({"ts": telemetry["ts"][:1], "rows": [telemetry.num_rows]})}
+
+    def flush(self) -> dict[str, pa.Table]:
+        return {}
+
+
+def test_derivers_see_only_new_readings(lake_dir):
+    deriver = CountingDeriver()
+    pipeline = Pipeline(lake_dir, derivers=[deriver])
+    topics = ["modax/devices/m1/telemetry"] * 2
+    pipeline.process(topics, [payload("m1", NOW, 1), payload("m1", NOW, 2)], [NOW, NOW])
+    pipeline.process(topics, [payload("m1", NOW, 2), payload("m1", NOW, 3)], [NOW, NOW])
+    assert deriver.batches == 2
+    rows = modax.connect(lake_dir).sql("select rows from batch_sizes order by ts, rows").fetchall()
+    assert sorted(rows) == [(1,), (2,)]
+
+
+def test_status_messages_land_in_devices(lake_dir):
+    Pipeline(lake_dir, derivers=[]).process(
+        ["modax/devices/m1/status", "modax/devices/m1/status"],
+        [
+            b'{"device_id":"m1","online":true,"firmware_version":"2.0.1","uptime_ms":5}',
+            b'{"device_id":"m1","online":false}',
+        ],
+        [NOW, NOW + 1],
+    )
+    rows = (
+        modax.connect(lake_dir)
+        .sql("select online, firmware_version from devices order by received_at")
+        .fetchall()
+    )
+    assert rows == [(True, "2.0.1"), (False, None)]

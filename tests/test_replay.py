@@ -1,0 +1,134 @@
+"""Replay: mixed good, duplicate and malformed messages → each good reading stored once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import modax
+from modax.lake import Lake
+from modax.pipeline import Pipeline
+from modax.replay import replay_file
+
+T0 = 1_763_900_000_000
+
+
+def reading(device: str, seq: int, current: float = 4.0) -> str:
+    return json.dumps(
+        {
+            "timestamp": T0 + seq * 100,
+            "device_id": device,
+            "motor_currents": [current, current - 0.1],
+            "vibration": {"x": 0.1, "y": 0.0, "z": 9.8, "magnitude": 9.8005},
+            "temperatures": [40.0 + seq / 100],
+            "seq": seq,
+        }
+    )
+
+
+def write_mixed_file(path: Path) -> dict[str, int]:
+    """20 good readings (2 devices), 5 duplicates, one safety message, 4 bad messages."""
+    lines = []
+    for seq in range(10):
+        for dev in ("m1", "m2"):
+            lines.append(
+                json.dumps(
+                    {"topic": f"modax/devices/{dev}/telemetry", "payload": reading(dev, seq)}
+                )
+            )
+    lines += lines[:5]
+    safety = {
+        "timestamp": T0,
+        "device_id": "m1",
+        "emergency_stop": False,
+        "door_closed": True,
+        "overload_detected": False,
+        "temperature_ok": True,
+    }
+    lines.append(f"modax/devices/m1/safety {json.dumps(safety)}")
+    lines.append(f"modax/sensor/data {reading('m3', 1, current=250.0)}")
+    lines.append("modax/devices/m1/telemetry {broken")
+    lines.append(json.dumps({"topic": "modax/devices/m2/telemetry", "payload": reading("m1", 3)}))
+    lines.append("just-one-word")
+    lines.append("")
+    path.write_text("\n".join(lines) + "\n")
+    return {"good": 21, "duplicates": 5, "bad": 4}
+
+
+def test_each_good_reading_is_stored_once_and_every_bad_one_quarantined(tmp_path, lake_dir):
+    src = tmp_path / "mixed.jsonl"
+    expected = write_mixed_file(src)
+    result = replay_file(src, Pipeline(lake_dir))
+    assert (result.accepted, result.duplicates) == (expected["good"], expected["duplicates"])
+    assert dict(result.quarantined) == {
+        "out_of_range": 1,
+        "not_json": 1,
+        "device_id_mismatch": 1,
+        "unknown_topic": 1,
+    }
+    con = modax.connect(lake_dir)
+    assert con.sql(
+        "select count(*), count(distinct (device_id, seq)) from telemetry"
+    ).fetchall() == [(20, 20)]
+    assert con.sql("select count(*) from device_safety").fetchall() == [(1,)]
+    rows = con.sql("select reason, field, topic from quarantine order by reason").fetchall()
+    assert rows == [
+        ("device_id_mismatch", "device_id", "modax/devices/m2/telemetry"),
+        ("not_json", None, "modax/devices/m1/telemetry"),
+        ("out_of_range", "motor_currents[0]", "modax/sensor/data"),
+        ("unknown_topic", None, ""),
+    ]
+
+
+def test_replaying_again_adds_nothing(tmp_path, lake_dir):
+    src = tmp_path / "mixed.jsonl"
+    write_mixed_file(src)
+    replay_file(src, Pipeline(lake_dir))
+    versions = {name: Lake(lake_dir).version(name) for name in Lake(lake_dir).tables()}
+    again = replay_file(src, Pipeline(lake_dir), batch_size=7)
+    assert again.accepted == 0
+    assert sum(again.quarantined.values()) == 0
+    assert {name: Lake(lake_dir).version(name) for name in Lake(lake_dir).tables()} == versions
+
+
+def test_cli_replay_prints_a_summary(tmp_path, lake_dir):
+    src = tmp_path / "mixed.jsonl"
+    write_mixed_file(src)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "modax",
+            "replay",
+            str(src),
+            "--lake",
+            str(lake_dir),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["accepted"] == 21
+    assert summary["duplicates_skipped"] == 5
+    assert summary["quarantined_by_reason"]["not_json"] == 1
+
+
+@pytest.mark.parametrize("name", ["missing.jsonl", "a-directory"])
+def test_cli_replay_of_an_unreadable_file_is_one_line_and_nonzero(tmp_path, lake_dir, name):
+    (tmp_path / "a-directory").mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "modax", "replay", str(tmp_path / name), "--lake", str(lake_dir)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "cannot read" in proc.stderr
