@@ -84,7 +84,7 @@ def test_concurrent_appends_lose_nothing(lake_dir):
         try:
             for i in range(3):
                 Lake(lake_dir).append("t", readings(start, 1, value=k * 100 + i))
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
