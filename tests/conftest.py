@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from modax.broker import BrokerError, BrokerProcess, find_mosquitto, start_broker
+from modax.testing import free_port, require
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -13,3 +17,65 @@ ROOT = Path(__file__).resolve().parent.parent
 def lake_dir(tmp_path: Path) -> Path:
     """An empty lake root in a temporary directory."""
     return tmp_path / "lake"
+
+
+# --- MQTT brokers: real processes on free loopback ports (modax.broker) ----------------------
+
+
+def _start_on_free_port(**options: object) -> BrokerProcess:
+    """``start_broker`` on a free port, retrying when another process takes the port first."""
+    error = BrokerError("no attempt")
+    for _ in range(3):
+        try:
+            return start_broker(free_port(), **options)
+        except BrokerError as exc:
+            error = exc
+    raise error
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    """A real mosquitto shared by the whole session: anonymous, persistence on, loopback.
+
+    Yields a ``modax.broker.BrokerProcess`` with ``.url``, ``.host`` and ``.port``. It is shared,
+    so use client ids and device ids of your own and do not stop or restart it: a test that needs
+    a private, restartable or secured broker uses ``mosquitto_factory``.
+    """
+    require(find_mosquitto(), "mosquitto (apt-get install mosquitto)")
+    broker = _start_on_free_port(kind="mosquitto", data_dir=tmp_path_factory.mktemp("mosquitto"))
+    with broker:
+        yield broker
+
+
+@pytest.fixture
+def mosquitto_factory(tmp_path: Path) -> Iterator[Callable[..., BrokerProcess]]:
+    """Start private mosquitto brokers for one test: ``mosquitto_factory(**options)``.
+
+    Options are those of ``modax.broker.start_broker`` (``password_file``, ``acl_file``,
+    ``tls``, ``max_queued_messages``, ...); the port is a free one. Each broker can be
+    ``.restart()``-ed (persistence kept) or ``.kill()``-ed; all are stopped when the test ends.
+    """
+    require(find_mosquitto(), "mosquitto (apt-get install mosquitto)")
+    brokers: list[BrokerProcess] = []
+
+    def start(**options: object) -> BrokerProcess:
+        options.setdefault("data_dir", tmp_path / f"mosquitto-{len(brokers)}")
+        broker = _start_on_free_port(kind="mosquitto", **options)
+        brokers.append(broker)
+        return broker
+
+    yield start
+    for broker in brokers:
+        broker.close()
+
+
+@pytest.fixture(scope="session")
+def amqtt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    """The pure-Python amqtt broker (the zero-setup fallback of ``modax broker``), session-wide.
+
+    Only for tests of that fallback: it does not redeliver QoS 1 messages queued for a
+    persistent session, so crash-safety tests need ``mosquitto``.
+    """
+    broker = _start_on_free_port(kind="amqtt", data_dir=tmp_path_factory.mktemp("amqtt"))
+    with broker:
+        yield broker
