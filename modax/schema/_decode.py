@@ -25,6 +25,7 @@ from modax.schema._tables import (
     SAFETY_RAW_SCHEMA,
     STATUS_RAW_SCHEMA,
     TELEMETRY_RAW_SCHEMA,
+    UTC_MS,
 )
 from modax.schema._topics import Kind, parse_topic
 
@@ -214,43 +215,120 @@ def decode(topic: str, payload: bytes) -> Telemetry | SafetyStatus | DeviceStatu
     return msg
 
 
-class _Columns:
-    """Column builders for the valid messages of one batch."""
-
-    def __init__(self) -> None:
-        self.telemetry: list[Telemetry] = []
-        self.telemetry_received: list[int] = []
-        self.safety: list[SafetyStatus] = []
-        self.safety_received: list[int] = []
-        self.status: list[DeviceStatus] = []
-        self.status_received: list[int] = []
-        self.rejected: list[tuple[str, bytes, str, str | None, str, int]] = []
+_CACHE_LIMIT = 100_000
+_topic_cache: dict[str, tuple[Kind, str | None] | None] = {}
+_valid_ids: set[str] = set()
 
 
-def _telemetry_table(msgs: list[Telemetry], received: list[int]) -> pa.Table:
-    n = len(msgs)
-    currents = np.full((MAX_CHANNELS, n), np.nan)
-    temps = np.full((MAX_CHANNELS, n), np.nan)
-    for j, m in enumerate(msgs):
-        for i, v in enumerate(m.motor_currents):
-            currents[i, j] = v
-        for i, v in enumerate(m.temperatures):
-            temps[i, j] = v
-    columns: dict[str, pa.Array] = {
-        "device_id": pa.array([m.device_id for m in msgs], pa.string()),
-        "seq": pa.array([m.seq for m in msgs], pa.int64()),
-        "timestamp": pa.array([m.timestamp for m in msgs], pa.int64()),
-        "received_at": pa.array(received, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-    }
-    for i in range(MAX_CHANNELS):
-        columns[f"current_{i + 1}"] = pa.array(currents[i], from_pandas=True)
-    columns["vib_x"] = pa.array([m.vibration.x for m in msgs], pa.float64())
-    columns["vib_y"] = pa.array([m.vibration.y for m in msgs], pa.float64())
-    columns["vib_z"] = pa.array([m.vibration.z for m in msgs], pa.float64())
-    columns["vib_mag"] = pa.array([m.vibration.magnitude for m in msgs], pa.float64())
-    for i in range(MAX_CHANNELS):
-        columns[f"temp_{i + 1}"] = pa.array(temps[i], from_pandas=True)
-    return pa.Table.from_pydict(columns, schema=TELEMETRY_RAW_SCHEMA)
+def _cached_topic(topic: str) -> tuple[Kind, str | None] | None:
+    try:
+        return _topic_cache[topic]
+    except KeyError:
+        if len(_topic_cache) > _CACHE_LIMIT:
+            _topic_cache.clear()
+        parsed = _topic_cache[topic] = parse_topic(topic)
+        return parsed
+
+
+def _fast_telemetry(topic_device: str | None, payload: bytes) -> Telemetry | None:
+    """Decode a telemetry payload that breaks no per-message rule; ``None`` when in any doubt.
+
+    ``None`` sends the message down :func:`decode`, which finds the exact reason, so this fast
+    path can never accept what :func:`decode` rejects. Value ranges are checked per batch.
+    """
+    if not 0 < len(payload) <= MAX_PAYLOAD_BYTES:
+        return None
+    try:
+        msg = _DECODERS[Kind.TELEMETRY].decode(payload)
+    except msgspec.DecodeError:
+        return None
+    device_id = msg.device_id
+    if device_id not in _valid_ids:
+        if not DEVICE_ID_PATTERN.match(device_id):
+            return None
+        if len(_valid_ids) > _CACHE_LIMIT:
+            _valid_ids.clear()
+        _valid_ids.add(device_id)
+    ok = (
+        (topic_device is None or topic_device == device_id)
+        and msg.timestamp >= 0
+        and (msg.seq is None or msg.seq >= 0)
+        and 1 <= len(msg.motor_currents) <= MAX_CHANNELS
+        and 1 <= len(msg.temperatures) <= MAX_CHANNELS
+    )
+    return msg if ok else None
+
+
+def _padded(lists: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged lists of 1–4 values as an (n, 4) float64 array padded with NaN, and their lengths."""
+    n = len(lists)
+    out = np.full((n, MAX_CHANNELS), np.nan)
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=n)
+    for width in np.unique(lengths):
+        rows = np.flatnonzero(lengths == width)
+        values = lists if len(rows) == n else [lists[r] for r in rows]
+        out[rows, :width] = np.asarray(values, dtype=np.float64)
+    return out, lengths
+
+
+def _out_of_range(
+    values: np.ndarray, lengths: np.ndarray | None, low: float, high: float
+) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        bad = ~((values >= low) & (values <= high))
+    if lengths is not None:
+        bad &= np.arange(MAX_CHANNELS) < lengths[:, None]
+    return bad.any(axis=1)
+
+
+@dataclass
+class _Telemetry:
+    """Valid telemetry of one batch as numeric arrays (rows that break a range are removed)."""
+
+    msgs: list[Telemetry]
+    received: list[int]
+    currents: np.ndarray
+    temperatures: np.ndarray
+    vibration: np.ndarray
+
+    @classmethod
+    def build(cls, msgs: list[Telemetry], received: list[int]) -> _Telemetry:
+        currents, n_currents = _padded([m.motor_currents for m in msgs])
+        temperatures, n_temps = _padded([m.temperatures for m in msgs])
+        vib = np.array(
+            [(v.x, v.y, v.z, v.magnitude) for v in (m.vibration for m in msgs)], dtype=np.float64
+        ).reshape(len(msgs), 4)
+        return cls(msgs, received, currents, temperatures, vib), _out_of_range(
+            currents, n_currents, -CURRENT_LIMIT_A, CURRENT_LIMIT_A
+        ) | _out_of_range(temperatures, n_temps, *TEMPERATURE_RANGE_C) | _out_of_range(
+            vib[:, :3], None, -VIBRATION_LIMIT_MS2, VIBRATION_LIMIT_MS2
+        ) | _out_of_range(vib[:, 3:], None, 0.0, 2 * VIBRATION_LIMIT_MS2)
+
+    def keep(self, mask: np.ndarray) -> _Telemetry:
+        rows = np.flatnonzero(mask)
+        return _Telemetry(
+            [self.msgs[r] for r in rows],
+            [self.received[r] for r in rows],
+            self.currents[rows],
+            self.temperatures[rows],
+            self.vibration[rows],
+        )
+
+    def table(self) -> pa.Table:
+        msgs = self.msgs
+        columns: dict[str, pa.Array] = {
+            "device_id": pa.array([m.device_id for m in msgs], pa.string()),
+            "seq": pa.array([m.seq for m in msgs], pa.int64()),
+            "timestamp": pa.array([m.timestamp for m in msgs], pa.int64()),
+            "received_at": pa.array(self.received, pa.int64()).cast(UTC_MS),
+        }
+        for i in range(MAX_CHANNELS):
+            columns[f"current_{i + 1}"] = pa.array(self.currents[:, i], from_pandas=True)
+        for i, name in enumerate(("vib_x", "vib_y", "vib_z", "vib_mag")):
+            columns[name] = pa.array(self.vibration[:, i])
+        for i in range(MAX_CHANNELS):
+            columns[f"temp_{i + 1}"] = pa.array(self.temperatures[:, i], from_pandas=True)
+        return pa.Table.from_pydict(columns, schema=TELEMETRY_RAW_SCHEMA)
 
 
 def _rows_table(msgs: list[msgspec.Struct], received: list[int], schema: pa.Schema) -> pa.Table:
@@ -297,30 +375,46 @@ def decode_batch(
     >>> b.status.num_rows, b.rejected["reason"].to_pylist()
     (1, ['not_json'])
     """
-    cols = _Columns()
+    telemetry: list[Telemetry] = []
+    telemetry_at: list[tuple[str, bytes, int]] = []
+    by_kind: dict[type, tuple[list[msgspec.Struct], list[int]]] = {
+        SafetyStatus: ([], []),
+        DeviceStatus: ([], []),
+    }
+    rejected: list[tuple[str, bytes, str, str | None, str, int]] = []
     for topic, payload, received in zip(topics, payloads, received_at_ms, strict=True):
-        raw = bytes(payload)
-        try:
-            msg = decode(topic, raw)
-        except MessageError as err:
-            cols.rejected.append(
-                (topic, raw, err.reason.value, err.field, err.detail, int(received))
-            )
-            continue
+        raw = payload if isinstance(payload, bytes) else bytes(payload)
+        parsed = _cached_topic(topic)
+        msg = None
+        if parsed is not None and parsed[0] is Kind.TELEMETRY:
+            msg = _fast_telemetry(parsed[1], raw)
+        if msg is None:
+            try:
+                msg = decode(topic, raw)
+            except MessageError as err:
+                rejected.append(
+                    (topic, raw, err.reason.value, err.field, err.detail, int(received))
+                )
+                continue
         if isinstance(msg, Telemetry):
-            cols.telemetry.append(msg)
-            cols.telemetry_received.append(int(received))
-        elif isinstance(msg, SafetyStatus):
-            cols.safety.append(msg)
-            cols.safety_received.append(int(received))
+            telemetry.append(msg)
+            telemetry_at.append((topic, raw, int(received)))
         else:
-            cols.status.append(msg)
-            cols.status_received.append(int(received))
-    rejected = cols.rejected
+            msgs, times = by_kind[type(msg)]
+            msgs.append(msg)
+            times.append(int(received))
+
+    columns, bad = _Telemetry.build(telemetry, [r for _, _, r in telemetry_at])
+    for row in np.flatnonzero(bad):
+        topic, raw, received = telemetry_at[row]
+        try:
+            _check_ranges(telemetry[row])
+        except MessageError as err:
+            rejected.append((topic, raw, err.reason.value, err.field, err.detail, received))
     return DecodedBatch(
-        telemetry=_telemetry_table(cols.telemetry, cols.telemetry_received),
-        safety=_rows_table(cols.safety, cols.safety_received, SAFETY_RAW_SCHEMA),
-        status=_rows_table(cols.status, cols.status_received, STATUS_RAW_SCHEMA),
+        telemetry=columns.keep(~bad).table(),
+        safety=_rows_table(*by_kind[SafetyStatus], SAFETY_RAW_SCHEMA),
+        status=_rows_table(*by_kind[DeviceStatus], STATUS_RAW_SCHEMA),
         rejected=pa.Table.from_pydict(
             {
                 "topic": [r[0] for r in rejected],
@@ -328,9 +422,7 @@ def decode_batch(
                 "reason": [r[2] for r in rejected],
                 "field": [r[3] for r in rejected],
                 "detail": [r[4] for r in rejected],
-                "received_at": pa.array([r[5] for r in rejected], pa.int64()).cast(
-                    pa.timestamp("ms", tz="UTC")
-                ),
+                "received_at": pa.array([r[5] for r in rejected], pa.int64()).cast(UTC_MS),
             },
             schema=QUARANTINE_RAW_SCHEMA,
         ),
