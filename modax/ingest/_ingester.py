@@ -163,6 +163,7 @@ class Ingester:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         self._backoff = Backoff(self.options.reconnect_initial_s, self.options.reconnect_max_s)
         self._ack_lock = threading.Lock()
         self._generation = 0
@@ -193,7 +194,7 @@ class Ingester:
 
     @property
     def connected(self) -> bool:
-        """Whether a session with the broker is up."""
+        """Whether a session with the broker is up and its subscriptions are granted."""
         return self._connected.is_set()
 
     @property
@@ -221,7 +222,7 @@ class Ingester:
         }
 
     def wait_connected(self, timeout: float = 10.0) -> None:
-        """Block until connected.
+        """Block until connected and subscribed.
 
         Raises
         ------
@@ -263,14 +264,32 @@ class Ingester:
         if self._connects > 1:
             self.metrics.reconnects.inc()
         client.subscribe([(t, 1) for t in self.options.subscriptions()])
-        self._connected.set()
-        self.metrics.connected.set(1)
         log.info(
             "connected to %s (session present: %s)",
             self.broker,
             flags.session_present,
             extra={"broker": str(self.broker), "session_present": flags.session_present},
         )
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: object,
+    ) -> None:
+        refused = [
+            f"{topic} ({reason.getName()})"
+            for topic, reason in zip(self.options.subscriptions(), reasons, strict=False)
+            if reason.is_failure
+        ]
+        if refused:
+            self._fail(f"broker {self.broker} refused the subscriptions: {', '.join(refused)}")
+            client.disconnect()
+            return
+        self._connected.set()
+        self.metrics.connected.set(1)
 
     def _on_disconnect(
         self,

@@ -1,0 +1,56 @@
+"""``modax broker``: a local MQTT broker with no set-up (mosquitto when installed, else amqtt)."""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from modax.broker import AMQTT_WARNING, BrokerError, BrokerKind, start_broker
+from modax.cli._app import app, console, err_console, fail
+
+
+@app.command("broker")
+def broker_command(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 1883,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    kind: Annotated[
+        BrokerKind, typer.Option(help="auto: mosquitto when installed, else amqtt.")
+    ] = BrokerKind.AUTO,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Config, log and persistence directory [default: temp dir per port]."),
+    ] = None,
+) -> None:
+    """Run a local MQTT broker for demos and tests until Ctrl-C (or SIGTERM).
+
+    mosquitto runs with persistence on and no limit on messages queued for a disconnected
+    subscriber; without mosquitto the pure-Python amqtt runs, which is not crash-safe.
+    """
+    directory = data_dir or Path(tempfile.gettempdir()) / f"modax-broker-{port}"
+    try:
+        broker = start_broker(port, host=host, kind=kind, data_dir=directory)
+    except BrokerError as exc:
+        fail(str(exc))
+    console.print(
+        f"[bold]{broker.kind.value}[/] listening on [bold]{broker.url}[/] "
+        f"(data and log in {broker.data_dir}); Ctrl-C stops it",
+        highlight=False,
+    )
+    if broker.kind is BrokerKind.AMQTT:
+        err_console.print(f"[bold yellow]warning:[/] {AMQTT_WARNING}", highlight=False)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        broker.stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = broker.wait()
+    broker.stop()
+    if code not in (0, -signal.SIGTERM, -signal.SIGINT):
+        fail(f"{broker.kind.value} exited with code {code}: {broker.log_tail(3)}")
+    console.print(f"{broker.kind.value} stopped")
