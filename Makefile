@@ -19,8 +19,12 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/modax demo
 
-test: $(STAMP)
+test: firmware-test $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The firmware's portable C++ core and its vectors, built and run with the system g++.
+firmware-test:
+	$(MAKE) -C firmware test
 
 lab: $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name modax --display-name "modax (.venv)"
