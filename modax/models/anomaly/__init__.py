@@ -1,0 +1,52 @@
+"""Anomaly detectors with the scikit-learn estimator API (``fit``, ``predict`` → 0/1,
+``score_samples`` → higher is stranger, ``get_params``/``set_params``, ``clone``, ``Pipeline``).
+
+Rows are samples of one machine in time order. Detectors:
+
+- :class:`ModaxBaseline` — the original MODAX statistical detector (the baseline);
+- :class:`PCADetector` — PCA with Hotelling's T² and Q control limits;
+- :class:`IsolationForestDetector`, :class:`LOFDetector`, :class:`OneClassSVMDetector` —
+  scikit-learn models on rolling-window features (:class:`RollingFeatures`);
+- :class:`StreamingDetector` — online, updated batch by batch with ``partial_fit``;
+- :class:`LevelShiftDetector` — drift-discounted level shifts, the best on SKAB's dev files.
+
+:func:`evaluate_skab` runs the SKAB protocol; :func:`make_detector` builds one by name.
+
+Examples
+--------
+>>> import numpy as np
+>>> from modax.models.anomaly import PCADetector
+>>> rng = np.random.default_rng(1)
+>>> detector = PCADetector().fit(rng.normal(size=(400, 3)))
+>>> detector.predict(np.array([[0.0, 0.0, 0.0], [9.0, -9.0, 9.0]])).tolist()
+[0, 1]
+"""
+
+from modax.models.anomaly._base import Detector, min_duration_filter
+from modax.models.anomaly._features import RollingFeatures
+from modax.models.anomaly._level_shift import LevelShiftDetector
+from modax.models.anomaly._modax_baseline import ModaxBaseline
+from modax.models.anomaly._pca import PCADetector
+from modax.models.anomaly._registry import DETECTORS, DetectorSpec, make_detector
+from modax.models.anomaly._streaming import StreamingDetector
+from modax.models.anomaly._window_models import (
+    IsolationForestDetector,
+    LOFDetector,
+    OneClassSVMDetector,
+)
+
+__all__ = [
+    "DETECTORS",
+    "Detector",
+    "DetectorSpec",
+    "IsolationForestDetector",
+    "LOFDetector",
+    "LevelShiftDetector",
+    "ModaxBaseline",
+    "OneClassSVMDetector",
+    "PCADetector",
+    "RollingFeatures",
+    "StreamingDetector",
+    "make_detector",
+    "min_duration_filter",
+]
