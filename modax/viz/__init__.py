@@ -1,0 +1,30 @@
+"""HoloViews/Panel components for live fleets, devices and models (``dashboards/`` and notebooks).
+
+- :class:`FleetState` — the live state of every device, fed by :class:`LiveFeed` (one MQTT
+  subscription per server process, :func:`shared_feed`), with an :class:`AlarmLog` whose
+  acknowledgements persist in an :class:`AckStore`.
+- :func:`decode_live` — every live message decoded and validated (:mod:`modax.schema` rules).
+"""
+
+from modax.viz._acks import AckStore, default_ack_path
+from modax.viz._alarms import Alarm, AlarmLog
+from modax.viz._feed import LiveFeed, recent_events, shared_feed
+from modax.viz._fleet import OVERLOAD_CURRENT_A, OVERTEMP_C, DeviceState, FleetState
+from modax.viz._live_messages import Advisory, SafetyEvent, decode_live
+
+__all__ = [
+    "OVERLOAD_CURRENT_A",
+    "OVERTEMP_C",
+    "AckStore",
+    "Advisory",
+    "Alarm",
+    "AlarmLog",
+    "DeviceState",
+    "FleetState",
+    "LiveFeed",
+    "SafetyEvent",
+    "decode_live",
+    "default_ack_path",
+    "recent_events",
+    "shared_feed",
+]

@@ -1,0 +1,164 @@
+"""The live MQTT subscription of a dashboard server: one per process, shared by every session.
+
+:class:`LiveFeed` subscribes to every device topic, decodes each message with
+:func:`modax.viz.decode_live` (malformed messages are counted as quarantined and never reach a
+page) and applies it to a :class:`~modax.viz.FleetState`. :func:`shared_feed` keeps one started
+feed in ``pn.state.cache``, so sessions only read the fleet state with periodic callbacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import paho.mqtt.client as mqtt
+import pyarrow as pa
+
+from modax.config import Settings, load_settings
+from modax.lake import Lake
+from modax.query import connect
+from modax.schema import LEGACY_SAFETY_TOPIC, LEGACY_TELEMETRY_TOPIC, MessageError
+from modax.viz._acks import AckStore, default_ack_path
+from modax.viz._alarms import AlarmLog, now_ms
+from modax.viz._fleet import FleetState
+from modax.viz._live_messages import decode_live
+
+__all__ = ["LiveFeed", "recent_events", "shared_feed"]
+
+_log = logging.getLogger(__name__)
+#: What a dashboard subscribes to: every per-device topic and the firmware's legacy topics.
+TOPICS = ("modax/devices/+/+", LEGACY_TELEMETRY_TOPIC, LEGACY_SAFETY_TOPIC)
+
+
+class LiveFeed:
+    """An MQTT subscription that keeps a :class:`FleetState` current.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Broker URL and credentials (``MODAX_BROKER``...); default from the environment.
+    fleet : FleetState, optional
+        The state to feed; a new one by default.
+    check_every_s : float
+        How often the inactivity check runs, in s.
+
+    Examples
+    --------
+    >>> feed = LiveFeed(load_settings({"MODAX_BROKER": "mqtt://localhost:1883"}))
+    >>> feed.fleet.kpis()["devices"]
+    0
+
+    ``feed.start()`` connects in the background and reconnects on its own; ``feed.stop()``
+    disconnects.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        fleet: FleetState | None = None,
+        check_every_s: float = 1.0,
+    ) -> None:
+        self.settings = settings if settings is not None else load_settings()
+        self.fleet = fleet if fleet is not None else FleetState()
+        self.check_every_s = check_every_s
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"modax-dashboard-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        s = self.settings
+        if s.mqtt_username is not None:
+            self._client.username_pw_set(s.mqtt_username, s.mqtt_password)
+        if s.broker_url.tls:
+            self._client.tls_set(
+                ca_certs=s.mqtt_ca_file,
+                certfile=s.mqtt_cert_file,
+                keyfile=s.mqtt_key_file,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        self._checker = threading.Thread(
+            target=self._check_loop, name="modax-inactivity", daemon=True
+        )
+
+    def start(self) -> LiveFeed:
+        """Connect in the background (retrying until the broker is there) and start the checks."""
+        url = self.settings.broker_url
+        self._client.connect_async(url.host, url.port, keepalive=30)
+        self._client.loop_start()
+        self._checker.start()
+        return self
+
+    def stop(self) -> None:
+        """Disconnect and stop the background threads."""
+        self._stop.set()
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(
+        self, client: mqtt.Client, _u: object, _f: object, reason: object, _p: object
+    ) -> None:
+        if getattr(reason, "is_failure", False):
+            _log.warning("broker %s refused the dashboard: %s", self.settings.broker_url, reason)
+            return
+        client.subscribe([(topic, 0) for topic in TOPICS])
+        self.connected.set()
+
+    def _on_disconnect(
+        self, _c: object, _u: object, _f: object, reason: object, _p: object
+    ) -> None:
+        self.connected.clear()
+        if not self._stop.is_set():
+            _log.warning("lost the broker %s (%s); reconnecting", self.settings.broker_url, reason)
+
+    def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
+        received = now_ms()
+        try:
+            decoded = decode_live(message.topic, message.payload)
+        except MessageError as exc:
+            self.fleet.reject(message.topic, exc, received)
+            return
+        self.fleet.apply(decoded, received)
+
+    def _check_loop(self) -> None:
+        while not self._stop.wait(self.check_every_s):
+            self.fleet.check_inactivity()
+
+
+def recent_events(lake: Lake, hours: float = 24.0) -> pa.Table | None:
+    """The lake's ``safety_events`` of the last ``hours`` hours; ``None`` without that table."""
+    since = datetime.now(UTC) - timedelta(hours=hours)
+    with connect(lake) as con:
+        if "safety_events" not in con.tables:
+            return None
+        return con.sql(
+            f"select * from safety_events where ts >= TIMESTAMPTZ '{since.isoformat()}'"
+        ).to_arrow_table()
+
+
+def shared_feed(settings: Settings | None = None) -> LiveFeed:
+    """The process's one started :class:`LiveFeed`, created on first use (``pn.state.cache``).
+
+    Its alarm log keeps acknowledgements in ``<lake>/_state/alarm_acks.sqlite3`` and starts with
+    the lake's ``safety_events`` of the last 24 hours, so the feed survives a restart.
+    """
+    import panel as pn
+
+    def create() -> LiveFeed:
+        s = settings if settings is not None else load_settings()
+        lake = Lake(s.lake)
+        alarms = AlarmLog(AckStore(default_ack_path(lake.root)))
+        events = recent_events(lake, 24.0)
+        if events is not None:
+            alarms.load_events(events)
+        return LiveFeed(s, FleetState(alarms)).start()
+
+    return pn.state.as_cached("modax.viz.live_feed", create)
