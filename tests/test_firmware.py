@@ -1,0 +1,416 @@
+"""The firmware's portable C++ core speaks exactly the contract the rest of modax expects.
+
+The core is built with the system g++ (``firmware/Makefile``, the same build as
+``make firmware-test``) and driven through ``modax_core_cli``:
+
+- its host tests and every vector in ``firmware/vectors`` pass;
+- the payloads it builds are accepted by :func:`modax.schema.decode` and by the pipeline, with
+  the values it was given (converted and quantized as on the device);
+- what it refuses to build, the Python decoder rejects for the same field;
+- its flags and events on the shared safety vectors are the expected ones, and the same as the
+  Python safety kernel's on the same readings.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from modax import schema
+from modax.schema import MessageError, Reason, SafetyStatus, Telemetry, decode
+from modax.testing import require
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE = ROOT / "firmware"
+VECTORS = FIRMWARE / "vectors"
+FIXTURES = FIRMWARE / "host" / "fixtures"
+RULES = ("overload", "overtemp", "temp_rise", "current_imbalance", "sensor_stuck")
+SAFETY_VECTORS = sorted(VECTORS.glob("safety_*.json"))
+PAYLOAD_VECTORS = sorted(VECTORS.glob("payload_*.json"))
+#: Half the published resolution: 1 mA, 0.01 °C, 1 mm/s².
+HALF_STEP = {"current": 0.0005, "temperature": 0.005, "vibration": 0.0005}
+
+
+@pytest.fixture(scope="module")
+def core() -> Path:
+    """The firmware's host build directory, with ``modax_core_tests`` and ``modax_core_cli``."""
+    require(shutil.which("g++") and shutil.which("make"), "g++ and make (apt-get install g++ make)")
+    build = FIRMWARE / "build"
+    build.mkdir(exist_ok=True)
+    with (build / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time in the shared tree
+        done = subprocess.run(
+            ["make", "-s", "-C", str(FIRMWARE), "all"], capture_output=True, text=True
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return build
+
+
+def cli(core: Path, *args: str) -> list[dict]:
+    out = subprocess.run(
+        [str(core / "modax_core_cli"), *args], capture_output=True, text=True, check=True
+    ).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+# --- the host tests and the vector gate -------------------------------------------------------
+
+
+def test_host_unit_tests_and_vectors_pass(core: Path):
+    done = subprocess.run(
+        [str(core / "modax_core_tests"), str(VECTORS)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout
+    last = done.stdout.strip().splitlines()[-1]
+    passed, failed = map(int, re.fullmatch(r"(\d+) passed, (\d+) failed", last).groups())
+    assert failed == 0
+    assert passed >= 30 + len(SAFETY_VECTORS) + len(PAYLOAD_VECTORS)
+
+
+def test_vector_gate_fails_on_a_vector_the_core_disagrees_with(core: Path, tmp_path: Path):
+    vector = json.loads((VECTORS / "payload_safety_status.json").read_text())
+    expected = vector["messages"][0]["expected"]
+    expected["payload"] = expected["payload"].replace('"door_closed":true', '"door_closed":false')
+    (tmp_path / "payload_tampered.json").write_text(json.dumps(vector))
+    done = subprocess.run(
+        [str(core / "modax_core_tests"), str(tmp_path)], capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert "FAIL " + str(tmp_path / "payload_tampered.json") in done.stdout
+    assert done.stdout.strip().endswith("1 failed")
+
+
+def test_core_limits_and_defaults_are_the_contracts(core: Path):
+    (limits,) = cli(core, "limits")
+    assert limits["max_channels"] == schema.MAX_CHANNELS
+    assert limits["current_limit_a"] == schema.CURRENT_LIMIT_A
+    assert tuple(limits["temperature_range_c"]) == schema.TEMPERATURE_RANGE_C
+    assert limits["vibration_limit_ms2"] == schema.VIBRATION_LIMIT_MS2
+    assert limits["max_payload_bytes"] == schema.MAX_PAYLOAD_BYTES
+    assert limits["epoch_ms_threshold"] == schema.EPOCH_MS_THRESHOLD
+    assert f"{{1,{limits['max_device_id_length']}}}" in schema.DEVICE_ID_PATTERN.pattern
+    # the defaults of docs/safety-rules.md, as its vector-format example spells them out
+    rules = (ROOT / "docs" / "safety-rules.md").read_text()
+    example = json.loads(re.search(r"```json\n(.*?)```", rules, re.DOTALL).group(1))
+    assert limits["safety_defaults"] == example["config"]
+
+
+# --- payloads: the core's output through the Python decoder -----------------------------------
+
+
+def _built(core: Path, path: Path) -> list[tuple[dict, dict]]:
+    vector = json.loads(path.read_text())
+    return list(zip(vector["messages"], cli(core, "payloads", str(path)), strict=True))
+
+
+def _adc_current(counts: int) -> float:
+    counts = min(max(counts, 0), 4095)
+    return (counts * 3.3 / 4095 - 1.65) / 0.1
+
+
+def _ntc_celsius(counts: int) -> tuple[float, bool]:
+    """Beta equation for the NTC divider, clamped to the contract's range; (°C, sensor ok)."""
+    low, high = schema.TEMPERATURE_RANGE_C
+    if counts >= 4095:
+        return low, False
+    if counts <= 0:
+        return high, False
+    ohm = 10_000 * counts / (4095 - counts)
+    celsius = 1 / (1 / 298.15 + math.log(ohm / 10_000) / 3950) - 273.15
+    return min(max(celsius, low), high), low <= celsius <= high
+
+
+def _accel(raw: int, range_g: int) -> float:
+    return raw / (32768 / range_g) * 9.80665
+
+
+def _expected_reading(message: dict) -> dict:
+    """The values a telemetry message should carry, computed independently of the C++ core."""
+    sensors = message.get("sensors")
+    if sensors is None:
+        return message["reading"]
+    g = sensors.get("accel_range_g", 8)
+    x, y, z = (_accel(raw, g) for raw in sensors["accel_raw"])
+    return {
+        "motor_currents": [_adc_current(c) for c in sensors["current_counts"]],
+        "temperatures": [_ntc_celsius(c)[0] for c in sensors["ntc_counts"]],
+        "vibration": {"x": x, "y": y, "z": z},
+    }
+
+
+def _assert_telemetry(msg: Telemetry, message: dict) -> None:
+    want = _expected_reading(message)
+    assert msg.motor_currents == pytest.approx(want["motor_currents"], abs=HALF_STEP["current"])
+    assert msg.temperatures == pytest.approx(want["temperatures"], abs=HALF_STEP["temperature"])
+    vib = msg.vibration
+    for axis in "xyz":
+        assert getattr(vib, axis) == pytest.approx(want["vibration"][axis], abs=5e-4)
+    assert vib.magnitude == pytest.approx(math.hypot(vib.x, vib.y, vib.z), abs=5e-4)
+
+
+def _assert_safety(msg: SafetyStatus, message: dict) -> None:
+    sensors = message.get("sensors")
+    if sensors is None:
+        assert {k: getattr(msg, k) for k in message["state"]} == message["state"]
+        return
+    temps = [_ntc_celsius(c) for c in sensors["ntc_counts"]]
+    assert msg.emergency_stop == sensors["emergency_stop_pressed"]
+    assert msg.door_closed == sensors["door_closed"]
+    assert msg.overload_detected == any(
+        abs(_adc_current(c)) > 10.0 for c in sensors["current_counts"]
+    )
+    assert msg.temperature_ok == all(ok and t < 85.0 for t, ok in temps)
+
+
+@pytest.mark.parametrize("path", PAYLOAD_VECTORS, ids=lambda p: p.stem)
+def test_core_payloads_decode_to_the_values_given(core: Path, path: Path):
+    device_id = json.loads(path.read_text())["device_id"]
+    built = [(m, b) for m, b in _built(core, path) if b["error"] is None]
+    assert built
+    for message, out in built:
+        assert out["topic"] == schema.topic_for(device_id, message["kind"])
+        assert out["payload"] == message["expected"]["payload"]
+        msg = decode(out["topic"], out["payload"].encode())
+        assert msg.device_id == device_id
+        for name in ("timestamp", "seq", "online", "firmware_version", "uptime_ms"):
+            if name in message:
+                assert getattr(msg, name) == message[name]
+        if isinstance(msg, Telemetry):
+            _assert_telemetry(msg, message)
+        elif isinstance(msg, SafetyStatus):
+            _assert_safety(msg, message)
+
+
+def test_thermistor_at_100_c_fails_temperature_ok(core: Path, tmp_path: Path):
+    # The original firmware read 100 °C as about -68 °C, so its 85 °C cut-off never tripped.
+    sensors = {"emergency_stop_pressed": False, "door_closed": True, "current_counts": [2048]}
+    messages = [
+        {"kind": "safety", "timestamp": 0, "seq": i, "sensors": sensors | {"ntc_counts": [c]}}
+        for i, c in enumerate((1419, 267, 4095, 0))  # 40 °C, 100 °C, open, shorted
+    ]
+    path = tmp_path / "thermistor.json"
+    path.write_text(json.dumps({"device_id": "m1", "messages": messages}))
+    flags = [
+        decode(b["topic"], b["payload"].encode()).temperature_ok
+        for b in cli(core, "payloads", str(path))
+    ]
+    assert flags == [True, False, False, False]
+
+
+def _python_rejection(device_id: str, message: dict) -> MessageError:
+    """The decoder's verdict on the naive payload of a message the core refused to build."""
+    kind = message["kind"]
+    if kind == "telemetry":
+        vib = message["reading"]["vibration"]
+        body = {"timestamp": message["timestamp"], "device_id": device_id} | message["reading"]
+        body["vibration"] = vib | {"magnitude": math.hypot(vib["x"], vib["y"], vib["z"])}
+        body["seq"] = message["seq"]
+    else:
+        body = {"timestamp": message["timestamp"], "device_id": device_id, "seq": message["seq"]}
+        body |= message["state"]
+    with pytest.raises(MessageError) as err:
+        decode(schema.topic_for(device_id, kind), json.dumps(body).encode())
+    return err.value
+
+
+def test_what_the_core_refuses_the_decoder_rejects_for_the_same_field(core: Path):
+    refused = 0
+    for path in PAYLOAD_VECTORS:
+        device_id = json.loads(path.read_text())["device_id"]
+        for message, out in _built(core, path):
+            if out["error"] is None:
+                continue
+            refused += 1
+            reason, _, field = out["error"].partition(":")
+            err = _python_rejection(device_id, message)
+            assert err.field == field
+            if reason == "negative_value":
+                assert err.reason in (Reason.NEGATIVE_SEQ, Reason.NEGATIVE_TIMESTAMP)
+            else:
+                assert err.reason == Reason(reason)
+    assert refused >= 3
+
+
+def test_core_payloads_pass_the_pipeline_into_the_lake(core: Path, tmp_path: Path):
+    from modax.lake import Lake
+    from modax.pipeline import Pipeline
+
+    topics, payloads = [], []
+    for path in PAYLOAD_VECTORS:
+        for _, out in _built(core, path):
+            if out["error"] is None:
+                topics.append(out["topic"])
+                payloads.append(out["payload"].encode())
+    lake = Lake(tmp_path / "lake")
+    pipeline = Pipeline(lake)
+    try:
+        result = pipeline.process(topics, payloads, [1_700_000_001_000] * len(topics))
+    finally:
+        pipeline.close()
+    assert not result.quarantined
+    assert result.accepted == len(topics)
+    stored = lake.read("telemetry", columns=["device_id", "seq", "current_1"]).to_pylist()
+    sent = [decode(t, p) for t, p in zip(topics, payloads, strict=True)]
+    want = {(m.device_id, m.seq, m.motor_currents[0]) for m in sent if isinstance(m, Telemetry)}
+    assert {(r["device_id"], r["seq"], r["current_1"]) for r in stored} == want
+
+
+# --- safety: the shared vectors, through the C++ core and the Python kernel -------------------
+
+
+def _core_steps(core: Path, path: Path) -> list[dict]:
+    return cli(core, "safety", str(path))
+
+
+def _assert_matches_vector(steps: list[dict], vector: dict) -> None:
+    assert len(steps) == len(vector["expected"])
+    for i, (step, expected) in enumerate(zip(steps, vector["expected"], strict=True)):
+        flags = {k: step["flags"][k] for k in expected}
+        assert flags == expected, f"reading {i}"
+    events = [
+        (i, e["kind"], e["state"], e["value"]) for i, s in enumerate(steps) for e in s["events"]
+    ]
+    want = vector.get("events")
+    if want is None:
+        return
+    assert [(e[0], e[1], e[2]) for e in events] == [
+        (w["index"], w["kind"], w["state"]) for w in want
+    ]
+    for got, w in zip(events, want, strict=True):
+        if w.get("value") is not None:
+            assert got[3] == pytest.approx(w["value"], rel=1e-9, abs=1e-12)
+
+
+def test_shared_safety_vectors_exist():
+    require(SAFETY_VECTORS, "shared safety vectors firmware/vectors/safety_*.json (issue 5)")
+    kinds = {e["kind"] for p in SAFETY_VECTORS for e in json.loads(p.read_text()).get("events", [])}
+    assert kinds >= set(RULES)
+
+
+@pytest.mark.parametrize(
+    "path", [*SAFETY_VECTORS, FIXTURES / "safety_smoke.json"], ids=lambda p: p.stem
+)
+def test_core_agrees_with_the_safety_vector(core: Path, path: Path):
+    vector = json.loads(path.read_text())
+    _assert_matches_vector(_core_steps(core, path), vector)
+
+
+def _telemetry_table(readings: list[dict], device_id: str = "m1") -> pa.Table:
+    n = len(readings)
+    columns: dict[str, list] = {
+        "device_id": [device_id] * n,
+        "seq": list(range(n)),
+        "timestamp": [r["ts"] for r in readings],
+        "ts": [r["ts"] for r in readings],
+        "received_at": [r["ts"] for r in readings],
+    }
+    for prefix, key in (("current", "motor_currents"), ("temp", "temperatures")):
+        for k in range(schema.MAX_CHANNELS):
+            columns[f"{prefix}_{k + 1}"] = [
+                r[key][k] if k < len(r[key]) else None for r in readings
+            ]
+    for axis, name in (("x", "vib_x"), ("y", "vib_y"), ("z", "vib_z"), ("magnitude", "vib_mag")):
+        columns[name] = [r["vibration"][axis] for r in readings]
+    columns["date"] = [0] * n
+    arrays = {}
+    for f in schema.TELEMETRY_SCHEMA:
+        values = columns[f.name]
+        if pa.types.is_timestamp(f.type):
+            arrays[f.name] = pa.array(values, pa.int64()).cast(f.type)
+        elif pa.types.is_date32(f.type):
+            arrays[f.name] = pa.array(values, pa.int32()).cast(f.type)
+        else:
+            arrays[f.name] = pa.array(values, f.type)
+    return pa.table(arrays, schema=schema.TELEMETRY_SCHEMA)
+
+
+def _python_kernel_events(vector: dict) -> list[tuple[int, str, str]]:
+    from modax.kernels.safety import SafetyChecker, SafetyConfig
+
+    readings = vector["readings"]
+    config = SafetyConfig(**vector["config"]) if "config" in vector else None
+    table = _telemetry_table(readings)
+    events = SafetyChecker(config).process(table).to_pylist()
+    index = {r["ts"]: i for i, r in enumerate(readings)}
+    return [
+        (index[int(e["ts"].timestamp() * 1000 + 0.5)], e["kind"], e["state"])
+        for e in events
+        if e["kind"] in RULES
+    ]
+
+
+def _kernel_available() -> bool:
+    try:
+        from modax.kernels.safety import SafetyChecker, SafetyConfig  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _random_stream(rng: np.random.Generator, n: int) -> list[dict]:
+    """Readings that cross every threshold: currents around 10 A with unbalanced phases,
+    temperatures around 85 °C with jumps, values that hold for a while, channels that come and
+    go, and gaps in time."""
+    readings, ts = [], 0
+    current, temp, y = 8.0, 80.0, 0.01
+    for _ in range(n):
+        ts += int(rng.choice([100, 100, 100, 2500]))
+        if rng.random() < 0.7:
+            current = round(float(rng.normal(7.0, 4.0)), 1)
+        if rng.random() < 0.5:
+            temp = round(temp + 0.1 * (82.0 - temp) + float(rng.normal(0.3, 2.0)), 1)
+        if rng.random() < 0.15:
+            y = round(float(rng.normal(0.0, 0.05)), 3)
+        n_currents = int(rng.choice([1, 2, 2, 3]))
+        currents = [current * (1.0 + 0.3 * int(rng.integers(0, 2)) * k) for k in range(n_currents)]
+        temps = [temp - 2.0 * k for k in range(int(rng.choice([1, 2])))]
+        x = round(float(rng.normal(0.0, 0.05)), 3)
+        z = round(9.81 + float(rng.normal(0.0, 0.02)), 3)
+        readings.append(
+            {
+                "ts": ts,
+                "motor_currents": currents,
+                "temperatures": temps,
+                "vibration": {"x": x, "y": y, "z": z, "magnitude": math.hypot(x, y, z)},
+            }
+        )
+    return readings
+
+
+@pytest.mark.parametrize("path", SAFETY_VECTORS, ids=lambda p: p.stem)
+def test_python_kernel_and_core_agree_on_the_shared_vector(core: Path, path: Path):
+    require(_kernel_available(), "modax.kernels.safety (issue 5)")
+    vector = json.loads(path.read_text())
+    steps = _core_steps(core, path)
+    ours = [(i, e["kind"], e["state"]) for i, s in enumerate(steps) for e in s["events"]]
+    assert ours == _python_kernel_events(vector)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_python_kernel_and_core_agree_on_random_streams(core: Path, tmp_path: Path, seed: int):
+    require(_kernel_available(), "modax.kernels.safety (issue 5)")
+    config = {
+        "overload_current_a": 10.0,
+        "max_temperature_c": 85.0,
+        "temp_rise_c_per_s": 0.5,
+        "temp_rise_window_ms": 10_000,
+        "imbalance_ratio": 0.25,
+        "imbalance_min_current_a": 1.0,
+        "stuck_samples": 5,
+    }
+    vector = {"config": config, "readings": _random_stream(np.random.default_rng(seed), 400)}
+    path = tmp_path / "stream.json"
+    path.write_text(json.dumps(vector))
+    steps = _core_steps(core, path)
+    ours = [(i, e["kind"], e["state"]) for i, s in enumerate(steps) for e in s["events"]]
+    assert {k for _, k, _ in ours} >= {"overload", "overtemp", "current_imbalance", "sensor_stuck"}
+    assert ours == _python_kernel_events(vector)
