@@ -1,0 +1,3 @@
+"""Readers of the public benchmark data sets (C-MAPSS, SKAB) into pandas frames."""
+
+from modax.models.datasets.cmapss import CmapssError, CmapssSubset, load_cmapss  # noqa: F401

@@ -1,0 +1,34 @@
+"""Wear and remaining-useful-life models with the scikit-learn API.
+
+- :class:`StressWearModel` — the MODAX stress-factor wear predictor (baseline, parameters exposed).
+- :class:`RULRegressor` / :class:`QuantileRULRegressor` — data-driven remaining life on windowed
+  features of condition-normalised sensors, piecewise-linear target, quantile intervals.
+- :class:`ConditionNormalizer`, :class:`WindowFeatures` — the building blocks.
+- :class:`HealthIndex`, :class:`DegradationOnset` — a 1 → 0 health index per unit and the time
+  its degradation starts.
+- :func:`evaluate_rul`, :func:`make_model` — the C-MAPSS protocol and the named models.
+"""
+
+from modax.models.wear.conditions import ConditionNormalizer
+from modax.models.wear.evaluate import evaluate_rul, last_rows
+from modax.models.wear.features import WindowFeatures
+from modax.models.wear.quantile import QuantileRULRegressor
+from modax.models.wear.regressor import RULRegressor, default_booster
+from modax.models.wear.target import DEFAULT_CAP, piecewise_linear_rul, run_to_failure_rul
+from modax.models.wear.zoo import DEFAULT_MODELS, MODELS, make_model
+
+__all__ = [
+    "DEFAULT_CAP",
+    "DEFAULT_MODELS",
+    "MODELS",
+    "ConditionNormalizer",
+    "QuantileRULRegressor",
+    "RULRegressor",
+    "WindowFeatures",
+    "default_booster",
+    "evaluate_rul",
+    "last_rows",
+    "make_model",
+    "piecewise_linear_rul",
+    "run_to_failure_rul",
+]
