@@ -8,9 +8,11 @@
 
 from modax.viz._acks import AckStore, default_ack_path
 from modax.viz._alarms import Alarm, AlarmLog
+from modax.viz._event_feed import EventFeed, alarm_frame
 from modax.viz._feed import LiveFeed, recent_events, shared_feed
 from modax.viz._fleet import OVERLOAD_CURRENT_A, OVERTEMP_C, DeviceState, FleetState
 from modax.viz._live_messages import Advisory, SafetyEvent, decode_live
+from modax.viz._overview import FleetOverview, fleet_frame
 
 __all__ = [
     "OVERLOAD_CURRENT_A",
@@ -20,11 +22,15 @@ __all__ = [
     "Alarm",
     "AlarmLog",
     "DeviceState",
+    "EventFeed",
+    "FleetOverview",
     "FleetState",
     "LiveFeed",
     "SafetyEvent",
+    "alarm_frame",
     "decode_live",
     "default_ack_path",
+    "fleet_frame",
     "recent_events",
     "shared_feed",
 ]

@@ -1,0 +1,73 @@
+"""HTML table cells: state badges, device links and sparklines — real text a screen reader reads."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from urllib.parse import quote
+
+__all__ = ["STATE_COLOURS", "device_link", "sparkline", "state_badge"]
+
+#: Background colour of each device state (safety alarm red, model warning amber, offline grey).
+STATE_COLOURS = {
+    "alarm": "#c62828",
+    "warning": "#ef6c00",
+    "offline": "#616161",
+    "inactive": "#8d6e63",
+    "ok": "#2e7d32",
+}
+_BADGE = (
+    "background:{bg};color:#fff;padding:1px 8px;border-radius:9px;font-weight:600;font-size:0.85em"
+)
+
+
+def state_badge(state: str) -> str:
+    """A coloured badge with the state as its text.
+
+    Examples
+    --------
+    >>> "alarm</span>" in state_badge("alarm")
+    True
+    """
+    colour = STATE_COLOURS.get(state, "#455a64")
+    style = _BADGE.format(bg=colour)
+    text = html.escape(state)
+    return f'<span class="modax-state" data-state="{text}" style="{style}">{text}</span>'
+
+
+def device_link(device_id: str, page: str = "device") -> str:
+    """A link to a device's drill-down page: ``<page>?id=<device_id>``.
+
+    Examples
+    --------
+    >>> device_link("m1")
+    '<a class="modax-device" href="device?id=m1">m1</a>'
+    """
+    return (
+        f'<a class="modax-device" href="{page}?id={quote(device_id)}">{html.escape(device_id)}</a>'
+    )
+
+
+def sparkline(values: Sequence[float], width: int = 90, height: int = 18) -> str:
+    """An inline SVG polyline of ``values`` (empty string for fewer than two).
+
+    Examples
+    --------
+    >>> sparkline([1.0, 2.0, 1.5]).startswith("<svg")
+    True
+    >>> sparkline([1.0])
+    ''
+    """
+    if len(values) < 2:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    step = width / (len(values) - 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 1 - (v - low) / span * (height - 2):.1f}"
+        for i, v in enumerate(values)
+    )
+    return (
+        f'<svg width="{width}" height="{height}" role="img" aria-label="recent current">'
+        f'<polyline fill="none" stroke="#1565c0" stroke-width="1.2" points="{points}"/></svg>'
+    )
