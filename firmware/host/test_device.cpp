@@ -103,13 +103,28 @@ TEST_CASE(outbox_replays_oldest_first_across_kinds) {
   std::int64_t last = -1;
   int safety = 0;
   while (outbox.next() != modax::Pending::kNothing) {
-    const bool is_safety = outbox.next() == modax::Pending::kSafety;
+    const modax::Pending kind = outbox.next();
+    const bool is_safety = kind == modax::Pending::kSafety;
     const std::int64_t ts = is_safety ? outbox.safety().ts_ms : outbox.telemetry().ts_ms;
+    const std::int64_t seq = is_safety ? outbox.safety().seq : outbox.telemetry().seq;
     CHECK(ts >= last);
     last = ts;
     safety += is_safety;
-    outbox.pop();
+    CHECK(!outbox.pop(kind, seq + 100));  // not the message that was sent: kept
+    CHECK(outbox.pop(kind, seq));
   }
   CHECK_EQ(safety, 1);
   CHECK_EQ(last, std::int64_t(500));
+}
+
+TEST_CASE(outbox_keeps_a_message_that_was_overwritten_while_sending) {
+  modax::Outbox<2, 1> outbox;
+  modax::Reading r;
+  outbox.add(modax::pack(r, 1));
+  outbox.add(modax::pack(r, 2));
+  const modax::TelemetryRecord sending = outbox.telemetry();  // seq 1 goes out ...
+  outbox.add(modax::pack(r, 3));                              // ... while 3 overwrites it
+  CHECK(!outbox.pop(modax::Pending::kTelemetry, sending.seq));
+  CHECK_EQ(outbox.telemetry().seq, std::int64_t(2));
+  CHECK_EQ(outbox.size(), std::size_t(2));
 }

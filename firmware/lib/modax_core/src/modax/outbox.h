@@ -44,9 +44,9 @@ enum class Pending : std::uint8_t { kNothing, kTelemetry, kSafety };
 /// Example:
 ///   modax::Outbox<600, 64> outbox;
 ///   outbox.add(modax::pack(reading, seq.next()));
-///   while (connected && outbox.next() == modax::Pending::kTelemetry) {
-///     if (!publish(outbox.telemetry())) break;  // keep it for the next try
-///     outbox.pop();
+///   if (outbox.next() == modax::Pending::kTelemetry) {
+///     const modax::TelemetryRecord record = outbox.telemetry();
+///     if (publish(record)) outbox.pop(modax::Pending::kTelemetry, record.seq);
 ///   }
 template <std::size_t TelemetryCapacity, std::size_t SafetyCapacity>
 class Outbox {
@@ -65,13 +65,18 @@ class Outbox {
   const TelemetryRecord& telemetry() const { return telemetry_.front(); }
   const SafetyRecord& safety() const { return safety_.front(); }
 
-  /// Removes the message next() named.
-  void pop() {
-    if (next() == Pending::kSafety) {
-      safety_.pop();
-    } else if (next() == Pending::kTelemetry) {
+  /// Removes the oldest message of `kind` if it is still the one with `seq` (it may have been
+  /// overwritten while it was being sent); returns whether it did.
+  bool pop(Pending kind, std::int64_t seq) {
+    if (kind == Pending::kTelemetry && !telemetry_.empty() && telemetry_.front().seq == seq) {
       telemetry_.pop();
+      return true;
     }
+    if (kind == Pending::kSafety && !safety_.empty() && safety_.front().seq == seq) {
+      safety_.pop();
+      return true;
+    }
+    return false;
   }
 
   std::size_t size() const { return telemetry_.size() + safety_.size(); }
