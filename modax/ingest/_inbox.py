@@ -52,7 +52,13 @@ class Inbox:
     batch_s : float
         ... or when the oldest waiting message arrived this many seconds ago.
     max_messages, max_bytes : int
-        Bounds of what may wait; :meth:`put` blocks beyond them.
+        Bounds of what may wait; :meth:`put` blocks beyond them (one message may take the byte
+        count past ``max_bytes``).
+
+    Attributes
+    ----------
+    high_water, high_water_bytes : int
+        The most messages and payload bytes that ever waited at once.
 
     Examples
     --------
@@ -81,6 +87,8 @@ class Inbox:
         self._batch = Batch()
         self._oldest = 0.0
         self._closed = False
+        self.high_water = 0
+        self.high_water_bytes = 0
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._room = threading.Condition(self._lock)
@@ -98,11 +106,10 @@ class Inbox:
     ) -> None:
         """Add one message, blocking while the inbox is full (returns at once once closed)."""
         with self._lock:
-            b = self._batch
-            while (
-                len(b.topics) >= self.max_messages or (b.topics and b.nbytes >= self.max_bytes)
-            ) and not self._closed:
+            while self._full() and not self._closed:
+                self._ready.notify()
                 self._room.wait()
+            b = self._batch
             if not b.topics:
                 self._oldest = time.monotonic()
             b.topics.append(topic)
@@ -112,8 +119,14 @@ class Inbox:
             b.qos.append(qos)
             b.generations.append(generation)
             b.nbytes += len(payload)
+            self.high_water = max(self.high_water, len(b.topics))
+            self.high_water_bytes = max(self.high_water_bytes, b.nbytes)
             if len(b.topics) == self.batch_size:
                 self._ready.notify()
+
+    def _full(self) -> bool:
+        b = self._batch
+        return len(b.topics) >= self.max_messages or (bool(b.topics) and b.nbytes >= self.max_bytes)
 
     def take(self, timeout_s: float | None = None) -> Batch:
         """Wait for a ready batch (at most ``timeout_s`` s); up to ``batch_size`` messages.
@@ -125,7 +138,11 @@ class Inbox:
             while not self._closed:
                 n = len(self._batch.topics)
                 now = time.monotonic()
-                if n >= self.batch_size or (n and now - self._oldest >= self.batch_s):
+                if (
+                    n >= self.batch_size
+                    or (n and now - self._oldest >= self.batch_s)
+                    or self._full()
+                ):
                     break
                 wait = self.batch_s - (now - self._oldest) if n else self.batch_s
                 if deadline is not None:

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +125,9 @@ class Ingester:
         Topics, batching, session and reconnect settings.
     metrics : IngestMetrics, optional
         Where to count (a fresh registry by default).
+    pipeline_factory : callable, optional
+        Makes the :class:`~modax.pipeline.Pipeline` from the lake (e.g. with other derivers);
+        called again after a failed commit, so the retry re-reads what the lake holds.
 
     Examples
     --------
@@ -140,6 +144,7 @@ class Ingester:
         auth: BrokerAuth | None = None,
         options: IngestOptions | None = None,
         metrics: IngestMetrics | None = None,
+        pipeline_factory: Callable[[Lake], Pipeline] = Pipeline,
     ) -> None:
         self.broker = (
             broker if isinstance(broker, BrokerURL) else parse_broker_url(broker, name="broker")
@@ -152,7 +157,8 @@ class Ingester:
         self.metrics = metrics or IngestMetrics()
         self.totals = BatchResult()
         self.error: IngestError | None = None
-        self.pipeline = Pipeline(self.lake)
+        self._pipeline_factory = pipeline_factory
+        self.pipeline = pipeline_factory(self.lake)
         self.inbox = Inbox(
             self.options.batch_size,
             self.options.batch_s,
@@ -208,8 +214,8 @@ class Ingester:
         return self._unacked_at_exit
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Liveness: its threads run and nothing fatal happened."""
-        alive = all(t.is_alive() for t in self._threads) and self.error is None
+        """Liveness: the batch worker runs and nothing fatal happened."""
+        alive = bool(self._threads) and self._threads[0].is_alive() and self.error is None
         return alive, {"error": None if self.error is None else str(self.error)}
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
@@ -403,7 +409,7 @@ class Ingester:
                 self._last_commit_error = f"{type(exc).__name__}: {exc}"
                 self.metrics.commit_failures.inc()
                 # A fresh pipeline re-reads what the lake holds, so the retry stores nothing twice.
-                self.pipeline = Pipeline(self.lake)
+                self.pipeline = self._pipeline_factory(self.lake)
                 if self._stopping.is_set():
                     self._unacked_at_exit += len(batch)
                     log.error("lake commit failed at shutdown; %d left unacknowledged", len(batch))

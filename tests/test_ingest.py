@@ -1,0 +1,310 @@
+"""Live ingestion against real mosquitto brokers: every message stored once, whatever happens."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from mqtt_helpers import T0, Publisher, fleet_messages, rows, telemetry
+
+import modax
+from modax.broker import BrokerProcess
+from modax.ingest import Ingester, IngestOptions
+from modax.lake import Lake
+from modax.pipeline import Pipeline
+from modax.schema import topic_for
+from modax.testing import free_port, wait_for
+
+pytestmark = pytest.mark.broker
+
+FAST = {"batch_size": 500, "batch_s": 0.05}
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return Lake(tmp_path / "lake")
+
+
+@pytest.fixture
+def ingesters() -> Iterator[Callable[..., Ingester]]:
+    """Start in-process ingesters (connected and subscribed); all stopped at the end."""
+    started: list[Ingester] = []
+
+    def start(broker: BrokerProcess, lake: Lake, **kwargs: object) -> Ingester:
+        options = IngestOptions(**{**FAST, **kwargs.pop("options", {})})  # type: ignore[arg-type]
+        ingester = Ingester(broker.url, lake, options=options, **kwargs).start()  # type: ignore[arg-type]
+        started.append(ingester)
+        ingester.wait_connected()
+        return ingester
+
+    yield start
+    for ingester in started:
+        ingester.stop()
+
+
+def test_every_published_message_is_stored_exactly_once_and_queryable(
+    mosquitto_factory, lake, ingesters
+):
+    broker = mosquitto_factory()
+    ingester = ingesters(broker, lake)
+    messages = fleet_messages(3_000)
+    safety = json.dumps(
+        {
+            "timestamp": T0,
+            "device_id": "dev0",
+            "emergency_stop": False,
+            "door_closed": True,
+            "overload_detected": False,
+            "temperature_ok": True,
+            "seq": 1,
+        }
+    ).encode()
+    status = b'{"device_id": "dev1", "online": true}'
+    extra = [(topic_for("dev0", "safety"), safety), (topic_for("dev1", "status"), status)]
+    publisher = Publisher(broker.host, broker.port)
+    sent = publisher.publish(messages + messages[:400] + extra)  # 400 sent twice
+    publisher.wait_acked(sent)
+
+    wait_for(lambda: rows(lake) == (3_000, 3_000), 30, "3000 telemetry rows")
+    wait_for(lambda: ingester.totals.received == sent, 10, "every message to be processed")
+    assert ingester.totals.duplicates == 400
+    assert ingester.totals.accepted == 3_002
+    con = modax.connect(lake.root)
+    assert con.sql(
+        "select count(*), count(distinct (device_id, seq)) from telemetry"
+    ).fetchall() == [(3_000, 3_000)]
+    assert con.sql("select count(*) from device_safety").fetchall() == [(1,)]
+    assert con.sql("select device_id from devices").fetchall() == [("dev1",)]
+    received = ingester.metrics.registry.get_sample_value(
+        "modax_ingest_received_total", {"kind": "telemetry"}
+    )
+    assert received == 3_400
+    publisher.close()
+
+
+def test_messages_queued_while_the_ingester_is_down_all_arrive(mosquitto_factory, lake, ingesters):
+    """More than mosquitto's default max_queued_messages (1000) wait for the persistent session."""
+    broker = mosquitto_factory()
+    ingesters(broker, lake).stop()  # creates the session and its subscriptions
+    publisher = Publisher(broker.host, broker.port)
+    publisher.wait_acked(publisher.publish(fleet_messages(2_500)))
+
+    ingesters(broker, lake)
+    wait_for(lambda: rows(lake) == (2_500, 2_500), 30, "2500 rows after the restart")
+    publisher.close()
+
+
+def test_a_clean_stop_acknowledges_everything_it_committed(mosquitto_factory, lake, ingesters):
+    broker = mosquitto_factory()
+    first = ingesters(broker, lake)
+    publisher = Publisher(broker.host, broker.port)
+    publisher.wait_acked(publisher.publish(fleet_messages(1_000)))
+    wait_for(lambda: first.totals.received == 1_000, 20, "the first ingester to take all")
+    first.stop()
+
+    second = ingesters(broker, lake)
+    publisher.wait_acked(1_001 if publisher.publish([fleet_messages(1_001)[-1]]) else 0)
+    wait_for(lambda: rows(lake)[0] == 1_001, 20, "the marker message")
+    # Nothing queued before the marker was redelivered: the first ingester acknowledged it all.
+    assert second.totals.received == 1
+    assert second.totals.duplicates == 0
+    publisher.close()
+
+
+def _ingest_cli(broker: BrokerProcess, lake: Lake, metrics_port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "MODAX_LOG_FORMAT": "json"}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "modax",
+            "ingest",
+            "--broker",
+            broker.url,
+            "--lake",
+            lake.root,
+            "--batch-size",
+            "300",
+            "--batch-ms",
+            "50",
+            "--metrics-port",
+            str(metrics_port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as response:
+            return json.load(response)["ok"]
+    except OSError:
+        return False
+
+
+def test_kill_9_mid_stream_loses_nothing_and_stores_nothing_twice(mosquitto_factory, lake):
+    broker = mosquitto_factory()
+    port = free_port()
+    proc = _ingest_cli(broker, lake, port)
+    wait_for(lambda: _ready(port), 30, "modax ingest to be ready")
+    publisher = Publisher(broker.host, broker.port)
+    messages = fleet_messages(6_000)
+    publisher.publish(messages[:3_000])
+    wait_for(lambda: rows(lake)[0] > 0, 30, "the first commits")
+    proc.kill()  # SIGKILL: no flush, no acknowledgement of what it held
+    proc.wait()
+    at_kill = rows(lake)[0]
+    publisher.publish(messages[3_000:])
+    publisher.wait_acked(6_000)
+    assert at_kill < 6_000
+
+    port = free_port()
+    proc = _ingest_cli(broker, lake, port)
+    try:
+        wait_for(lambda: rows(lake)[0] >= 6_000, 60, "all 6000 rows after the restart")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    assert rows(lake) == (6_000, 6_000)
+    assert b"stopped cleanly" in err
+    publisher.close()
+
+
+def test_broker_restart_mid_stream_loses_nothing(mosquitto_factory, lake, ingesters):
+    broker = mosquitto_factory()
+    ingester = ingesters(broker, lake, options={"reconnect_initial_s": 0.05})
+    publisher = Publisher(broker.host, broker.port)
+    messages = fleet_messages(4_000)
+    publisher.publish(messages[:2_000])
+    wait_for(lambda: rows(lake)[0] > 0, 30, "the first commits")
+    broker.restart()  # graceful: mosquitto saves its store, including queued messages
+    publisher.publish(messages[2_000:])
+    publisher.wait_acked(4_000, timeout=60)
+    wait_for(lambda: rows(lake)[0] >= 4_000, 60, "all 4000 rows after the broker restart")
+    assert rows(lake) == (4_000, 4_000)
+    assert ingester.metrics.registry.get_sample_value("modax_ingest_reconnects_total") >= 1
+    assert ingester.connected
+    publisher.close()
+
+
+def test_two_ingesters_in_a_shared_group_store_every_message_once(
+    mosquitto_factory, lake, ingesters
+):
+    broker = mosquitto_factory()
+    a = ingesters(broker, lake, options={"client_id": "ingest-a", "shared_group": "g"})
+    b = ingesters(broker, lake, options={"client_id": "ingest-b", "shared_group": "g"})
+    publisher = Publisher(broker.host, broker.port)
+    publisher.wait_acked(publisher.publish(fleet_messages(4_000)))
+    wait_for(lambda: rows(lake)[0] >= 4_000, 30, "4000 rows")
+    wait_for(lambda: a.totals.received + b.totals.received == 4_000, 10, "both to finish")
+    assert rows(lake) == (4_000, 4_000)
+    assert a.totals.received > 0
+    assert b.totals.received > 0
+    assert a.totals.duplicates == b.totals.duplicates == 0
+    publisher.close()
+
+
+def test_a_flood_of_malformed_messages_is_quarantined_with_bounded_memory(
+    mosquitto_factory, lake, ingesters
+):
+    broker = mosquitto_factory()
+    options = {"batch_size": 200, "max_queued": 400, "max_queued_bytes": 1 << 20}
+    ingester = ingesters(broker, lake, options=options)
+    topic = topic_for("dev0", "telemetry")
+    bad = [(topic, b"not json %d" % i) for i in range(1_500)]
+    bad += [(topic, json.dumps({"device_id": "dev0", "seq": i}).encode()) for i in range(1_500)]
+    bad += [(topic, b'{"x": "%d%s"}' % (i, b"a" * 100_000)) for i in range(30)]  # oversized
+    good = fleet_messages(200)
+    publisher = Publisher(broker.host, broker.port)
+    sent = publisher.publish(bad[:1_500] + good[:100] + bad[1_500:] + good[100:])
+    publisher.wait_acked(sent, timeout=60)
+
+    wait_for(lambda: ingester.totals.received == sent, 60, "every message to be processed")
+    assert rows(lake) == (200, 200)
+    quarantine = lake.read("quarantine", columns=["reason", "payload"])
+    reasons = pa.TableGroupBy(quarantine, "reason").aggregate([([], "count_all")]).to_pylist()
+    counts = {r["reason"]: r["count_all"] for r in reasons}
+    assert counts == {"not_json": 1_500, "missing_field": 1_500, "oversized": 30}
+    assert ingester.inbox.high_water <= 400
+    assert ingester.inbox.high_water_bytes <= (1 << 20) + 100_010
+    assert ingester.health()[0]
+    publisher.close()
+
+
+def test_derived_safety_events_are_published_to_the_device_events_topic(
+    mosquitto_factory, lake, ingesters
+):
+    class Overload:
+        """A stand-in derive step: one event per reading above 10 A."""
+
+        def process(self, telemetry, device_safety, now_ms):
+            over = telemetry.filter(pa.compute.greater(telemetry["current_1"], 10.0))
+            return {
+                "safety_events": pa.table(
+                    {
+                        "device_id": over["device_id"],
+                        "ts": over["ts"],
+                        "rule": pa.array(["overload"] * over.num_rows, pa.string()),
+                    }
+                )
+            }
+
+        def flush(self):
+            return {}
+
+    broker = mosquitto_factory()
+    ingesters(broker, lake, pipeline_factory=lambda lk: Pipeline(lk, derivers=[Overload()]))
+    received: list[tuple[str, dict]] = []
+    got = threading.Event()
+    listener = Publisher(broker.host, broker.port, client_id="events-listener")
+
+    def on_message(client, userdata, msg):
+        received.append((msg.topic, json.loads(msg.payload)))
+        got.set()
+
+    listener.client.on_message = on_message
+    listener.client.subscribe("modax/devices/+/events", qos=1)
+    listener.publish([(topic_for("m7", "telemetry"), telemetry("m7", 1, current=4.0))])
+    listener.publish([(topic_for("m7", "telemetry"), telemetry("m7", 2, current=12.5))])
+    wait_for(got.is_set, 20, "a published safety event")
+    assert len(received) == 1
+    topic, event = received[0]
+    assert topic == "modax/devices/m7/events"
+    assert event["device_id"] == "m7"
+    assert event["rule"] == "overload"
+    assert lake.read("safety_events")["device_id"].to_pylist() == ["m7"]
+    listener.close()
+
+
+def test_health_ready_and_metrics_are_served(mosquitto_factory, lake, ingesters):
+    from modax.obs import ObsServer
+
+    broker = mosquitto_factory()
+    ingester = ingesters(broker, lake)
+    server = ObsServer(ingester.metrics.registry, ingester.health, ingester.ready).start()
+    publisher = Publisher(broker.host, broker.port)
+    publisher.wait_acked(publisher.publish(fleet_messages(50)))
+    wait_for(lambda: rows(lake)[0] == 50, 20, "50 rows")
+    with urllib.request.urlopen(f"{server.url}/metrics") as response:
+        text = response.read().decode()
+    assert 'modax_ingest_accepted_total{kind="telemetry"} 50.0' in text
+    assert "modax_ingest_commit_seconds_bucket" in text
+    assert _ready(server.port)
+    broker.kill()
+    wait_for(lambda: not _ready(server.port), 20, "/ready to turn false without a broker")
+    with urllib.request.urlopen(f"{server.url}/health") as response:
+        assert json.load(response)["ok"] is True
+    server.stop()
+    publisher.client.loop_stop()
