@@ -11,7 +11,9 @@ from modax.viz._alarms import Alarm, AlarmLog
 from modax.viz._event_feed import EventFeed, alarm_frame
 from modax.viz._feed import LiveFeed, recent_events, shared_feed
 from modax.viz._fleet import OVERLOAD_CURRENT_A, OVERTEMP_C, DeviceState, FleetState
+from modax.viz._history import history
 from modax.viz._live_messages import Advisory, SafetyEvent, decode_live
+from modax.viz._lttb import lttb, lttb_reference
 from modax.viz._overview import FleetOverview, fleet_frame
 
 __all__ = [
@@ -31,6 +33,9 @@ __all__ = [
     "decode_live",
     "default_ack_path",
     "fleet_frame",
+    "history",
+    "lttb",
+    "lttb_reference",
     "recent_events",
     "shared_feed",
 ]
