@@ -18,7 +18,11 @@ __all__ = ["IsolationForestDetector", "LOFDetector", "OneClassSVMDetector"]
 
 
 class _WindowModel(Detector):
-    """Rolling features → StandardScaler → a scikit-learn model; score = −model.score_samples."""
+    """Rolling features → StandardScaler → a scikit-learn model; score = −model.score_samples.
+
+    The model and the threshold learn from complete windows only: the first ``window − 1``
+    training rows, whose windows are still filling, are left out when there are enough rows.
+    """
 
     window: int
     stats: tuple[str, ...]
@@ -26,14 +30,22 @@ class _WindowModel(Detector):
     def _model(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _warm(self, rows: int) -> int:
+        """Rows at the start whose windows are still filling (skipped when there are enough)."""
+        warm = self.window - 1
+        return warm if rows > 2 * warm else 0
+
     def _fit(self, X: np.ndarray) -> None:
-        self.pipeline_: Pipeline = make_pipeline(
-            RollingFeatures(window=self.window, stats=self.stats), StandardScaler(), self._model()
-        )
-        self.pipeline_.fit(X)
+        features = RollingFeatures(window=self.window, stats=self.stats).fit(X)
+        self.pipeline_: Pipeline = make_pipeline(features, StandardScaler(), self._model())
+        warm = self._warm(X.shape[0])
+        self.pipeline_[1:].fit(features.transform(X)[warm:])
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         return -self.pipeline_.score_samples(X)
+
+    def _calibrate(self, train_scores: np.ndarray) -> float:
+        return super()._calibrate(train_scores[self._warm(train_scores.size) :])
 
 
 class IsolationForestDetector(_WindowModel):

@@ -1,0 +1,129 @@
+"""``modax eval skab DIR``: the SKAB outlier-detection protocol as a leaderboard."""
+
+from __future__ import annotations
+
+import json
+import math
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from modax.cli._app import console, eval_app, fail
+
+if TYPE_CHECKING:
+    from modax.models.anomaly._skab import DetectorResult
+
+#: SKAB's ``train_size`` (kept here so ``--help`` does not import scikit-learn).
+SKAB_TRAIN_ROWS = 400
+
+
+class LeaderboardFormat(StrEnum):
+    """How the leaderboard is printed."""
+
+    table = "table"
+    json = "json"
+
+
+def _table(results: dict[str, DetectorResult], files: int) -> Table:
+    table = Table(title=f"SKAB outlier detection — {files} files, pooled (mean ± sd over seeds)")
+    for column in ("detector", "F1", "FAR %", "MAR %", "NAB", "delay s", "seeds"):
+        table.add_column(column, justify="left" if column == "detector" else "right")
+    ranked = sorted(results.values(), key=lambda r: -r.mean("f1"))
+    for r in ranked:
+        table.add_row(
+            r.name,
+            f"{r.mean('f1'):.3f} ± {r.std('f1'):.3f}",
+            f"{r.mean('far'):.1f} ± {r.std('far'):.1f}",
+            f"{r.mean('mar'):.1f} ± {r.std('mar'):.1f}",
+            f"{r.mean('nab'):.1f}",
+            f"{r.mean('mean_delay_s'):.1f}",
+            str(len(r.seeds)),
+        )
+    return table
+
+
+@eval_app.command("skab")
+def eval_skab_command(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder with SKAB *.csv files (searched recursively).")
+    ],
+    detector: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--detector",
+            "-d",
+            help="Detector to run (repeatable), e.g. level-shift, pca-t2q, iforest; default all.",
+        ),
+    ] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds for stochastic detectors (0..N-1).")] = 5,
+    train_rows: Annotated[
+        int, typer.Option(min=10, help="Rows of each file to fit on.")
+    ] = SKAB_TRAIN_ROWS,
+    output: Annotated[
+        LeaderboardFormat, typer.Option("--format", help="table, or json (one JSON object last).")
+    ] = LeaderboardFormat.table,
+) -> None:
+    """Fit on the first rows of every SKAB file, score the rest, pool, rank detectors by F1."""
+    from modax.models.anomaly import DETECTORS
+    from modax.models.anomaly._skab import evaluate_skab
+    from modax.models.datasets.skab import SkabError, load_skab
+
+    unknown = [d for d in detector or [] if d not in DETECTORS]
+    if unknown:
+        fail(f"unknown detector {unknown[0]!r}; known: {', '.join(DETECTORS)}")
+    try:
+        files = load_skab(directory)
+    except SkabError as exc:
+        fail(str(exc))
+    if not files:
+        fail(f"{directory}: no labelled SKAB file (with 'anomaly' and 'changepoint' columns)")
+    names = list(detector or DETECTORS)
+    runs = sum(seeds if DETECTORS[n].stochastic else 1 for n in names)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=output is LeaderboardFormat.json,
+    ) as progress:
+        task = progress.add_task("evaluating", total=runs)
+        try:
+            results = evaluate_skab(
+                files,
+                names,
+                seeds=range(seeds),
+                train_rows=train_rows,
+                progress=lambda name: progress.update(task, advance=1, description=name),
+            )
+        except ValueError as exc:
+            fail(str(exc))
+    best = max(results.values(), key=lambda r: r.mean("f1")).name
+    if output is LeaderboardFormat.json:
+        payload = {
+            "benchmark": "skab",
+            "files": len(files),
+            "train_rows": train_rows,
+            "best": best,
+            "detectors": {name: r.as_dict() for name, r in results.items()},
+        }
+        print(json.dumps(_json_safe(payload)))
+        return
+    console.print(_table(results, len(files)))
+    console.print(f"best by F1: [bold]{best}[/]")
+
+
+def _json_safe(value: object) -> object:
+    """Replace NaN and infinities (e.g. a NAB score without changepoints) with null."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

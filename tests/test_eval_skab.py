@@ -1,0 +1,110 @@
+"""`modax eval skab`: the SKAB protocol on a subset of the shipped development files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modax.models.anomaly import LevelShiftDetector, PCADetector
+from modax.models.anomaly._skab import evaluate_skab, run_skab
+from modax.models.datasets.skab import SkabError, load_skab, read_skab
+from modax.testing import require
+
+SKAB = Path(__file__).resolve().parent.parent / "data" / "skab"
+
+
+@pytest.fixture
+def subset(tmp_path: Path) -> Path:
+    """Two labelled valve files and the anomaly-free file (which the protocol skips)."""
+    require((SKAB / "valve1" / "0.csv").is_file(), "the SKAB sample in data/skab")
+    root = tmp_path / "skab"
+    (root / "valve1").mkdir(parents=True)
+    (root / "anomaly-free").mkdir()
+    for name in ("0.csv", "3.csv"):
+        shutil.copy(SKAB / "valve1" / name, root / "valve1" / name)
+    free = (SKAB / "anomaly-free" / "anomaly-free.csv").read_text().splitlines()[:600]
+    (root / "anomaly-free" / "anomaly-free.csv").write_text("\n".join(free) + "\n")
+    return root
+
+
+def modax(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "modax", *args], capture_output=True, text=True)
+
+
+def test_reader_returns_labelled_files_only_by_default(subset: Path) -> None:
+    files = load_skab(subset)
+    assert [f.name for f in files] == ["valve1/0.csv", "valve1/3.csv"]
+    assert files[0].data.shape == (1147, 8)
+    assert int(files[0].anomaly.sum()) == 401
+    assert int(files[0].changepoint.sum()) == 4
+    everything = load_skab(subset, labelled_only=False)
+    assert len(everything) == 3 and everything[0].anomaly is None
+
+
+def test_reader_names_file_row_and_column_of_bad_values(tmp_path: Path, subset: Path) -> None:
+    lines = (subset / "valve1" / "0.csv").read_text().splitlines()
+    lines[5] = lines[5].replace(";32.0;", ";n/a;", 1)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines))
+    with pytest.raises(SkabError, match=r"bad.csv: row 6, column 'Volume Flow RateRMS'"):
+        read_skab(bad)
+    no_sep = tmp_path / "commas.csv"
+    no_sep.write_text(lines[0].replace(";", ",") + "\n")
+    with pytest.raises(SkabError, match="missing column"):
+        read_skab(no_sep)
+
+
+def test_protocol_scores_only_rows_after_training(subset: Path) -> None:
+    files = load_skab(subset)
+    result = run_skab(LevelShiftDetector(), files)
+    # the figures come from a pooled confusion matrix over the ~1,500 scored rows
+    assert 0.0 <= result["far"] <= 100.0 and 0.0 < result["f1"] <= 1.0
+    with pytest.raises(ValueError, match="1147 rows, need more than 2000"):
+        run_skab(PCADetector(), files, train_rows=2000)
+
+
+def test_level_shift_beats_plain_t2q_on_false_alarms(subset: Path) -> None:
+    results = evaluate_skab(load_skab(subset), ["pca-t2q", "level-shift"])
+    assert results["level-shift"].mean("far") < results["pca-t2q"].mean("far")
+    assert results["level-shift"].mean("f1") > 0.7
+
+
+def test_stochastic_detectors_report_mean_and_spread_over_seeds(subset: Path) -> None:
+    files = load_skab(subset)[:1]
+    result = evaluate_skab(files, ["iforest"], seeds=(0, 1, 2))["iforest"]
+    assert result.seeds == [0, 1, 2] and len(result.runs) == 3
+    f1s = [run["f1"] for run in result.runs]
+    assert result.mean("f1") == pytest.approx(np.mean(f1s))
+    assert result.std("f1") == pytest.approx(np.std(f1s))
+    assert result.mean("f1") < max(f1s) or result.std("f1") == 0
+
+
+def test_cli_json_leaderboard(subset: Path) -> None:
+    proc = modax(
+        "eval", "skab", str(subset), "-d", "level-shift", "-d", "pca-t2", "--format", "json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["files"] == 2 and report["train_rows"] == 400
+    assert set(report["detectors"]) == {"level-shift", "pca-t2"}
+    for figures in report["detectors"].values():
+        assert {"f1", "far", "mar", "nab", "f1_std"} <= set(figures)
+    best = max(report["detectors"], key=lambda name: report["detectors"][name]["f1"])
+    assert report["best"] == best
+
+
+def test_cli_table_and_errors(subset: Path, tmp_path: Path) -> None:
+    proc = modax("eval", "skab", str(subset), "-d", "level-shift")
+    assert proc.returncode == 0, proc.stderr
+    assert "level-shift" in proc.stdout and "best by F1" in proc.stdout
+    proc = modax("eval", "skab", str(subset), "-d", "magic")
+    assert proc.returncode == 1 and "unknown detector 'magic'" in proc.stderr
+    proc = modax("eval", "skab", str(tmp_path / "nowhere"))
+    assert proc.returncode == 1 and "no such file or directory" in proc.stderr
+    assert "Traceback" not in proc.stderr
