@@ -231,7 +231,8 @@ class Fleet:
         return assemble(chunk, buffers, self.faults_)
 
     @staticmethod
-    def _steps(duration_s: float) -> int:
+    def steps(duration_s: float) -> int:
+        """20 Hz steps in ``duration_s`` (ValueError unless a positive multiple of 0.1 s)."""
         steps = round(duration_s / DT_S)
         if steps <= 0 or steps % TELEMETRY_EVERY or abs(steps * DT_S - duration_s) > 1e-9:
             raise ValueError(f"duration_s={duration_s}: must be a positive multiple of 0.1 s")
@@ -243,7 +244,7 @@ class Fleet:
         ``remaining_life`` in a chunk is projected (``rul_exact`` false) unless the device has
         failed; the numbers are the same as :meth:`run`'s.
         """
-        steps = self._steps(chunk_s)
+        steps = self.steps(chunk_s)
         while True:
             yield self._advance(steps)[0]
 
@@ -269,9 +270,9 @@ class Fleet:
             Simulated seconds per chunk (default: about a million readings per chunk). The
             output does not depend on it.
         """
-        total = self._steps(duration_s)
+        total = self.steps(duration_s)
         per_chunk = (
-            self._steps(chunk_s)
+            self.steps(chunk_s)
             if chunk_s is not None
             else max(1, CHUNK_ROWS // self.n_devices) * TELEMETRY_EVERY
         )

@@ -1,6 +1,17 @@
 """The ``modax`` command line: one module per command, all registered on one typer app."""
 
-from modax.cli import _broker, _config, _eval_cmapss, _eval_skab, _ingest, _lake, _query, _replay  # noqa: F401  (register commands)
+from modax.cli import (  # noqa: F401  (register commands)
+    _broker,
+    _config,
+    _eval_cmapss,
+    _eval_skab,
+    _ingest,
+    _lake,
+    _query,
+    _replay,
+    _simulate,
+    _wokwi,
+)
 from modax.cli._app import app
 
 __all__ = ["app", "main"]

@@ -1,0 +1,254 @@
+"""Live mode: publish a fleet over MQTT in real time (or ``speed`` × faster), like the firmware.
+
+One paho-mqtt 2.x client per device, so every device has its own last will
+(``modax/devices/{id}/status`` → ``{"device_id": ..., "online": false}``, retained) and announces
+``online: true`` when it connects. All clients are driven by one selector loop in the calling
+thread (no thread per device). Telemetry goes out at 10 Hz × ``speed``, safety messages on change
+and at least once a second, each at the moment the network model says it arrives — so lost,
+duplicated, reordered and burst messages reach the broker as they would from a real device.
+
+Examples
+--------
+>>> from simulator import Fleet
+>>> pub = LivePublisher(Fleet(n_devices=2), "127.0.0.1", 1883, speed=10.0)
+>>> pub.speed, pub.qos
+(10.0, 0)
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import selectors
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import msgspec
+import paho.mqtt.client as mqtt
+
+from modax.schema import DeviceStatus, topic_for
+from simulator._fleet import Fleet
+
+__all__ = ["LivePublisher", "PublishStats"]
+
+_ENCODER = msgspec.json.Encoder()
+#: Simulated seconds generated per chunk.
+CHUNK_S = 1.0
+
+
+@dataclass
+class PublishStats:
+    """What a live run did.
+
+    Attributes
+    ----------
+    published : dict
+        Messages handed to the broker, by kind (``telemetry``, ``safety``, ``status``).
+    simulated_s, wall_s : float
+        Simulated and elapsed seconds.
+    max_late_s : float
+        The most any message went out after its due (wall) time; near 0 when the process keeps
+        up, growing when it falls behind.
+    """
+
+    published: dict[str, int] = field(
+        default_factory=lambda: {"telemetry": 0, "safety": 0, "status": 0}
+    )
+    simulated_s: float = 0.0
+    wall_s: float = 0.0
+    max_late_s: float = 0.0
+
+    @property
+    def messages_per_s(self) -> float:
+        """Published messages per wall second."""
+        return sum(self.published.values()) / self.wall_s if self.wall_s else 0.0
+
+
+def _status(device_id: str, online: bool) -> bytes:
+    return _ENCODER.encode(DeviceStatus(device_id=device_id, online=online))
+
+
+class LivePublisher:
+    """Publish a :class:`~simulator.Fleet` live to an MQTT broker.
+
+    Parameters
+    ----------
+    fleet : Fleet
+        The fleet to run; it advances as messages go out.
+    host, port : str, int
+        The broker.
+    speed : float
+        Simulated seconds per wall second (1 = real time: 10 Hz telemetry per device).
+    qos : int
+        QoS of telemetry and safety messages (status messages use QoS 1, retained).
+    tls : bool
+        Connect with TLS (system trust store).
+    username, password : str, optional
+        Broker credentials.
+    client_prefix : str
+        MQTT client ids are ``{client_prefix}-{device_id}``.
+    """
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        host: str,
+        port: int,
+        *,
+        speed: float = 1.0,
+        qos: int = 0,
+        tls: bool = False,
+        username: str | None = None,
+        password: str | None = None,
+        client_prefix: str = "modax-sim",
+    ) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed={speed}: must be above 0")
+        if qos not in (0, 1, 2):
+            raise ValueError(f"qos={qos}: must be 0, 1 or 2")
+        self.fleet = fleet
+        self.host = host
+        self.port = port
+        self.speed = speed
+        self.qos = qos
+        self.tls = tls
+        self.username = username
+        self.password = password
+        self.client_prefix = client_prefix
+        self._clients: dict[str, mqtt.Client] = {}
+        self._last: dict[str, mqtt.MQTTMessageInfo] = {}
+        self._selector = selectors.DefaultSelector()
+        self.stats = PublishStats()
+
+    def _client(self, device_id: str) -> mqtt.Client:
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"{self.client_prefix}-{device_id}",
+            protocol=mqtt.MQTTv311,
+        )
+        client.max_inflight_messages_set(0)  # unlimited: a 10 Hz device must not queue behind acks
+        status = topic_for(device_id, "status")
+        client.will_set(status, _status(device_id, online=False), qos=1, retain=True)
+        if self.username is not None:
+            client.username_pw_set(self.username, self.password)
+        if self.tls:
+            client.tls_set_context(ssl.create_default_context())
+
+        def on_connect(
+            client: mqtt.Client, _userdata: object, _flags: object, reason: object, _props: object
+        ) -> None:
+            if not getattr(reason, "is_failure", False):
+                client.publish(status, _status(device_id, online=True), qos=1, retain=True)
+                self.stats.published["status"] += 1
+
+        client.on_connect = on_connect
+        return client
+
+    def connect(self, timeout: float = 30.0) -> None:
+        """Connect every device's client and wait until all are acknowledged."""
+        for device_id in self.fleet.device_ids:
+            client = self._client(device_id)
+            client.connect(self.host, self.port, keepalive=30)
+            self._selector.register(client.socket(), selectors.EVENT_READ, client)
+            self._clients[device_id] = client
+        deadline = time.monotonic() + timeout
+        while not all(c.is_connected() for c in self._clients.values()):
+            if time.monotonic() > deadline:
+                missing = sum(not c.is_connected() for c in self._clients.values())
+                raise ConnectionError(
+                    f"{missing} of {len(self._clients)} device clients not connected to "
+                    f"{self.host}:{self.port} after {timeout:g} s"
+                )
+            self._service(0.05)
+
+    def _service(self, timeout: float) -> None:
+        for key, _ in self._selector.select(timeout=max(0.0, timeout)):
+            key.data.loop_read()
+
+    def close(self) -> None:
+        """Flush and disconnect every client cleanly (devices go offline without a last will)."""
+        for device_id, client in self._clients.items():
+            self._last[device_id] = client.publish(
+                topic_for(device_id, "status"), _status(device_id, online=False), 1, retain=True
+            )
+            self.stats.published["status"] += 1
+        self._flush(10.0)
+        for client in self._clients.values():
+            self._selector.unregister(client.socket())
+            client.disconnect()
+        self._clients.clear()
+
+    def _flush(self, timeout: float) -> None:
+        """Write everything queued and wait for the broker to acknowledge each client's last."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for c in self._clients.values():
+                if c.want_write():
+                    c.loop_write()
+            if all(info.is_published() for info in self._last.values()):
+                return
+            self._service(0.01)
+
+    def run(
+        self,
+        duration_s: float | None = None,
+        stop: threading.Event | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> PublishStats:
+        """Publish until ``duration_s`` simulated seconds have gone out (or ``stop`` is set).
+
+        Connects first if needed, closes at the end. Returns :attr:`stats`.
+        """
+        if not self._clients:
+            self.connect()
+        stream = self.fleet.stream(CHUNK_S)
+        queue: list[tuple[int, int, str, bytes]] = []
+        order = itertools.count()
+        sim0_ms = self.fleet.start_ms + round(self.fleet.time_s * 1000)
+        end_ms = sim0_ms + (round(duration_s * 1000) if duration_s is not None else 2**62)
+        generated_ms = sim0_ms
+        wall0 = time.monotonic()
+        last_misc = wall0
+        try:
+            while not (stop is not None and stop.is_set()):
+                now = time.monotonic()
+                sim_now = sim0_ms + (now - wall0) * self.speed * 1000
+                while generated_ms <= min(sim_now, end_ms) + CHUNK_S * 1000:
+                    for message in next(stream).messages():
+                        heapq.heappush(queue, (message[0], next(order), message[1], message[2]))
+                    generated_ms += round(CHUNK_S * 1000)
+                    if progress is not None:
+                        progress(CHUNK_S)
+                written = set()
+                while queue and queue[0][0] <= sim_now and queue[0][0] < end_ms:
+                    due, _, topic, payload = heapq.heappop(queue)
+                    device_id, kind = topic.split("/")[2:4]
+                    client = self._clients[device_id]
+                    info = client.publish(topic, payload, qos=self.qos)
+                    if self.qos:
+                        self._last[device_id] = info
+                    self.stats.published[kind] += 1
+                    written.add(client)
+                    late = now - (wall0 + (due - sim0_ms) / 1000 / self.speed)
+                    self.stats.max_late_s = max(self.stats.max_late_s, late)
+                for client in written:
+                    if client.want_write():
+                        client.loop_write()
+                if sim_now >= end_ms and (not queue or queue[0][0] >= end_ms):
+                    break
+                if now - last_misc >= 1.0:
+                    for client in self._clients.values():
+                        client.loop_misc()
+                    last_misc = now
+                next_due = queue[0][0] if queue else generated_ms
+                wait = (next_due - sim_now) / 1000 / self.speed
+                self._service(min(max(wait, 0.0), 0.05))
+        finally:
+            self.stats.wall_s = time.monotonic() - wall0
+            reached_ms = min(end_ms, sim0_ms + self.stats.wall_s * self.speed * 1000)
+            self.stats.simulated_s = (reached_ms - sim0_ms) / 1000
+            self.close()
+        return self.stats
