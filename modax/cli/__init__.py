@@ -10,7 +10,6 @@ from modax.cli import (  # noqa: F401  (register commands)
     _query,
     _replay,
     _simulate,
-    _wokwi,
 )
 from modax.cli._app import app
 
