@@ -32,6 +32,7 @@ from modax.ingest._mqtt import (
     DEFAULT_TOPICS,
     BrokerAuth,
     IngestError,
+    LastError,
     connect_properties,
     describe_os_error,
     describe_refusal,
@@ -170,6 +171,7 @@ class Ingester:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
+        self._socket_errors = LastError.attach(self._client, self.options.client_id)
         self._backoff = Backoff(self.options.reconnect_initial_s, self.options.reconnect_max_s)
         self._ack_lock = threading.Lock()
         self._generation = 0
@@ -310,13 +312,21 @@ class Ingester:
         was_connected = self._connected.is_set()
         self._connected.clear()
         self.metrics.connected.set(0)
-        if not self._stopping.is_set() and self.error is None:
-            delay = self._next_delay()
-            client.reconnect_delay_set(delay, self.options.reconnect_max_s)
-            if was_connected:
-                log.warning(
-                    "lost %s (%s); reconnecting in %.1f s", self.broker, reason.getName(), delay
-                )
+        if self._stopping.is_set() or self.error is not None:
+            return
+        cause = self._socket_errors.message or reason.getName()
+        self._socket_errors.message = None
+        if not was_connected and "[SSL" in cause:
+            self._fail(
+                f"TLS: {self.broker} ended the connection: {cause} "
+                "(a client certificate may be required: --cert-file and --key-file)"
+            )
+            client.disconnect()
+            return
+        delay = self._next_delay()
+        client.reconnect_delay_set(delay, self.options.reconnect_max_s)
+        if was_connected:
+            log.warning("lost %s (%s); reconnecting in %.1f s", self.broker, cause, delay)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
         client.reconnect_delay_set(self._next_delay(), self.options.reconnect_max_s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ __all__ = [
     "DEFAULT_TOPICS",
     "BrokerAuth",
     "IngestError",
+    "LastError",
     "connect_properties",
     "describe_os_error",
     "describe_refusal",
@@ -74,6 +76,37 @@ class BrokerAuth:
             settings.mqtt_cert_file,
             settings.mqtt_key_file,
         )
+
+
+class LastError(logging.Handler):
+    """Keeps the last error paho logs, e.g. a TLS alert the broker sends after the handshake.
+
+    Examples
+    --------
+    >>> client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    >>> errors = LastError.attach(client, "doc")
+    >>> errors.message is None
+    True
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.message: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Remember ``record``'s message."""
+        self.message = record.getMessage()
+
+    @classmethod
+    def attach(cls, client: mqtt.Client, name: str) -> LastError:
+        """Route ``client``'s log to a fresh handler (errors only: cheap on the hot path)."""
+        logger = logging.getLogger(f"modax.ingest.paho.{name}")
+        logger.propagate = False
+        logger.setLevel(logging.ERROR)
+        handler = cls()
+        logger.handlers[:] = [handler]
+        client.enable_logger(logger)
+        return handler
 
 
 def shared_topic(topic: str, group: str | None) -> str:
