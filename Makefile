@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lab lint format firmware-test clean venv
+.PHONY: demo test lab lint format firmware-test wokwi clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,6 +25,15 @@ test: firmware-test $(STAMP)
 # The firmware's portable C++ core and its vectors, built and run with the system g++.
 firmware-test:
 	$(MAKE) -C firmware test
+
+# The Wokwi runner's own virtual environment (its client needs websockets<13; amqtt pins 15).
+WOKWI_VENV := firmware/.wokwi-venv
+wokwi: $(WOKWI_VENV)/.installed
+
+$(WOKWI_VENV)/.installed: firmware/wokwi/requirements.txt
+	$(PYTHON) -m venv $(WOKWI_VENV) || python3 -m venv $(WOKWI_VENV)
+	$(WOKWI_VENV)/bin/python -m pip install --quiet -r firmware/wokwi/requirements.txt
+	touch $@
 
 lab: $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name modax --display-name "modax (.venv)"

@@ -414,3 +414,139 @@ def test_python_kernel_and_core_agree_on_random_streams(core: Path, tmp_path: Pa
     ours = [(i, e["kind"], e["state"]) for i, s in enumerate(steps) for e in s["events"]]
     assert {k for _, k, _ in ours} >= {"overload", "overtemp", "current_imbalance", "sensor_stuck"}
     assert ours == _python_kernel_events(vector)
+
+
+# --- Wokwi: the simulation files and `modax wokwi run` ----------------------------------------
+
+
+def _config_pin(name: str) -> int:
+    text = (FIRMWARE / "include" / "modax_config.h").read_text()
+    return int(re.search(rf"#define {name} (\d+)", text).group(1))
+
+
+def test_wokwi_diagram_wires_what_the_firmware_reads():
+    diagram = json.loads((FIRMWARE / "diagram.json").read_text())
+    parts = {p["id"]: p for p in diagram["parts"]}
+    wires = {frozenset(c[:2]) for c in diagram["connections"]}
+
+    def wired(a: str, b: str) -> bool:
+        return frozenset((a, b)) in wires
+
+    assert parts["esp"]["type"] == "board-esp32-devkit-c-v4"
+    assert parts["imu1"]["type"] == "wokwi-mpu6050"
+    assert parts["ntc1"]["type"] == "wokwi-ntc-temperature-sensor"
+    assert wired("current1:SIG", f"esp:{_config_pin('MODAX_PIN_CURRENT_1')}")
+    assert wired("current2:SIG", f"esp:{_config_pin('MODAX_PIN_CURRENT_2')}")
+    assert wired("ntc1:OUT", f"esp:{_config_pin('MODAX_PIN_NTC')}")
+    assert wired("estop:1.l", f"esp:{_config_pin('MODAX_PIN_ESTOP')}")
+    assert wired("door:1.l", f"esp:{_config_pin('MODAX_PIN_DOOR')}")
+    assert wired("imu1:SDA", f"esp:{_config_pin('MODAX_PIN_SDA')}")
+    assert wired("imu1:SCL", f"esp:{_config_pin('MODAX_PIN_SCL')}")
+    for part in ("current1", "current2", "ntc1", "imu1"):  # 3.3 V: the ADC reference the core uses
+        assert wired(f"{part}:VCC", "esp:3V3")
+    for button in ("estop", "door"):  # to ground, read with the internal pull-up
+        assert any(wired(f"{button}:2.l", f"esp:GND.{k}") for k in (1, 2, 3))
+        assert parts[button]["type"] == "wokwi-pushbutton"
+    # the potentiometers start near 4 A, the thermistor at the core's Beta
+    for pot in ("current1", "current2"):
+        counts = int(parts[pot]["attrs"]["value"]) * 4095 / 1023
+        assert 3.0 < (counts * 3.3 / 4095 - 1.65) / 0.1 < 5.0
+    core_beta = re.search(
+        r"beta_k = ([\d.]+)",
+        (FIRMWARE / "lib" / "modax_core" / "src" / "modax" / "conversions.h").read_text(),
+    )
+    assert float(parts["ntc1"]["attrs"]["beta"]) == float(core_beta.group(1))
+    # every part the scenario drives exists
+    scenario = (FIRMWARE / "wokwi" / "run.py").read_text()
+    driven = set(re.findall(r'\(\d+, "(\w+)", "\w+"', scenario))
+    assert driven and driven <= set(parts)
+
+
+def test_wokwi_toml_points_at_the_wokwi_build():
+    import tomllib
+
+    config = tomllib.loads((FIRMWARE / "wokwi.toml").read_text())["wokwi"]
+    ini = (FIRMWARE / "platformio.ini").read_text()
+    env = re.fullmatch(r"\.pio/build/(\w+)/firmware\.bin", config["firmware"]).group(1)
+    assert f"[env:{env}]" in ini
+    assert config["elf"] == f".pio/build/{env}/firmware.elf"
+    assert '"Wokwi-GUEST"' in ini.split(f"[env:{env}]")[1]
+
+
+def test_wokwi_run_says_what_it_needs(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from modax.cli import app
+
+    shutil.copy(FIRMWARE / "wokwi.toml", tmp_path / "wokwi.toml")
+    result = CliRunner().invoke(
+        app, ["wokwi", "run", "--firmware-dir", str(tmp_path)], env={"WOKWI_CLI_TOKEN": ""}
+    )
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    for needed in ("WOKWI_CLI_TOKEN", "make wokwi", "pio run -e wokwi", "network access"):
+        assert needed in text
+    assert "Traceback" not in result.output
+
+
+def _recording(core: Path, tmp_path: Path, *, estop: bool = True) -> list[dict]:
+    """What a Wokwi run of the scenario records, with payloads built by the C++ core."""
+    t0, seq0 = 1_700_000_000_000, 7 << 32
+    messages = []
+    for i in range(40):  # 4 s at 10 Hz: overload, then 100 °C, then vibration
+        reading = {
+            "motor_currents": [16.5 if 10 <= i < 15 else 4.0, 3.9],
+            "temperatures": [100.0 if 20 <= i < 25 else 40.0],
+            "vibration": {"x": 0.5 * 9.80665 if i >= 35 else 0.0, "y": 0.0, "z": 9.81},
+        }
+        messages.append(
+            {"kind": "telemetry", "timestamp": t0 + 100 * i, "seq": seq0 + i, "reading": reading}
+        )
+    states = [
+        (False, True, False, True),
+        (False, True, True, True),
+        (False, True, False, False),
+        (estop, True, False, True),
+        (False, False, False, True),
+        (False, True, False, True),
+    ]
+    for k, (stop, door, overload, temp_ok) in enumerate(states):
+        state = {
+            "emergency_stop": stop,
+            "door_closed": door,
+            "overload_detected": overload,
+            "temperature_ok": temp_ok,
+        }
+        messages.append(
+            {"kind": "safety", "timestamp": t0 + 700 * k, "seq": seq0 + k, "state": state}
+        )
+    messages.append({"kind": "status", "online": True, "timestamp": t0, "uptime_ms": 900})
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps({"device_id": "esp32-240ac4000110", "messages": messages}))
+    built = cli(core, "payloads", str(path))
+    serial = [
+        "modax: device esp32-240ac4000110 firmware 0.1.0 boot 7",
+        "modax: mqtt connected, 12 messages waiting",
+    ]
+    return [{"source": "serial", "sim_s": 0.0, "line": line} for line in serial] + [
+        {"source": "mqtt", "topic": b["topic"], "payload": b["payload"]} for b in built
+    ]
+
+
+def test_wokwi_verdict_passes_a_good_run(core: Path, tmp_path: Path):
+    from modax.cli._wokwi import evaluate
+
+    failed = [c for c in evaluate(_recording(core, tmp_path)) if not c.ok]
+    assert failed == []
+
+
+def test_wokwi_verdict_catches_inf_and_a_missed_estop(core: Path, tmp_path: Path):
+    from modax.cli._wokwi import evaluate
+
+    records = _recording(core, tmp_path, estop=False)
+    records.append({"source": "serial", "sim_s": 9.0, "line": "Published: temperatures [inf]"})
+    records.append(
+        {"source": "mqtt", "topic": "modax/devices/esp32-240ac4000110/telemetry", "payload": "{}"}
+    )
+    failed = {c.name for c in evaluate(records) if not c.ok}
+    assert failed == {"e-stop", "no inf or nan", "every message follows modax.schema"}

@@ -9,7 +9,7 @@ from modax.cli import (  # noqa: F401  (register commands)
     _lake,
     _query,
     _replay,
-    _simulate,
+    _wokwi,
 )
 from modax.cli._app import app
 
