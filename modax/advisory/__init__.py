@@ -1,0 +1,35 @@
+"""Live advisory: saved detectors score telemetry, write ``scores`` and publish advice.
+
+Advisory output is labelled as such (``advisory = true`` in ``scores``, ``"advisory": true``
+and ``"safety_effect": "none"`` in every alert on ``modax/devices/{id}/advisory``) and can
+never change a safety state: safety decisions stay with the deterministic safety logic.
+
+Examples
+--------
+>>> import numpy as np, tempfile
+>>> from modax.advisory import Advisor, load_model, save_model
+>>> from modax.models.anomaly import PCADetector
+>>> rng = np.random.default_rng(0)
+>>> det = PCADetector().fit(rng.normal(size=(200, 2)))
+>>> folder = save_model(det, tempfile.mkdtemp(), name="pca", features=["current_1", "temp_1"])
+>>> Advisor(load_model(folder)).model.name
+'pca'
+"""
+
+from modax.advisory._advisor import SCORES_SCHEMA, Advisor, Publish
+from modax.advisory._model import FORMAT_VERSION, AdvisoryModel, ModelError, load_model, save_model
+from modax.advisory._recommend import Recommendation, RecommendationRules, recommend
+
+__all__ = [
+    "FORMAT_VERSION",
+    "SCORES_SCHEMA",
+    "Advisor",
+    "AdvisoryModel",
+    "ModelError",
+    "Publish",
+    "Recommendation",
+    "RecommendationRules",
+    "load_model",
+    "recommend",
+    "save_model",
+]

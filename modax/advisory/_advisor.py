@@ -1,0 +1,220 @@
+"""Live scoring: a saved detector scores each batch of telemetry, per device, as advice only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from modax.advisory._model import AdvisoryModel
+from modax.advisory._recommend import RecommendationRules, recommend
+from modax.schema import EPOCH_MS_THRESHOLD, UTC_MS, Kind, topic_for
+
+__all__ = ["SCORES_SCHEMA", "Advisor", "Publish"]
+
+#: The ``scores`` lake table: one row per scored reading. ``advisory`` is always true.
+SCORES_SCHEMA = pa.schema(
+    [
+        pa.field("device_id", pa.string(), nullable=False),
+        pa.field("seq", pa.int64()),
+        pa.field("ts", UTC_MS),
+        pa.field("model", pa.string()),
+        pa.field("score", pa.float64()),
+        pa.field("threshold", pa.float64()),
+        pa.field("alarm", pa.bool_()),
+        pa.field("advisory", pa.bool_()),
+    ]
+)
+
+#: ``publish(topic, payload)``: how alerts leave the process (e.g. an MQTT client's publish).
+Publish = Callable[[str, bytes], Any]
+
+_NOTE = "Advisory output of an anomaly model: it never changes a safety state."
+
+
+def _event_ms(telemetry: pa.Table) -> np.ndarray:
+    """Event time in epoch ms: ``ts``, else a wall-clock ``timestamp``, else ``received_at``."""
+    if "ts" in telemetry.column_names:
+        return pc.cast(telemetry["ts"], pa.int64()).to_numpy(zero_copy_only=False)
+    stamps = telemetry["timestamp"].to_numpy(zero_copy_only=False)
+    if "received_at" not in telemetry.column_names:
+        return stamps
+    received = pc.cast(telemetry["received_at"], pa.int64()).to_numpy(zero_copy_only=False)
+    return np.where(stamps >= EPOCH_MS_THRESHOLD, stamps, received)
+
+
+class Advisor:
+    """Scores telemetry with an :class:`AdvisoryModel` and publishes advisory alerts.
+
+    It fits the pipeline's derive step (``Pipeline(lake, derivers=[advisor])``: its rows go to
+    the ``scores`` table) and runs on its own in ``modax advise``. For each device it keeps
+    the last ``context_rows`` readings, so window detectors see history across batches. When
+    a device starts alarming it publishes one ``raised`` alert with recommendations and their
+    evidence to ``modax/devices/{id}/advisory``, and one ``cleared`` alert when it stops.
+    It only ever writes ``scores`` and advisory topics: safety states are never touched.
+
+    Parameters
+    ----------
+    model : AdvisoryModel
+        The saved detector (see :func:`modax.advisory.load_model`).
+    publish : callable, optional
+        ``publish(topic, payload_bytes)`` for alerts; none are sent when omitted.
+    context_rows : int
+        Readings of history kept per device.
+    rules : RecommendationRules, optional
+        Thresholds of the recommendations.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from modax.advisory import load_model, save_model
+    >>> from modax.models.anomaly import LevelShiftDetector
+    >>> rng = np.random.default_rng(0)
+    >>> det = LevelShiftDetector(window=5, min_duration=3).fit(rng.normal(4, 0.1, (100, 1)))
+    >>> folder = save_model(det, tempfile.mkdtemp(), name="ls", features=["current_1"])
+    >>> sent = []
+    >>> advisor = Advisor(load_model(folder), publish=lambda t, p: sent.append(t))
+    >>> batch = pa.table({"device_id": ["m1"] * 30, "seq": list(range(30)),
+    ...                   "timestamp": [1_763_900_000_000 + 1000 * i for i in range(30)],
+    ...                   "current_1": [4.0] * 10 + [9.0] * 20})
+    >>> scores = advisor.score(batch)
+    >>> scores.num_rows, pc.sum(scores["alarm"]).as_py() > 10, sent
+    (30, True, ['modax/devices/m1/advisory'])
+    """
+
+    def __init__(
+        self,
+        model: AdvisoryModel,
+        publish: Publish | None = None,
+        context_rows: int = 300,
+        rules: RecommendationRules | None = None,
+    ) -> None:
+        self.model = model
+        self.publish = publish
+        self.context_rows = context_rows
+        self.rules = rules or RecommendationRules()
+        self._history: dict[str, np.ndarray] = {}
+        self._alarming: dict[str, bool] = {}
+        self.alerts_sent = 0
+
+    def process(
+        self, telemetry: pa.Table, device_safety: pa.Table, now_ms: int
+    ) -> dict[str, pa.Table]:
+        """The pipeline's derive step: scores of the new readings (safety rows are ignored)."""
+        return {"scores": self.score(telemetry)}
+
+    def flush(self) -> dict[str, pa.Table]:
+        """Nothing is held back: every batch is scored when it arrives."""
+        return {}
+
+    def score(self, telemetry: pa.Table) -> pa.Table:
+        """Score a batch of telemetry (any devices, any order); returns ``scores`` rows.
+
+        Readings missing one of the model's features are not scored.
+        """
+        missing = [f for f in self.model.features if f not in telemetry.column_names]
+        if missing:
+            raise ValueError(f"telemetry lacks the model's feature column(s) {missing}")
+        if telemetry.num_rows == 0:
+            return SCORES_SCHEMA.empty_table()
+        devices = telemetry["device_id"].to_numpy(zero_copy_only=False)
+        seqs = (
+            telemetry["seq"].to_numpy(zero_copy_only=False).astype(np.float64)
+            if "seq" in telemetry.column_names
+            else np.full(telemetry.num_rows, np.nan)
+        )
+        times = _event_ms(telemetry)
+        columns = {
+            name: telemetry[name].to_numpy(zero_copy_only=False).astype(np.float64)
+            for name in set(self.model.features) | _readings(telemetry)
+        }
+        features = np.column_stack([columns[f] for f in self.model.features])
+        parts = []
+        for device in sorted(set(devices.tolist())):
+            rows = np.flatnonzero((devices == device) & np.isfinite(features).all(axis=1))
+            if rows.size == 0:
+                continue
+            rows = rows[np.lexsort((seqs[rows], times[rows]))]
+            scores, alarms = self._score_device(device, features[rows])
+            parts.append((device, rows, scores, alarms))
+            self._alert(
+                device, times[rows], scores, alarms, {k: v[rows] for k, v in columns.items()}
+            )
+        if not parts:
+            return SCORES_SCHEMA.empty_table()
+        rows = np.concatenate([p[1] for p in parts])
+        count = rows.size
+        return pa.table(
+            {
+                "device_id": pa.array(np.concatenate([[p[0]] * p[1].size for p in parts])),
+                "seq": pa.array(seqs[rows], pa.float64()).cast(pa.int64()),
+                "ts": pa.array(times[rows], pa.int64()).cast(UTC_MS),
+                "model": pa.array([self.model.name] * count),
+                "score": pa.array(np.concatenate([p[2] for p in parts])),
+                "threshold": pa.array(np.full(count, self.model.detector.threshold_)),
+                "alarm": pa.array(np.concatenate([p[3] for p in parts]).astype(bool)),
+                "advisory": pa.array(np.ones(count, dtype=bool)),
+            },
+            schema=SCORES_SCHEMA,
+        )
+
+    def _score_device(self, device: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        history = self._history.get(device, rows[:0])
+        full = np.vstack([history, rows])
+        detector = self.model.detector
+        scores = detector.score_samples(full)[len(history) :]
+        alarms = detector.predict(full)[len(history) :]
+        self._history[device] = full[-self.context_rows :]
+        return scores, alarms
+
+    def _alert(
+        self,
+        device: str,
+        times: np.ndarray,
+        scores: np.ndarray,
+        alarms: np.ndarray,
+        readings: dict[str, np.ndarray],
+    ) -> None:
+        was = self._alarming.get(device, False)
+        now = bool(alarms[-1]) if alarms.size else was
+        raised = not was and bool(alarms.any())
+        if raised:
+            first = int(np.flatnonzero(alarms)[0])
+            self._send(device, "raised", int(times[first]), float(scores[first]), readings)
+        if (was or raised) and not now:
+            self._send(device, "cleared", int(times[-1]), float(scores[-1]), readings)
+        self._alarming[device] = now
+
+    def _send(
+        self, device: str, state: str, ts_ms: int, score: float, readings: dict[str, np.ndarray]
+    ) -> None:
+        if self.publish is None:
+            return
+        threshold = float(self.model.detector.threshold_)
+        ratio = score / threshold if threshold > 0 else float("inf")
+        advice = recommend(readings, ratio if state == "raised" else None, rules=self.rules)
+        payload = {
+            "kind": "advisory",
+            "advisory": True,
+            "safety_effect": "none",
+            "note": _NOTE,
+            "device_id": device,
+            "state": state,
+            "ts": ts_ms,
+            "model": self.model.name,
+            "score": score,
+            "threshold": threshold,
+            "recommendations": [r.as_dict() for r in advice],
+        }
+        self.publish(topic_for(device, Kind.ADVISORY), json.dumps(payload).encode())
+        self.alerts_sent += 1
+
+
+def _readings(telemetry: pa.Table) -> set[str]:
+    """Telemetry channels present in the batch (the evidence for recommendations)."""
+    prefixes = ("current_", "vib_", "temp_")
+    return {c for c in telemetry.column_names if c.startswith(prefixes)}
