@@ -190,6 +190,41 @@ def test_core_payloads_decode_to_the_values_given(core: Path, path: Path):
             _assert_safety(msg, message)
 
 
+def _device_round(value: float, decimals: int) -> float:
+    """The core's quantize(): std::round(value · 10^d) / 10^d, with the same IEEE operations."""
+    scale = 10.0**decimals
+    scaled = value * scale
+    return math.copysign(math.floor(abs(scaled) + 0.5), scaled) / scale
+
+
+def test_random_readings_arrive_as_exactly_the_doubles_the_device_judged(
+    core: Path, tmp_path: Path
+):
+    rng = np.random.default_rng(11)
+    messages = []
+    for i in range(300):
+        n_i, n_t = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        reading = {
+            "motor_currents": rng.uniform(-99.0, 99.0, n_i).tolist(),
+            "temperatures": rng.uniform(-54.0, 199.0, n_t).tolist(),
+            "vibration": dict(zip("xyz", rng.normal(0.0, 30.0, 3).tolist(), strict=True)),
+        }
+        messages.append({"kind": "telemetry", "timestamp": i, "seq": i, "reading": reading})
+    path = tmp_path / "random.json"
+    path.write_text(json.dumps({"device_id": "m1", "messages": messages}))
+    for message, out in zip(messages, cli(core, "payloads", str(path)), strict=True):
+        assert out["error"] is None
+        msg = decode(out["topic"], out["payload"].encode())
+        reading = message["reading"]
+        assert msg.motor_currents == [_device_round(v, 3) for v in reading["motor_currents"]]
+        assert msg.temperatures == [_device_round(v, 2) for v in reading["temperatures"]]
+        vib = {axis: _device_round(v, 3) for axis, v in reading["vibration"].items()}
+        assert (msg.vibration.x, msg.vibration.y, msg.vibration.z) == (vib["x"], vib["y"], vib["z"])
+        x, y, z = vib["x"], vib["y"], vib["z"]
+        assert msg.vibration.magnitude == _device_round(math.sqrt(x * x + y * y + z * z), 3)
+        assert len(out["payload"]) < 400
+
+
 def test_thermistor_at_100_c_fails_temperature_ok(core: Path, tmp_path: Path):
     # The original firmware read 100 °C as about -68 °C, so its 85 °C cut-off never tripped.
     sensors = {"emergency_stop_pressed": False, "door_closed": True, "current_counts": [2048]}
