@@ -75,8 +75,12 @@ class Wire:
         ]
 
     def messages(self) -> list[tuple[int, str, bytes]]:
-        """``(received_ms, topic, payload)`` in arrival order, duplicates included."""
-        out: list[tuple[int, int, str, bytes]] = []
+        """``(received_ms, topic, payload)`` in arrival order, duplicates included.
+
+        Ties (same arrival ms) are ordered by topic, then send order: the list is the same
+        however the run was cut into chunks.
+        """
+        out: list[tuple[int, str, int, int, bytes]] = []
         for kind, table, payloads in (
             ("telemetry", self.telemetry, self.telemetry_payloads()),
             ("safety", self.safety, self.safety_payloads()),
@@ -86,10 +90,9 @@ class Wire:
             copies = table["copies"].to_pylist()
             for i, payload in enumerate(payloads):
                 topic = topic_for(devices[i], kind)
-                for c in range(copies[i]):
-                    out.append((received[i], c, topic, payload))
-        out.sort(key=lambda m: (m[0], m[1]))
-        return [(r, topic, payload) for r, _, topic, payload in out]
+                out.extend((received[i], topic, i, c, payload) for c in range(copies[i]))
+        out.sort(key=lambda m: m[:4])
+        return [(m[0], m[1], m[4]) for m in out]
 
 
 @dataclass
