@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import itertools
 from collections import Counter
 
 import numpy as np
@@ -246,7 +247,7 @@ def test_overload_drives_currents_above_10_a_and_sets_the_safety_flag():
 
 
 def test_overheating_reaches_the_85_c_alarm():
-    fleet, result = faulted("overheating", start_s=0.0, duration_s=900.0)
+    _, result = faulted("overheating", start_s=0.0, duration_s=900.0)
     assert column(result.telemetry, "temp_1").max() >= 85.0
     assert not pc.all(result.device_safety["temperature_ok"]).as_py()
 
@@ -303,7 +304,7 @@ def test_network_faults_act_on_what_is_delivered():
     assert dup.telemetry.num_rows == 1200  # the lake holds each reading once
     fleet, reorder = faulted("reorder", severity=1.0)
     seqs = [decode(t, p).seq for _, t, p in reorder.messages() if t.endswith("telemetry")]
-    assert any(b < a for a, b in zip(seqs, seqs[1:], strict=False))
+    assert any(b < a for a, b in itertools.pairwise(seqs))
     fleet, burst = faulted("burst")
     held = between(burst.telemetry, fleet, 30.0, 90.0)
     assert set(ms(held, "received_at")) == {fleet.start_ms + 90_000}
@@ -346,7 +347,7 @@ def test_scenario_file_and_its_errors(tmp_path):
     with pytest.raises(ScenarioError, match="not valid TOML"):
         (tmp_path / "broken.toml").write_text("[fleet\n")
         Scenario.load(tmp_path / "broken.toml")
-    with pytest.raises(ScenarioError, match="fleet.wear_acceleration"):
+    with pytest.raises(ScenarioError, match=r"fleet\.wear_acceleration"):
         Scenario.from_dict({"fleet": {"wear_acceleration": -1}})
 
 
@@ -356,7 +357,7 @@ def test_inject_rejects_bad_requests():
         fleet.inject("sim-0009", "overload", start_s=0.0)
     with pytest.raises(ScenarioError, match="not a fault kind"):
         fleet.inject(0, "melt", start_s=0.0)
-    with pytest.raises(ValueError, match="multiple of 0.1"):
+    with pytest.raises(ValueError, match=r"multiple of 0\.1"):
         fleet.run(0.05)
 
 
