@@ -86,6 +86,13 @@
 #define MODAX_PIN_SAFETY_RELAY -1  // a GPIO driven HIGH while the machine may run; -1: none
 #endif
 
+// ADC: 0 reads raw counts (0..4095 for 0..3.3 V, what Wokwi simulates); 1 reads the ESP32's
+// factory-calibrated millivolts (analogReadMilliVolts), more accurate on real hardware, whose
+// ADC is not linear near its ends.
+#ifndef MODAX_ADC_MILLIVOLTS
+#define MODAX_ADC_MILLIVOLTS 0
+#endif
+
 // Switch polarity. The MODAX wiring: both switches to GND with the internal pull-up, so a
 // pressed e-stop and a closed door read LOW. A fail-safe e-stop uses a normally-closed
 // contact instead (a cut wire then reads as a stop): set MODAX_ESTOP_ACTIVE_LOW to 0.

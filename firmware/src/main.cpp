@@ -37,7 +37,13 @@ char g_topic_status[kTopicSize];
 char g_will[96];
 
 const modax::SafetyConfig g_rules{};
+#if MODAX_ADC_MILLIVOLTS
+const modax::AdcConfig g_adc{3300, 3.3};  // calibrated mV: "counts" of 1 mV, 3300 at 3.3 V
+int read_adc(std::uint8_t pin) { return static_cast<int>(analogReadMilliVolts(pin)); }
+#else
 const modax::AdcConfig g_adc{};
+int read_adc(std::uint8_t pin) { return analogRead(pin); }
+#endif
 const modax::Acs712Config g_acs712{};
 const modax::NtcConfig g_ntc{};
 
@@ -146,10 +152,10 @@ void log_events(const modax::SafetyEvent* events, std::size_t n) {
 void sample(std::uint32_t tick, modax::SafetyPublisher& publisher, bool& tripped) {
   const std::int64_t now = mono_ms();
   double currents[2] = {
-      modax::acs712_current_a(analogRead(MODAX_PIN_CURRENT_1), g_adc, g_acs712),
-      modax::acs712_current_a(analogRead(MODAX_PIN_CURRENT_2), g_adc, g_acs712),
+      modax::acs712_current_a(read_adc(MODAX_PIN_CURRENT_1), g_adc, g_acs712),
+      modax::acs712_current_a(read_adc(MODAX_PIN_CURRENT_2), g_adc, g_acs712),
   };
-  const modax::NtcReading ntc = modax::ntc_temperature(analogRead(MODAX_PIN_NTC), g_adc, g_ntc);
+  const modax::NtcReading ntc = modax::ntc_temperature(read_adc(MODAX_PIN_NTC), g_adc, g_ntc);
   const modax::DeviceSafety state = modax::evaluate_device_safety(
       switch_active(MODAX_PIN_ESTOP, MODAX_ESTOP_ACTIVE_LOW),
       switch_active(MODAX_PIN_DOOR, MODAX_DOOR_CLOSED_LOW), currents, 2, &ntc, 1, g_rules);

@@ -37,6 +37,7 @@ void pinMode(std::uint8_t pin, std::uint8_t mode);
 int digitalRead(std::uint8_t pin);
 void digitalWrite(std::uint8_t pin, std::uint8_t value);
 std::uint16_t analogRead(std::uint8_t pin);
+std::uint32_t analogReadMilliVolts(std::uint8_t pin);
 void analogReadResolution(std::uint8_t bits);
 void analogSetAttenuation(adc_attenuation_t attenuation);
 void delay(std::uint32_t ms);
