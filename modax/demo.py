@@ -110,7 +110,7 @@ class Supervisor:
                 )
             time.sleep(0.1)
 
-    def alive(self) -> list[str]:
+    def exited(self) -> list[str]:
         """Names of long-running services that have exited (empty when all are up)."""
         return [
             s.name

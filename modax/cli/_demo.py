@@ -1,0 +1,142 @@
+"""``modax demo``: broker, simulated fleet, ingester and dashboards in one command."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modax.cli._app import app, console, fail, settings_from_env
+from modax.config import parse_broker_url
+from modax.demo import Service, Supervisor, modax_command, port_open
+from modax.lake import Lake
+
+DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
+
+
+@app.command("demo")
+def demo_command(
+    port: Annotated[int, typer.Option(help="Dashboard port.")] = 5006,
+    devices: Annotated[int, typer.Option(min=1, help="Simulated devices.")] = 12,
+    lake: Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")] = None,
+    broker: Annotated[str | None, typer.Option(help="Broker URL (default: MODAX_BROKER).")] = None,
+    history: Annotated[
+        str, typer.Option(help="Simulated history written first, e.g. 10m.")
+    ] = "10m",
+    logs: Annotated[Path, typer.Option(help="Where each process logs.")] = Path(".demo"),
+) -> None:
+    """Start a broker, a simulated fleet, the ingester and the dashboards; Ctrl-C stops all."""
+    settings = settings_from_env(lake=lake, broker=broker)
+    url = parse_broker_url(settings.broker)
+    if not (DASHBOARDS / "fleet.py").is_file():
+        fail(f"dashboards not found in {DASHBOARDS}: run modax demo from a source checkout")
+    if port_open("127.0.0.1", port):
+        fail(f"port {port} is in use: stop what serves it or pass --port")
+    env = {"MODAX_LAKE": settings.lake, "MODAX_BROKER": str(url)}
+    sup = Supervisor(logs.resolve())
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        if url.host in ("localhost", "127.0.0.1") and not port_open("127.0.0.1", url.port):
+            console.print(f"starting a local broker on port {url.port} …")
+            sup.start(
+                Service(
+                    "broker",
+                    modax_command(
+                        "broker", "--port", str(url.port), "--data-dir", str(logs / "broker")
+                    ),
+                    ready_port=url.port,
+                )
+            )
+        else:
+            console.print(f"using the broker at {url}")
+        if not Lake(settings.lake).exists("telemetry"):
+            console.print(f"writing {history} of simulated history into {settings.lake} …")
+            start = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            sup.start(
+                Service(
+                    "history",
+                    modax_command(
+                        "simulate",
+                        "--devices",
+                        str(devices),
+                        "--duration",
+                        history,
+                        "--scenario",
+                        "mixed-faults",
+                        "--seed",
+                        "7",
+                        "--start",
+                        start,
+                    ),
+                    oneshot=True,
+                    env=env,
+                )
+            )
+        console.print("starting the ingester and a live simulated fleet …")
+        sup.start(Service("ingest", modax_command("ingest"), env=env))
+        sup.start(
+            Service(
+                "fleet",
+                modax_command(
+                    "simulate",
+                    "--devices",
+                    str(devices),
+                    "--mqtt",
+                    str(url),
+                    "--scenario",
+                    "mixed-faults",
+                    "--seed",
+                    "7",
+                    "--start",
+                    "now",
+                ),
+                env=env,
+            )
+        )
+        console.print("starting the dashboards …")
+        sup.start(
+            Service(
+                "dashboards",
+                [
+                    sys.executable,
+                    "-m",
+                    "panel",
+                    "serve",
+                    *(str(DASHBOARDS / f"{name}.py") for name in ("fleet", "device", "lab")),
+                    "--port",
+                    str(port),
+                    "--address",
+                    "127.0.0.1",
+                    "--allow-websocket-origin",
+                    f"localhost:{port}",
+                    "--allow-websocket-origin",
+                    f"127.0.0.1:{port}",
+                    "--index",
+                    "fleet",
+                ],
+                ready_port=port,
+                env=env,
+            )
+        )
+        console.print(
+            f"\n[bold green]modax is running:[/] http://localhost:{port}\n"
+            f"logs in {logs}/ — press Ctrl-C to stop everything.\n"
+        )
+        while not stop.wait(0.5):
+            dead = sup.exited()
+            if dead:
+                console.print(f"[red]{', '.join(dead)} stopped; see {logs}/ — shutting down[/]")
+                break
+    except RuntimeError as exc:
+        sup.stop()
+        fail(str(exc))
+    console.print("stopping …")
+    sup.stop()
+    console.print("stopped cleanly.")
