@@ -17,19 +17,25 @@ Examples
 """
 
 from modax.advisory._advisor import SCORES_SCHEMA, Advisor, Publish
+from modax.advisory._live import TELEMETRY_FILTER, LiveStats, run_live
 from modax.advisory._model import FORMAT_VERSION, AdvisoryModel, ModelError, load_model, save_model
 from modax.advisory._recommend import Recommendation, RecommendationRules, recommend
+from modax.advisory._train import train_from_lake
 
 __all__ = [
     "FORMAT_VERSION",
     "SCORES_SCHEMA",
+    "TELEMETRY_FILTER",
     "Advisor",
     "AdvisoryModel",
+    "LiveStats",
     "ModelError",
     "Publish",
     "Recommendation",
     "RecommendationRules",
     "load_model",
     "recommend",
+    "run_live",
     "save_model",
+    "train_from_lake",
 ]

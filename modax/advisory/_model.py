@@ -72,7 +72,8 @@ def _jsonable(value: Any) -> Any:
 def _iso(value: Any) -> str | None:
     if value is None:
         return None
-    stamp = pd.Timestamp(value)
+    is_number = isinstance(value, int | float | np.integer | np.floating)
+    stamp = pd.Timestamp(value, unit="ms") if is_number else pd.Timestamp(value)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return stamp.isoformat()
 
@@ -99,7 +100,8 @@ def save_model(
     features : list of str
         Telemetry columns the detector was fitted on, in order.
     training : dict, optional
-        ``rows``, ``start``, ``end`` (timestamps, UTC) and ``devices`` of the training data.
+        ``rows``, ``start``, ``end`` (datetimes, or epoch ms, UTC) and ``devices`` of the
+        training data.
     metrics : dict, optional
         Evaluation figures to keep with the model.
 

@@ -1,6 +1,7 @@
 """The ``modax`` command line: one module per command, all registered on one typer app."""
 
 from modax.cli import (  # noqa: F401  (register commands)
+    _advise,
     _broker,
     _config,
     _eval_cmapss,

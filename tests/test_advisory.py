@@ -1,0 +1,271 @@
+"""Live advisory: saved models, recommendations, scores in the lake, alerts on a real broker."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import paho.mqtt.client as mqtt
+import pyarrow as pa
+import pytest
+
+from modax.advisory import (
+    SCORES_SCHEMA,
+    Advisor,
+    ModelError,
+    load_model,
+    recommend,
+    run_live,
+    save_model,
+)
+from modax.config import parse_broker_url
+from modax.lake import Lake
+from modax.models.anomaly import LevelShiftDetector, PCADetector
+from modax.pipeline import Pipeline
+from modax.testing import wait_for
+
+T0 = 1_763_900_000_000
+FEATURES = ["current_1", "temp_1"]
+
+
+def telemetry_payload(device: str, seq: int, current: float, temp: float = 40.0) -> bytes:
+    return json.dumps(
+        {
+            "timestamp": T0 + seq * 100,
+            "device_id": device,
+            "seq": seq,
+            "motor_currents": [current],
+            "vibration": {"x": 0.1, "y": 0.1, "z": 9.8, "magnitude": 9.8},
+            "temperatures": [temp],
+        }
+    ).encode()
+
+
+def safety_payload(device: str, seq: int) -> bytes:
+    return json.dumps(
+        {
+            "timestamp": T0 + seq * 100,
+            "device_id": device,
+            "seq": seq,
+            "emergency_stop": False,
+            "door_closed": True,
+            "overload_detected": False,
+            "temperature_ok": True,
+        }
+    ).encode()
+
+
+def currents(n: int, shift_at: int | None = None, seed: int = 0) -> np.ndarray:
+    values = np.random.default_rng(seed).normal(4.0, 0.05, n)
+    if shift_at is not None:
+        values[shift_at:] += 3.0
+    return values
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    train = np.column_stack([rng.normal(4.0, 0.05, 300), rng.normal(40.0, 0.1, 300)])
+    detector = LevelShiftDetector(window=5, threshold=4.0, min_duration=3).fit(train)
+    return save_model(
+        detector,
+        tmp_path / "model",
+        name="level-shift-test",
+        features=FEATURES,
+        training={"rows": 300, "start": T0, "end": T0 + 30_000, "devices": ["m1"]},
+        metrics={"f1": 0.8},
+    )
+
+
+def test_saved_model_round_trip_keeps_metadata_and_predictions(model_dir: Path) -> None:
+    model = load_model(model_dir)
+    meta = json.loads((model_dir / "model.json").read_text())
+    assert meta["features"] == FEATURES and meta["advisory"] is True
+    assert meta["training"]["start"].startswith("2025-11-23T")  # ms epoch stored as ISO UTC
+    assert meta["detector"]["class"] == "LevelShiftDetector"
+    assert meta["detector"]["params"]["window"] == 5
+    probe = np.column_stack([currents(50, shift_at=20), np.full(50, 40.0)])
+    fresh = LevelShiftDetector(window=5, threshold=4.0, min_duration=3)
+    rng = np.random.default_rng(1)
+    fresh.fit(np.column_stack([rng.normal(4.0, 0.05, 300), rng.normal(40.0, 0.1, 300)]))
+    np.testing.assert_array_equal(model.detector.predict(probe), fresh.predict(probe))
+
+
+def test_saving_and_loading_bad_models_fails_clearly(tmp_path: Path, model_dir: Path) -> None:
+    with pytest.raises(ModelError, match="not fitted"):
+        save_model(PCADetector(), tmp_path / "x", name="x", features=["a"])
+    fitted = PCADetector().fit(np.random.default_rng(0).normal(size=(50, 2)))
+    with pytest.raises(
+        ModelError, match="features names 1 columns but the detector was fitted on 2"
+    ):
+        save_model(fitted, tmp_path / "x", name="x", features=["a"])
+    with pytest.raises(ModelError, match=r"no model\.json"):
+        load_model(tmp_path / "nowhere")
+    meta = json.loads((model_dir / "model.json").read_text())
+    del meta["features"]
+    (model_dir / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="missing field 'features'"):
+        load_model(model_dir)
+
+
+def test_recommendations_carry_their_evidence() -> None:
+    advice = recommend(
+        {
+            "current_1": np.array([7.0, 7.5]),
+            "current_2": np.array([4.0, 4.5]),
+            "vib_mag": np.array([6.0, 6.2]),
+            "temp_1": np.array([55.0, 65.0]),
+        },
+        anomaly_ratio=2.5,
+        wear_level=0.85,
+    )
+    codes = [r.code for r in advice]
+    assert codes[:3] == ["schedule_maintenance", "improve_cooling", "maintain_now"]  # urgent
+    assert {"check_motor_binding", "investigate_anomaly"} <= set(codes)
+    assert "reduce_load" not in codes  # mean of the motors is 5.75 A, under 6 A
+    binding = next(r for r in advice if r.code == "check_motor_binding")
+    assert binding.evidence == {"imbalance_a": 3.0, "limit_a": 1.5}
+    assert recommend({"current_1": np.array([4.0])}, anomaly_ratio=0.5) == []
+
+
+def test_advisor_in_the_pipeline_writes_scores_and_never_touches_safety(
+    model_dir: Path, lake_dir: Path
+) -> None:
+    sent: list[tuple[str, bytes]] = []
+    advisor = Advisor(load_model(model_dir), publish=lambda t, p: sent.append((t, p)))
+    with_advice = Pipeline(lake_dir / "a", derivers=[advisor])
+    without = Pipeline(lake_dir / "b", derivers=[])
+    values = currents(200, shift_at=120)
+    for start in range(0, 200, 50):  # four batches: history carries across them
+        topics, payloads = [], []
+        for seq in range(start, start + 50):
+            topics += ["modax/devices/m1/telemetry", "modax/devices/m1/safety"]
+            payloads += [telemetry_payload("m1", seq, values[seq]), safety_payload("m1", seq)]
+        received = [T0 + start * 100] * len(topics)
+        result = with_advice.process(topics, payloads, received)
+        without.process(topics, payloads, received)
+        assert result.rows["scores"] == 50
+    scores = Lake(lake_dir / "a").read("scores").sort_by("seq")
+    assert scores.schema.field("score").type == pa.float64()
+    assert scores["advisory"].to_pylist() == [True] * 200
+    alarms = np.array(scores["alarm"].to_pylist())
+    assert not alarms[:115].any() and alarms[130:].all()
+    # the advice never reaches safety: same device_safety rows, no safety tables of its own
+    a, b = Lake(lake_dir / "a"), Lake(lake_dir / "b")
+    assert (
+        a.read("device_safety")
+        .sort_by("seq")
+        .drop_columns(["date"])
+        .equals(b.read("device_safety").sort_by("seq").drop_columns(["date"]))
+    )
+    assert set(a.tables()) - set(b.tables()) == {"scores"}
+    assert [t for t, _ in sent] == ["modax/devices/m1/advisory"]
+    alert = json.loads(sent[0][1])
+    assert alert["state"] == "raised" and alert["advisory"] is True
+    assert alert["safety_effect"] == "none" and alert["ts"] >= T0 + 120 * 100
+    assert "investigate_anomaly" in [r["code"] for r in alert["recommendations"]]
+
+
+def test_advisor_scores_devices_separately_and_skips_incomplete_rows(model_dir: Path) -> None:
+    advisor = Advisor(load_model(model_dir))
+    n = 60
+    batch = pa.table(
+        {
+            "device_id": ["m1"] * n + ["m2"] * n,
+            "seq": list(range(n)) * 2,
+            "timestamp": [T0 + 100 * i for i in range(n)] * 2,
+            "current_1": [*currents(n), *currents(n, shift_at=0)],
+            "temp_1": [40.0] * (2 * n - 1) + [None],
+        }
+    )
+    scores = advisor.score(batch)
+    assert scores.schema == SCORES_SCHEMA
+    assert scores.num_rows == 2 * n - 1  # the reading without temp_1 is not scored
+    by_device = {
+        d: np.array(scores.filter(pa.compute.equal(scores["device_id"], d))["alarm"].to_pylist())
+        for d in ("m1", "m2")
+    }
+    assert not by_device["m1"].any() and by_device["m2"][10:].all()
+    with pytest.raises(ValueError, match=r"lacks the model's feature column\(s\) \['temp_1'\]"):
+        advisor.score(batch.drop_columns(["temp_1"]))
+
+
+@pytest.mark.broker
+def test_live_advisor_publishes_alerts_and_stores_scores(
+    mosquitto, model_dir: Path, lake_dir: Path
+) -> None:
+    broker = parse_broker_url(mosquitto.url)
+    received: list[dict] = []
+    listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="adv-test-listener")
+    listener.on_message = lambda c, u, m: received.append(json.loads(m.payload))
+    listener.connect(broker.host, broker.port)
+    listener.subscribe("modax/devices/adv1/advisory", qos=1)
+    listener.loop_start()
+    stop, ready = threading.Event(), threading.Event()
+    advisor = Advisor(load_model(model_dir))
+    stats = {}
+    worker = threading.Thread(
+        target=lambda: stats.update(
+            vars(run_live(advisor, broker, Lake(lake_dir), batch_s=0.1, stop=stop, ready=ready))
+        )
+    )
+    worker.start()
+    try:
+        assert ready.wait(10), "advisor did not connect"
+        sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="adv-test-sender")
+        sender.connect(broker.host, broker.port)
+        sender.loop_start()
+        values = currents(80, shift_at=40)
+        for seq, value in enumerate(values):
+            sender.publish(
+                "modax/devices/adv1/telemetry", telemetry_payload("adv1", seq, value), qos=1
+            )
+        wait_for(lambda: received, timeout=20, what="an advisory alert")
+        sender.loop_stop()
+        sender.disconnect()
+        wait_for(
+            lambda: (
+                Lake(lake_dir).exists("scores") and Lake(lake_dir).read("scores").num_rows == 80
+            ),
+            timeout=20,
+            what="80 scores in the lake",
+        )
+    finally:
+        stop.set()
+        worker.join(10)
+        listener.loop_stop()
+        listener.disconnect()
+    assert received[0]["device_id"] == "adv1" and received[0]["state"] == "raised"
+    assert received[0]["advisory"] is True
+    assert stats["scored"] == 80 and stats["alarms"] > 20
+
+
+def test_cli_fit_from_lake_then_errors(lake_dir: Path, tmp_path: Path) -> None:
+    pipeline = Pipeline(lake_dir, derivers=[])
+    values = currents(200)
+    pipeline.process(
+        ["modax/devices/m1/telemetry"] * 200,
+        [telemetry_payload("m1", i, v) for i, v in enumerate(values)],
+        [T0] * 200,
+    )
+    out = tmp_path / "saved"
+    run = [sys.executable, "-m", "modax", "advise"]
+    proc = subprocess.run(
+        [*run, "fit", str(out), "--lake", str(lake_dir), "--detector", "pca-t2q"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    model = load_model(out)
+    assert model.metadata["training"]["rows"] == 200
+    assert model.metadata["training"]["devices"] == ["m1"]
+    assert "current_1" in model.features and "current_2" not in model.features  # 1 motor
+    proc = subprocess.run(
+        [*run, "run", str(tmp_path / "missing"), "--duration", "0"], capture_output=True, text=True
+    )
+    assert proc.returncode == 1 and "no model.json" in proc.stderr
+    assert "Traceback" not in proc.stderr
