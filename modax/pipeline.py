@@ -22,7 +22,13 @@ import pyarrow as pa
 from modax.clock import BootClock
 from modax.dedupe import DedupeIndex
 from modax.lake import Lake, _with_date
-from modax.schema import DEVICE_SAFETY_SCHEMA, DEVICES_SCHEMA, TELEMETRY_SCHEMA, decode_batch
+from modax.schema import (
+    DEVICE_SAFETY_SCHEMA,
+    DEVICES_SCHEMA,
+    QUARANTINE_SCHEMA,
+    TELEMETRY_SCHEMA,
+    decode_batch,
+)
 
 __all__ = ["BatchResult", "Deriver", "Pipeline"]
 
@@ -165,14 +171,17 @@ class Pipeline:
         self._safety_index = DedupeIndex(self.lake, "device_safety")
         self._quarantine_index = _QuarantineIndex(self.lake)
 
-    def _dedupe(self, table: pa.Table, index: DedupeIndex) -> tuple[pa.Table, int]:
-        if table.num_rows == 0:
-            return table, 0
-        event_time = self.clock.event_time(
-            table["device_id"], table["timestamp"], table["received_at"]
-        )
-        table = table.append_column("ts", event_time)
-        table = _with_date(table)
+    def _dedupe(
+        self, table: pa.Table | None, index: DedupeIndex, schema: pa.Schema
+    ) -> tuple[pa.Table, int]:
+        if table is None or table.num_rows == 0:
+            return schema.empty_table(), 0
+        if "ts" not in table.column_names:
+            table = table.append_column(
+                "ts",
+                self.clock.event_time(table["device_id"], table["timestamp"], table["received_at"]),
+            )
+        table = _conform(table, schema)
         mask = index.new_rows(table["device_id"], table["seq"], table["timestamp"], table["date"])
         kept = table.filter(pa.array(mask))
         return kept, int(table.num_rows - kept.num_rows)
@@ -183,23 +192,45 @@ class Pipeline:
         payloads: Sequence[bytes],
         received_at_ms: Sequence[int] | np.ndarray,
     ) -> BatchResult:
-        """Decode, validate, dedupe, derive and store one batch; returns what happened."""
+        """Decode, validate, dedupe, derive and store one batch of raw messages."""
         batch = decode_batch(topics, payloads, received_at_ms)
-        result = BatchResult(received=len(topics))
+        return self.store(batch.telemetry, batch.safety, batch.status, batch.rejected)
 
-        telemetry, dup_t = self._dedupe(batch.telemetry, self._telemetry_index)
-        safety, dup_s = self._dedupe(batch.safety, self._safety_index)
+    def store(
+        self,
+        telemetry: pa.Table | None = None,
+        device_safety: pa.Table | None = None,
+        status: pa.Table | None = None,
+        rejected: pa.Table | None = None,
+    ) -> BatchResult:
+        """Dedupe, derive and store tables that are already decoded and valid.
+
+        This is how batch producers (the simulator's fast mode) take the same path as live
+        messages. Tables have the decoded or lake columns (``ts`` is derived when absent).
+        """
+        result = BatchResult(
+            received=sum(t.num_rows for t in (telemetry, device_safety, status, rejected) if t)
+        )
+        telemetry, dup_t = self._dedupe(telemetry, self._telemetry_index, TELEMETRY_SCHEMA)
+        safety, dup_s = self._dedupe(device_safety, self._safety_index, DEVICE_SAFETY_SCHEMA)
         result.duplicates = dup_t + dup_s
 
-        q_mask, q_keys = self._quarantine_index.new_rows(batch.rejected)
-        rejected = batch.rejected.filter(pa.array(q_mask))
+        if rejected is None or rejected.num_rows == 0:
+            rejected, q_keys = QUARANTINE_SCHEMA.empty_table(), np.empty(0, dtype=np.uint64)
+        else:
+            q_mask, q_keys = self._quarantine_index.new_rows(rejected)
+            rejected = _conform(rejected.filter(pa.array(q_mask)), QUARANTINE_SCHEMA)
         result.quarantined.update(rejected["reason"].to_pylist())
 
-        status = batch.status
+        status = (
+            _conform(status, DEVICES_SCHEMA)
+            if status is not None and status.num_rows
+            else DEVICES_SCHEMA.empty_table()
+        )
         writes = {
-            "telemetry": _conform(telemetry, TELEMETRY_SCHEMA) if telemetry.num_rows else telemetry,
-            "device_safety": _conform(safety, DEVICE_SAFETY_SCHEMA) if safety.num_rows else safety,
-            "devices": _conform(status, DEVICES_SCHEMA) if status.num_rows else status,
+            "telemetry": telemetry,
+            "device_safety": safety,
+            "devices": status,
             "quarantine": rejected,
         }
         for name, table in writes.items():
@@ -212,9 +243,7 @@ class Pipeline:
 
         now_ms = int(time.time() * 1000)
         for deriver in self.derivers:
-            for name, table in deriver.process(
-                writes["telemetry"], writes["device_safety"], now_ms
-            ).items():
+            for name, table in deriver.process(telemetry, safety, now_ms).items():
                 self._append(name, table, result)
                 if name == "safety_events" and table.num_rows:
                     result.events = table

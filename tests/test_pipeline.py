@@ -97,3 +97,14 @@ def test_status_messages_land_in_devices(lake_dir):
         .fetchall()
     )
     assert rows == [(True, "2.0.1"), (False, None)]
+
+
+def test_batch_producers_take_the_same_path_with_store(lake_dir):
+    import simulator
+
+    result = simulator.Fleet(n_devices=3, seed=4, scenario="healthy").run(duration_s=20)
+    first = Pipeline(lake_dir, derivers=[]).store(result.telemetry, result.device_safety)
+    assert first.rows["telemetry"] == result.telemetry.num_rows > 0
+    again = Pipeline(lake_dir, derivers=[]).store(result.telemetry, result.device_safety)
+    assert again.accepted == 0
+    assert again.duplicates == result.telemetry.num_rows + result.device_safety.num_rows
