@@ -12,8 +12,11 @@
 from modax.models.wear.conditions import ConditionNormalizer
 from modax.models.wear.evaluate import evaluate_rul, last_rows
 from modax.models.wear.features import WindowFeatures
+from modax.models.wear.health import HealthIndex
+from modax.models.wear.onset import DegradationOnset
 from modax.models.wear.quantile import QuantileRULRegressor
 from modax.models.wear.regressor import RULRegressor, default_booster
+from modax.models.wear.stress import STRESS_COLUMNS, StressWearModel
 from modax.models.wear.target import DEFAULT_CAP, piecewise_linear_rul, run_to_failure_rul
 from modax.models.wear.zoo import DEFAULT_MODELS, MODELS, make_model
 
@@ -21,9 +24,13 @@ __all__ = [
     "DEFAULT_CAP",
     "DEFAULT_MODELS",
     "MODELS",
+    "STRESS_COLUMNS",
     "ConditionNormalizer",
+    "DegradationOnset",
+    "HealthIndex",
     "QuantileRULRegressor",
     "RULRegressor",
+    "StressWearModel",
     "WindowFeatures",
     "default_booster",
     "evaluate_rul",

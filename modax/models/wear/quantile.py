@@ -77,8 +77,12 @@ class QuantileRULRegressor(RULRegressor):
         self.estimators_ = [
             self._fit_estimator(matrix, target, loss="quantile", quantile=float(q)) for q in levels
         ]
-        self.estimator_ = self.estimators_[int(np.argmin(np.abs(levels - 0.5)))]
+        self.estimator_ = self.estimators_[self._median()]
         return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The median (the quantile nearest 0.5) of each row's remaining life."""
+        return self.predict_quantiles(X)[:, self._median()]
 
     def predict_quantiles(self, X: pd.DataFrame) -> np.ndarray:
         """Quantiles of each row's remaining life, shape (len(X), len(quantiles)), non-crossing."""
@@ -88,3 +92,6 @@ class QuantileRULRegressor(RULRegressor):
         order = np.argsort(np.asarray(self.quantiles, dtype=float))
         values[:, order] = np.sort(values[:, order], axis=1)
         return self._clip(values)
+
+    def _median(self) -> int:
+        return int(np.argmin(np.abs(np.asarray(self.quantiles, dtype=float) - 0.5)))
