@@ -8,15 +8,20 @@
 
 from modax.viz._acks import AckStore, default_ack_path
 from modax.viz._alarms import Alarm, AlarmLog
+from modax.viz._device import DeviceView, device_picker
 from modax.viz._event_feed import EventFeed, alarm_frame
 from modax.viz._feed import LiveFeed, recent_events, shared_feed
 from modax.viz._fleet import OVERLOAD_CURRENT_A, OVERTEMP_C, DeviceState, FleetState
 from modax.viz._history import history
+from modax.viz._history_view import HistoryView
 from modax.viz._live_messages import Advisory, SafetyEvent, decode_live
+from modax.viz._live_plots import CHANNEL_GROUPS, LivePlots
 from modax.viz._lttb import lttb, lttb_reference
 from modax.viz._overview import FleetOverview, fleet_frame
+from modax.viz._wear import WearPanel, wear_history
 
 __all__ = [
+    "CHANNEL_GROUPS",
     "OVERLOAD_CURRENT_A",
     "OVERTEMP_C",
     "AckStore",
@@ -24,18 +29,24 @@ __all__ = [
     "Alarm",
     "AlarmLog",
     "DeviceState",
+    "DeviceView",
     "EventFeed",
     "FleetOverview",
     "FleetState",
+    "HistoryView",
     "LiveFeed",
+    "LivePlots",
     "SafetyEvent",
+    "WearPanel",
     "alarm_frame",
     "decode_live",
     "default_ack_path",
+    "device_picker",
     "fleet_frame",
     "history",
     "lttb",
     "lttb_reference",
     "recent_events",
     "shared_feed",
+    "wear_history",
 ]

@@ -82,7 +82,7 @@ class EventFeed(pn.viewable.Viewer):
             formatters={"device": {"type": "html"}},
             buttons={"ack": "Acknowledge"},
             sizing_mode="stretch_width",
-            name="Event feed",
+            label="Event feed",
         )
         self.table.on_click(self._on_click)
         self.refresh()

@@ -104,6 +104,7 @@ class DeviceState:
     def __post_init__(self) -> None:
         self.ring = _Ring(self.ring_size)
         self.spark: deque[float] = deque(maxlen=_SPARK_POINTS)
+        self.scores: deque[tuple[int, float]] = deque(maxlen=self.ring_size)
 
 
 @dataclass(frozen=True)
@@ -301,6 +302,7 @@ class FleetState:
     def _advisory(self, device: DeviceState, msg: Advisory) -> None:
         if msg.score is not None:
             device.score = msg.score
+            device.scores.append((msg.ts, msg.score))
         if msg.rul_h is not None:
             device.rul_h = msg.rul_h
         if msg.alert:
@@ -381,6 +383,12 @@ class FleetState:
                 empty = np.empty((0, len(TELEMETRY_CHANNELS)))
                 return cursor, np.empty(0, dtype=np.int64), empty
             return device.ring.since(cursor)
+
+    def scores(self, device_id: str) -> list[tuple[int, float]]:
+        """Recent ``(ts, score)`` anomaly scores of a device from model advisories (ts epoch ms)."""
+        with self._lock:
+            device = self._devices.get(device_id)
+            return [] if device is None else list(device.scores)
 
     def kpis(self) -> dict[str, float | int | None]:
         """Fleet KPIs: ``devices``, ``online``, ``safety_alarms``, ``anomaly_alerts``,

@@ -112,25 +112,25 @@ class FleetOverview(pn.viewable.Viewer):
         self._version = -1
         self._quarantined = 0
         self._frame = fleet_frame(fleet)
-        self.search = pn.widgets.TextInput(name="Device", placeholder="filter by device id")
-        self.states = pn.widgets.MultiChoice(name="State", options=STATES, value=[])
+        self.search = pn.widgets.TextInput(label="Device", placeholder="filter by device id")
+        self.states = pn.widgets.MultiChoice(label="State", options=STATES, value=[])
         self.kpi = {
-            "devices": pn.indicators.Number(name="Devices", value=0, format="{value:d}"),
-            "online": pn.indicators.Number(name="Online", value=0, format="{value:d}"),
+            "devices": pn.indicators.Number(label="Devices", value=0, format="{value:d}"),
+            "online": pn.indicators.Number(label="Online", value=0, format="{value:d}"),
             "safety_alarms": pn.indicators.Number(
-                name="Active safety alarms",
+                label="Active safety alarms",
                 value=0,
                 format="{value:d}",
                 colors=[(0.5, "#2e7d32"), (1e9, "#c62828")],
             ),
             "anomaly_alerts": pn.indicators.Number(
-                name="Anomaly alerts",
+                label="Anomaly alerts",
                 value=0,
                 format="{value:d}",
                 colors=[(0.5, "#2e7d32"), (1e9, "#ef6c00")],
             ),
-            "worst_rul_h": pn.indicators.String(name="Worst remaining life", value="–"),
-            "quarantined": pn.indicators.Number(name="Quarantined", value=0, format="{value:d}"),
+            "worst_rul_h": pn.indicators.String(label="Worst remaining life", value="–"),
+            "quarantined": pn.indicators.Number(label="Quarantined", value=0, format="{value:d}"),
         }
         for indicator in self.kpi.values():
             indicator.font_size = "28pt"
@@ -146,7 +146,7 @@ class FleetOverview(pn.viewable.Viewer):
             titles=_TITLES,
             formatters={name: {"type": "html"} for name in ("device", "status", "trend")},
             sizing_mode="stretch_width",
-            name="Devices",
+            label="Devices",
         )
         self.table.add_filter(pn.bind(self._match_device, pattern=self.search))
         self.table.add_filter(pn.bind(self._match_state, states=self.states))
@@ -156,7 +156,7 @@ class FleetOverview(pn.viewable.Viewer):
             show_index=False,
             disabled=True,
             sizing_mode="stretch_width",
-            name="Quarantined messages",
+            label="Quarantined messages",
         )
         self.refresh()
         if pn.state.curdoc is not None:
