@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 AMQTT_WARNING = (
-    "mosquitto is not installed, so this is the pure-Python amqtt broker: it does not redeliver "
+    "this is the pure-Python amqtt broker: it speaks only MQTT 3.1.1, does not redeliver "
     "QoS 1 messages queued for a persistent session after a reconnect and manages only a few "
     "thousand messages/s. Crash-safe, high-rate delivery needs mosquitto "
     "(apt-get install mosquitto)."
@@ -266,11 +266,17 @@ class BrokerProcess:
         """
         if self.running:
             return self
+        ports = [self.port] + ([self.tls.port] if self.tls is not None else [])
+        taken = [p for p in ports if _accepts(self.host, p)]
+        if taken:
+            raise BrokerError(
+                f"cannot start {self.kind.value} on {self.host}:{taken[0]}: the port is in use "
+                "(another broker?); choose another with --port"
+            )
         with self.log_file.open("ab") as log:
             self._proc = subprocess.Popen(
                 self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
-        ports = [self.port] + ([self.tls.port] if self.tls is not None else [])
         deadline = time.monotonic() + timeout
         while not all(_accepts(self.host, p) for p in ports):
             if self._proc.poll() is not None:

@@ -54,9 +54,12 @@ class Publisher:
         username: str | None = None,
         password: str | None = None,
         ca_file: str | Path | None = None,
+        mqtt5: bool = True,
     ) -> None:
         self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311,
         )
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(1000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import tempfile
+import threading
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -42,15 +43,20 @@ def broker_command(
         highlight=False,
     )
     if broker.kind is BrokerKind.AMQTT:
-        err_console.print(f"[bold yellow]warning:[/] {AMQTT_WARNING}", highlight=False)
+        why = "mosquitto is not installed, so " if kind is BrokerKind.AUTO else ""
+        err_console.print(f"[bold yellow]warning:[/] {why}{AMQTT_WARNING}", highlight=False)
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        broker.stop()
+    stop = threading.Event()
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    code = broker.wait()
-    broker.stop()
-    if code not in (0, -signal.SIGTERM, -signal.SIGINT):
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    while not stop.wait(0.5) and broker.running:
+        pass
+    if not stop.is_set():
+        code = broker.wait()
         fail(f"{broker.kind.value} exited with code {code}: {broker.log_tail(3)}")
+    broker.stop()
     console.print(f"{broker.kind.value} stopped")

@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from modax.config import BrokerURL, Settings, parse_broker_url
@@ -51,6 +52,10 @@ log = logging.getLogger("modax.ingest")
 _TABLE_KIND = {"telemetry": "telemetry", "device_safety": "safety", "devices": "status"}
 #: MQTT 5 upper bound of Receive Maximum (unacknowledged QoS 1 messages in flight to us).
 _RECEIVE_MAXIMUM = 65_535
+#: Seconds to wait for the answer to an MQTT 5 CONNECT before trying 3.1.1 (``auto``).
+_CONNACK_TIMEOUT_S = 3.0
+#: CONNACK of a broker that speaks only MQTT 3.1.1.
+_UNSUPPORTED = ReasonCode(PacketTypes.CONNACK, "Unsupported protocol version")
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,9 @@ class IngestOptions:
         Backoff bounds for reconnects and retried lake commits, in s (full jitter).
     publish_events : bool
         Publish derived safety events to ``modax/devices/{id}/events``.
+    mqtt_version : str
+        ``"5"``, ``"3.1.1"`` or ``"auto"`` (MQTT 5, falling back to 3.1.1 for brokers such as
+        amqtt that speak only 3.1.1: no session expiry nor Receive Maximum there).
 
     Examples
     --------
@@ -101,6 +109,7 @@ class IngestOptions:
     reconnect_initial_s: float = 0.5
     reconnect_max_s: float = 30.0
     publish_events: bool = True
+    mqtt_version: str = "auto"
 
     def subscriptions(self) -> list[str]:
         """The topic filters as subscribed (shared when ``shared_group`` is set)."""
@@ -155,6 +164,8 @@ class Ingester:
         self.options = options or IngestOptions()
         if not 1 <= self.options.batch_size <= self.options.max_queued:
             raise ValueError("need 1 <= batch_size <= max_queued")
+        if self.options.mqtt_version not in ("5", "3.1.1", "auto"):
+            raise ValueError(f"mqtt_version={self.options.mqtt_version!r}: use 5, 3.1.1 or auto")
         self.metrics = metrics or IngestMetrics()
         self.totals = BatchResult()
         self.error: IngestError | None = None
@@ -166,12 +177,11 @@ class Ingester:
             self.options.max_queued,
             self.options.max_queued_bytes,
         )
-        self._client = make_client(self.options.client_id, self.broker, self.auth, manual_ack=True)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = self._on_subscribe
-        self._socket_errors = LastError.attach(self._client, self.options.client_id)
+        self.mqtt5 = self.options.mqtt_version != "3.1.1"
+        self._client = self._new_client()
+        self._settled = threading.Event()
+        self._connack = threading.Event()
+        self._unsupported = False
         self._backoff = Backoff(self.options.reconnect_initial_s, self.options.reconnect_max_s)
         self._ack_lock = threading.Lock()
         self._generation = 0
@@ -184,6 +194,18 @@ class Ingester:
         self._last_event: mqtt.MQTTMessageInfo | None = None
         self._stopped = False
         self._threads: list[threading.Thread] = []
+
+    def _new_client(self) -> mqtt.Client:
+        client = make_client(
+            self.options.client_id, self.broker, self.auth, manual_ack=True, mqtt5=self.mqtt5
+        )
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        self._socket_errors = LastError.attach(client, self.options.client_id)
+        return client
 
     @classmethod
     def from_settings(
@@ -256,7 +278,13 @@ class Ingester:
         reason: ReasonCode,
         properties: object,
     ) -> None:
+        self._connack.set()
         if reason.is_failure:
+            if self.mqtt5 and self.options.mqtt_version == "auto" and reason == _UNSUPPORTED:
+                self._unsupported = True
+                client.disconnect()
+                self._settled.set()
+                return
             retry, message = describe_refusal(reason, self.broker, self.auth)
             if retry:
                 log.warning(message)
@@ -297,6 +325,7 @@ class Ingester:
             client.disconnect()
             return
         self._connected.set()
+        self._settled.set()
         self.metrics.connected.set(1)
 
     def _on_disconnect(
@@ -337,6 +366,7 @@ class Ingester:
     def _fail(self, message: str) -> None:
         log.error(message)
         self.error = IngestError(message)
+        self._settled.set()
         self._stopping.set()
         self.inbox.close()
 
@@ -370,31 +400,54 @@ class Ingester:
         return self
 
     def _connect(self) -> None:
+        """Make the first connection: retry while unreachable, fall back to MQTT 3.1.1 if needed."""
+        while self._connect_once():
+            started = time.monotonic()
+            while not self._settled.wait(0.1):
+                if self._stopping.is_set():
+                    return
+                if (
+                    self.mqtt5
+                    and self.options.mqtt_version == "auto"
+                    and not self._connack.is_set()
+                    and time.monotonic() - started > _CONNACK_TIMEOUT_S
+                ):
+                    self._unsupported = True  # amqtt never answers an MQTT 5 CONNECT
+                    break
+            if not self._unsupported:
+                return
+            self._client.loop_stop()
+            self._unsupported = False
+            self._settled.clear()
+            self.mqtt5 = False
+            self._client = self._new_client()
+            log.info("%s does not speak MQTT 5: using MQTT 3.1.1", self.broker)
+
+    def _connect_once(self) -> bool:
         client = self._client
-        client.on_connect_fail = self._on_connect_fail
-        props = connect_properties(
-            self.options.session_expiry_s, min(_RECEIVE_MAXIMUM, self.options.max_queued)
-        )
+        kwargs: dict[str, Any] = {}
+        if self.mqtt5:
+            kwargs["clean_start"] = False
+            kwargs["properties"] = connect_properties(
+                self.options.session_expiry_s, min(_RECEIVE_MAXIMUM, self.options.max_queued)
+            )
         while not self._stopping.is_set():
             try:
                 client.connect(
-                    self.broker.host,
-                    self.broker.port,
-                    keepalive=self.options.keepalive_s,
-                    clean_start=False,
-                    properties=props,
+                    self.broker.host, self.broker.port, keepalive=self.options.keepalive_s, **kwargs
                 )
             except OSError as exc:
                 retry, message = describe_os_error(exc, self.broker, self.auth)
                 if not retry:
                     self._fail(message)
-                    return
+                    return False
                 delay = self._next_delay()
                 log.warning("%s; retrying in %.1f s", message, delay)
                 self._stopping.wait(delay)
                 continue
             client.loop_start()
-            return
+            return True
+        return False
 
     def _work(self) -> None:
         try:

@@ -129,9 +129,12 @@ def connect_properties(session_expiry_s: int, receive_maximum: int) -> Propertie
 
 
 def make_client(
-    client_id: str, broker: BrokerURL, auth: BrokerAuth, *, manual_ack: bool
+    client_id: str, broker: BrokerURL, auth: BrokerAuth, *, manual_ack: bool, mqtt5: bool = True
 ) -> mqtt.Client:
-    """A paho-mqtt 2.x MQTT 5 client with credentials and (for ``mqtts://``) verified TLS.
+    """A paho-mqtt 2.x client with credentials and (for ``mqtts://``) verified TLS.
+
+    MQTT 5 by default; with ``mqtt5=False`` MQTT 3.1.1 with a persistent session
+    (``clean_session=False``), for brokers that speak only 3.1.1 such as amqtt.
 
     Raises
     ------
@@ -141,7 +144,8 @@ def make_client(
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2,
         client_id=client_id,
-        protocol=mqtt.MQTTv5,
+        protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311,
+        clean_session=None if mqtt5 else False,
         manual_ack=manual_ack,
     )
     if auth.username is not None:
