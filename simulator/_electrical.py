@@ -46,7 +46,7 @@ _PHASE_DOWN = 0.5
 
 
 @njit(cache=True)
-def phase_currents(  # noqa: PLR0917  (numba kernels take positional arguments)
+def phase_currents(
     load: float,
     rated_a: float,
     damage: float,

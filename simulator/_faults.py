@@ -156,7 +156,7 @@ class FaultEvents:
     def __len__(self) -> int:
         return len(self.device)
 
-    def add(  # noqa: PLR0917  (one event per position, like the table's columns)
+    def add(
         self,
         devices: np.ndarray | list[int],
         kind: FaultKind,
@@ -191,7 +191,7 @@ class FaultEvents:
 
 
 @njit(cache=True)
-def process_modifiers(  # noqa: PLR0917  (numba kernels take positional arguments)
+def process_modifiers(
     kinds: np.ndarray,
     starts: np.ndarray,
     ends: np.ndarray,
@@ -236,7 +236,7 @@ def process_modifiers(  # noqa: PLR0917  (numba kernels take positional argument
 
 
 @njit(cache=True)
-def apply_sensor_faults(  # noqa: PLR0917  (numba kernels take positional arguments)
+def apply_sensor_faults(
     kinds: np.ndarray,
     starts: np.ndarray,
     ends: np.ndarray,

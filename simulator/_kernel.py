@@ -220,7 +220,7 @@ def _clip(value: float, low: float, high: float) -> float:
 
 
 @njit(cache=True, parallel=True)
-def simulate_chunk(  # noqa: PLR0917  (numba kernels take positional arguments)
+def simulate_chunk(
     params: np.ndarray,
     state: np.ndarray,
     keys: np.ndarray,
@@ -435,7 +435,7 @@ def simulate_chunk(  # noqa: PLR0917  (numba kernels take positional arguments)
         life_count[d] = n_life
 
 
-def run_chunk(  # noqa: PLR0917  (numba kernels take positional arguments)
+def run_chunk(
     params: np.ndarray,
     state: np.ndarray,
     keys: np.ndarray,

@@ -49,7 +49,7 @@ _TWO_PI = 2.0 * math.pi
 
 
 @njit(cache=True)
-def load_fraction(  # noqa: PLR0917  (numba kernels take positional arguments)
+def load_fraction(
     profile: int,
     base: float,
     amp: float,

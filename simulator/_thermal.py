@@ -53,7 +53,7 @@ def friction_rise(
 
 
 @njit(cache=True)
-def thermal_step(  # noqa: PLR0917  (numba kernels take positional arguments)
+def thermal_step(
     t_winding: float,
     t_bearing: float,
     ambient_c: float,

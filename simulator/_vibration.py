@@ -41,7 +41,7 @@ _NOISE_BASE = 0.12
 
 
 @njit(cache=True)
-def amplitudes(  # noqa: PLR0917  (numba kernels take positional arguments)
+def amplitudes(
     running: bool,
     a1_base: float,
     a2_base: float,
@@ -74,7 +74,7 @@ def dynamic_rms(a1: float, a2: float, ab: float, az: float, sigma: float) -> flo
 
 
 @njit(cache=True)
-def axes(  # noqa: PLR0917  (numba kernels take positional arguments)
+def axes(
     a1: float,
     a2: float,
     ab: float,

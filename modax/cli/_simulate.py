@@ -21,6 +21,7 @@ from simulator import DEFAULT_START, Fleet, Scenario, ScenarioError, SimResult
 from simulator._publish import LivePublisher
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -107,18 +108,21 @@ def _live(
         password=settings.mqtt_password,
     )
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
     try:
-        publisher.connect()
-    except (OSError, ConnectionError) as exc:
-        fail(f"cannot connect to the broker at {url}: {exc}")
-    if not quiet:
-        console.print(
-            f"publishing {fleet.n_devices} devices to {url} at {speed:g}× real time"
-            + (f" for {duration_s:g} s simulated" if duration_s else " until Ctrl-C")
-        )
-    stats = publisher.run(duration_s, stop=stop)
+        try:
+            publisher.connect()
+        except (OSError, ConnectionError) as exc:
+            fail(f"cannot connect to the broker at {url}: {exc}")
+        if not quiet:
+            console.print(
+                f"publishing {fleet.n_devices} devices to {url} at {speed:g}× real time"
+                + (f" for {duration_s:g} s simulated" if duration_s else " until Ctrl-C")
+            )
+        stats = publisher.run(duration_s, stop=stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return {
         "mode": "live",
         "devices": fleet.n_devices,
@@ -136,7 +140,7 @@ def _live(
 
 
 @app.command("simulate")
-def simulate_command(  # noqa: PLR0917  (typer options)
+def simulate_command(
     devices: Annotated[int, typer.Option(min=1, help="Number of simulated devices.")] = 10,
     duration: Annotated[
         str | None,
