@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from modax.schema import DeviceStatus, SafetyStatus, Telemetry, Vibration, decode
-from modax.viz import Advisory, AlarmLog, FleetState, SafetyEvent, decode_live
+from modax.viz import Advisory, AlarmLog, FleetState, Recommendation, SafetyEvent, decode_live
 from modax.viz._fleet import _Ring
 
 T0 = 1_800_000_000_000
@@ -99,12 +99,35 @@ def test_last_will_then_inactivity() -> None:
 def test_advisories_show_scores_rul_and_alerts_without_touching_safety() -> None:
     fleet = FleetState()
     fleet.apply(reading("m1", T0), received_ms=T0)
-    fleet.apply(Advisory("m1", T0, score=0.97, alert=True, rul_h=120.0))
+    advice = [Recommendation("check_bearing", "Inspect the bearing", "warning")]
+    fleet.apply(Advisory("m1", T0, "raised", score=0.97, threshold=0.5, recommendations=advice))
+    fleet.apply(Advisory("m1", T0 + 100, rul_h=120.0))
     fleet.apply(Advisory("m2", T0, kind="wear", rul_h=40.0))
     row = fleet.row("m1")
     assert (row["state"], row["score"], row["rul_h"]) == ("warning", 0.97, 120.0)
+    assert row["alarms"] == "anomaly"
     kpis = fleet.kpis()
     assert (kpis["anomaly_alerts"], kpis["safety_alarms"], kpis["worst_rul_h"]) == (1, 0, 40.0)
+    [alarm] = fleet.alarms.alarms()
+    assert (alarm.source, alarm.threshold, alarm.note) == ("model", 0.5, "Inspect the bearing")
+    fleet.apply(Advisory("m1", T0 + 200, "cleared", score=0.1))
+    assert fleet.row("m1")["state"] == "ok"
+    assert fleet.scores("m1") == [(T0, 0.97), (T0 + 200, 0.1)]
+
+
+def test_advisory_payload_of_modax_advise_decodes() -> None:
+    payload = (
+        b'{"kind": "advisory", "advisory": true, "safety_effect": "none", "note": "x",'
+        b' "device_id": "m1", "state": "raised", "ts": 1800000000000, "model": "pca",'
+        b' "score": 3.2, "threshold": 1.0, "recommendations": [{"code": "c", "message":'
+        b' "Check the load", "severity": "warning", "evidence": {"limit_a": 6.0}}]}'
+    )
+    msg = decode_live("modax/devices/m1/advisory", payload)
+    assert (msg.state, msg.model, msg.recommendations[0].message) == (
+        "raised",
+        "pca",
+        "Check the load",
+    )
 
 
 def test_rejected_messages_are_counted_not_applied() -> None:

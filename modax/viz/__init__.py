@@ -14,7 +14,7 @@ from modax.viz._feed import LiveFeed, recent_events, shared_feed
 from modax.viz._fleet import OVERLOAD_CURRENT_A, OVERTEMP_C, DeviceState, FleetState
 from modax.viz._history import history
 from modax.viz._history_view import HistoryView
-from modax.viz._live_messages import Advisory, SafetyEvent, decode_live
+from modax.viz._live_messages import Advisory, Recommendation, SafetyEvent, decode_live
 from modax.viz._live_plots import CHANNEL_GROUPS, LivePlots
 from modax.viz._lttb import lttb, lttb_reference
 from modax.viz._overview import FleetOverview, fleet_frame
@@ -36,6 +36,7 @@ __all__ = [
     "HistoryView",
     "LiveFeed",
     "LivePlots",
+    "Recommendation",
     "SafetyEvent",
     "WearPanel",
     "alarm_frame",

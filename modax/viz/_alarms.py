@@ -42,6 +42,8 @@ class Alarm:
         When it ended; ``None`` while active.
     value, threshold : float or None
         The reading that raised it and the limit, in the rule's unit.
+    note : str or None
+        What to do (a model's first recommendation).
     acked_by : str or None
         Who acknowledged it.
     acked_ms : int or None
@@ -60,6 +62,7 @@ class Alarm:
     raised_ms: int
     value: float | None = None
     threshold: float | None = None
+    note: str | None = None
     cleared_ms: int | None = None
     acked_by: str | None = None
     acked_ms: int | None = None
@@ -126,13 +129,14 @@ class AlarmLog:
         *,
         value: float | None = None,
         threshold: float | None = None,
+        note: str | None = None,
     ) -> Alarm:
         """Raise an alarm, or return the one already active for this device and kind."""
         with self._lock:
             current = self._active.get(device_id, {}).get(kind)
             if current is not None:
                 return current
-            alarm = Alarm(device_id, kind, source, int(ts_ms), value, threshold)
+            alarm = Alarm(device_id, kind, source, int(ts_ms), value, threshold, note)
             if self.acks is not None:
                 ack = self.acks.get(alarm.alarm_id)
                 if ack is not None:

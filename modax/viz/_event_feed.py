@@ -12,7 +12,7 @@ from modax.viz._cells import device_link
 
 __all__ = ["EventFeed", "alarm_frame"]
 
-_COLUMNS = ["time", "device", "kind", "source", "value", "status", "alarm_id"]
+_COLUMNS = ["time", "device", "kind", "source", "value", "status", "note", "alarm_id"]
 
 
 def _utc(ms: int) -> str:
@@ -21,7 +21,7 @@ def _utc(ms: int) -> str:
 
 def alarm_frame(log: AlarmLog, limit: int = 200, device_id: str | None = None) -> pd.DataFrame:
     """The newest ``limit`` alarms as a table: ``time`` (UTC), ``device`` (a link), ``kind``,
-    ``source``, ``value``, ``status`` and ``alarm_id``.
+    ``source``, ``value``, ``status``, ``note`` and ``alarm_id``.
 
     Examples
     --------
@@ -39,6 +39,7 @@ def alarm_frame(log: AlarmLog, limit: int = 200, device_id: str | None = None) -
             "source": a.source,
             "value": a.value,
             "status": a.status,
+            "note": a.note or "",
             "alarm_id": a.alarm_id,
         }
         for a in alarms

@@ -305,10 +305,18 @@ class FleetState:
             device.scores.append((msg.ts, msg.score))
         if msg.rul_h is not None:
             device.rul_h = msg.rul_h
-        if msg.alert:
-            self.alarms.raise_alarm(device.device_id, msg.kind, "model", msg.ts, value=msg.score)
-        else:
-            self.alarms.clear(device.device_id, msg.kind, msg.ts)
+        if msg.state == "raised":
+            self.alarms.raise_alarm(
+                device.device_id,
+                "anomaly",
+                "model",
+                msg.ts,
+                value=msg.score,
+                threshold=msg.threshold,
+                note=msg.recommendations[0].message if msg.recommendations else None,
+            )
+        elif msg.state == "cleared":
+            self.alarms.clear(device.device_id, "anomaly", msg.ts)
 
     def _status(self, device: DeviceState, msg: DeviceStatus, received: int) -> None:
         if msg.online:

@@ -26,7 +26,7 @@ from modax.schema import (
     parse_topic,
 )
 
-__all__ = ["Advisory", "LiveMessage", "SafetyEvent", "decode_live"]
+__all__ = ["Advisory", "LiveMessage", "Recommendation", "SafetyEvent", "decode_live"]
 
 
 class SafetyEvent(msgspec.Struct):
@@ -60,8 +60,17 @@ class SafetyEvent(msgspec.Struct):
     threshold: float | None = None
 
 
+class Recommendation(msgspec.Struct):
+    """One piece of advice inside an :class:`Advisory` (``modax.advisory`` writes them)."""
+
+    code: str
+    message: str
+    severity: str = "info"
+
+
 class Advisory(msgspec.Struct):
-    """An advisory from a model (AI is advisory only: it never changes a safety state).
+    """An advisory alert from a model, as ``modax advise`` publishes it (AI is advisory only: it
+    never changes a safety state).
 
     Attributes
     ----------
@@ -69,30 +78,34 @@ class Advisory(msgspec.Struct):
         The device.
     ts : int
         Time of the scored reading, epoch ms (UTC).
+    state : {"raised", "cleared"} or None
+        Whether the model starts or stops alerting; ``None`` for a plain score update.
     kind : str
-        What the model says, e.g. ``anomaly`` or ``wear``.
-    score : float or None
-        Anomaly score (higher is more anomalous).
-    alert : bool
-        Whether the model raises an alert (shown in the event feed).
+        What the model says (``advisory`` for anomaly alerts, ``wear``...).
+    model : str or None
+        The model's name.
+    score, threshold : float or None
+        Anomaly score and the model's alarm threshold (higher is more anomalous).
     rul_h : float or None
         Estimated remaining useful life in hours.
-    message : str or None
-        A short recommendation for the operator.
+    recommendations : list of Recommendation
+        Advice for the operator, most urgent first.
 
     Examples
     --------
-    >>> Advisory("m1", 1_700_000_000_000, score=0.93, alert=True).kind
-    'anomaly'
+    >>> Advisory("m1", 1_700_000_000_000, state="raised", score=0.93, threshold=0.5).state
+    'raised'
     """
 
     device_id: str
     ts: int
-    kind: str = "anomaly"
+    state: Literal["raised", "cleared"] | None = None
+    kind: str = "advisory"
+    model: str | None = None
     score: float | None = None
-    alert: bool = False
+    threshold: float | None = None
     rul_h: float | None = None
-    message: str | None = None
+    recommendations: list[Recommendation] = msgspec.field(default_factory=list)
 
 
 LiveMessage = Telemetry | SafetyStatus | DeviceStatus | SafetyEvent | Advisory
