@@ -1,0 +1,117 @@
+"""Simulator throughput: batch generation, end to end into the lake, and live devices at 10 Hz.
+
+Peer: the physics kernel's plain-Python reference twin (``simulate_chunk.py_func``) on the same
+kind of fleet — what the model costs without numba. Prints one JSON object on its last line.
+
+    .venv/bin/python bench/simulate.py [--devices 10000] [--duration 60] [--live 100,300,1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+import numpy as np
+
+from modax.broker import start_broker
+from modax.lake import Lake
+from modax.testing import free_port
+from simulator import Fleet
+from simulator._kernel import ChunkBuffers, FaultArrays, initial_state, run_chunk, simulate_chunk
+from simulator._publish import LivePublisher
+
+
+def kernel_rate(fleet: Fleet, steps: int, kernel: object) -> float:
+    """Telemetry readings per second of the bare physics kernel."""
+    state = initial_state(fleet.params_)
+    out = ChunkBuffers.allocate(fleet.n_devices, steps)
+    faults = FaultArrays.of(fleet.faults_, fleet.n_devices)
+    began = time.perf_counter()
+    with np.errstate(over="ignore"):
+        run_chunk(fleet.params_, state, fleet.keys_, faults, 0, steps, 1.0, -1.0, out, kernel)
+    return fleet.n_devices * steps / 2 / (time.perf_counter() - began)
+
+
+def batch(devices: int, duration: float, lake_root: str | None) -> dict[str, float]:
+    """Generate ``duration`` s of ``devices`` devices, to tables only or into a lake."""
+    fleet = Fleet(n_devices=devices, seed=1, scenario="mixed-faults")
+    lake = Lake(lake_root) if lake_root else None
+    rows = 0
+
+    def sink(result) -> None:
+        nonlocal rows
+        rows += result.telemetry.num_rows
+        if lake is not None:
+            for name, table in result.tables().items():
+                if name not in ("ground_truth", "remaining_life"):
+                    lake.append(name, table)
+
+    began = time.perf_counter()
+    result = fleet.run(duration, on_chunk=sink)
+    if lake is not None:
+        lake.append("ground_truth", result.ground_truth)
+        lake.append("remaining_life", result.remaining_life)
+    wall = time.perf_counter() - began
+    return {"wall_s": wall, "readings_per_s": rows / wall, "realtime_factor": duration / wall}
+
+
+def live(devices: int, seconds: float, url_port: int) -> dict[str, float]:
+    """Publish ``devices`` devices at real time for ``seconds``; did the process keep up?"""
+    fleet = Fleet(n_devices=devices, seed=2, start=int(time.time() * 1000), prefix=f"b{devices}")
+    publisher = LivePublisher(fleet, "127.0.0.1", url_port, speed=1.0, qos=0)
+    publisher.connect(timeout=120.0)
+    stats = publisher.run(seconds)
+    return {
+        "devices": devices,
+        "messages_per_s": round(stats.messages_per_s),
+        "max_late_s": round(stats.max_late_s, 3),
+        "sustained": stats.max_late_s < 0.5,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--duration", type=float, default=60.0, help="simulated seconds")
+    parser.add_argument("--live", default="100,300,1000", help="device counts for live mode")
+    parser.add_argument("--live-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+
+    warm = Fleet(n_devices=10, seed=1, scenario="mixed-faults")
+    warm.run(1.0)  # compile / load the numba cache
+    figures: dict[str, object] = {"devices": args.devices, "simulated_s": args.duration}
+    big = Fleet(n_devices=args.devices, seed=1, scenario="mixed-faults")
+    big._draw(20.0)
+    figures["kernel_readings_per_s"] = round(kernel_rate(big, 200, simulate_chunk))
+    small = Fleet(n_devices=4, seed=1, scenario="mixed-faults")
+    small._draw(20.0)
+    figures["peer_python_twin_readings_per_s"] = round(
+        kernel_rate(small, 40, simulate_chunk.py_func)
+    )
+    gen = batch(args.devices, args.duration, None)
+    figures["readings_per_s"] = round(gen["readings_per_s"])
+    figures["realtime_factor"] = round(gen["realtime_factor"], 1)
+    with tempfile.TemporaryDirectory() as root:
+        lake = batch(args.devices, args.duration, root)
+    figures["lake_readings_per_s"] = round(lake["readings_per_s"])
+    figures["lake_realtime_factor"] = round(lake["realtime_factor"], 1)
+    figures["lake_to_generation_ratio"] = round(lake["readings_per_s"] / gen["readings_per_s"], 3)
+    figures["numba_to_python_twin_ratio"] = round(
+        figures["kernel_readings_per_s"] / figures["peer_python_twin_readings_per_s"]
+    )
+    runs = []
+    with tempfile.TemporaryDirectory() as data, start_broker(free_port(), data_dir=data) as broker:
+        for n in (int(x) for x in args.live.split(",") if x):
+            runs.append(live(n, args.live_seconds, broker.port))
+            print(json.dumps(runs[-1]), flush=True)
+    figures["live"] = runs
+    figures["live_devices_sustained_10hz"] = max(
+        (r["devices"] for r in runs if r["sustained"]), default=0
+    )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
