@@ -138,7 +138,10 @@ def wear_rows(
     inputs[list(STRESS_COLUMNS)] = inputs[list(STRESS_COLUMNS)].fillna(0.0)
     inputs[PRIOR_COLUMN] = frame["device_id"].map(prior_h or {}).fillna(0.0).to_numpy()
     model.fit(inputs)
-    stamp = computed_at or datetime.now(UTC)
+    stamp = pd.Timestamp(computed_at or datetime.now(UTC))
+    stamp = (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).floor(
+        "ms"
+    )
     columns = {
         "device_id": frame["device_id"].astype(str),
         "window_start": frame["window_start"],
@@ -150,7 +153,7 @@ def wear_rows(
         "confidence": model.confidence(inputs),
         "factors": ["; ".join(f) for f in model.contributing_factors(inputs)],
         "model": "modax-stress",
-        "computed_at": pd.Timestamp(stamp).tz_convert("UTC"),
+        "computed_at": stamp,
     }
     return pa.Table.from_pandas(pd.DataFrame(columns), schema=WEAR_SCHEMA, preserve_index=False)
 
@@ -186,7 +189,7 @@ def update_wear(
         return 0
     windows = stress_windows(telemetry, window_s)
     complete = windows["last_ts"] >= windows["window_end"]
-    floor = windows["device_id"].map(done)
+    floor = pd.to_datetime(windows["device_id"].map(done), utc=True)
     fresh = floor.isna() | (windows["window_start"] >= floor)
     windows = windows[complete & fresh]
     if windows.empty:

@@ -1,0 +1,62 @@
+"""Live wear per device into the lake's ``wear`` table (advisory), on simulator telemetry."""
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+import pytest
+
+import simulator
+from modax.lake import Lake
+from modax.models.wear.live import WEAR_SCHEMA, stress_windows, update_wear
+
+
+@pytest.fixture(scope="module")
+def telemetry():
+    return simulator.Fleet(n_devices=3, seed=4, scenario="run-to-failure").run(600).telemetry
+
+
+def test_wear_table_is_written_once_per_complete_window(lake_dir, telemetry):
+    lake = Lake(lake_dir)
+    cut = pc.min(telemetry["ts"]).as_py() + pd.Timedelta(seconds=330)
+    first, second = (
+        telemetry.filter(pc.less(telemetry["ts"], cut)),
+        telemetry.filter(pc.greater_equal(telemetry["ts"], cut)),
+    )
+    lake.append("telemetry", first)
+    written = update_wear(lake)
+    assert written == 3 * 5  # windows 0–4 are complete, window 5 is still open
+    assert update_wear(lake) == 0  # nothing new: nothing written twice
+    lake.append("telemetry", second)
+    assert update_wear(lake) == 3 * 4  # windows 5–8; window 9 has no later reading
+    wear = lake.read("wear").to_pandas()
+    assert wear.groupby("device_id")["window_start"].nunique().eq(9).all()
+    assert not wear.duplicated(["device_id", "window_start"]).any()
+    assert set(WEAR_SCHEMA.names) <= set(wear.columns)
+
+    # carried over across the two updates = computed in one go
+    one_go = Lake(lake_dir.parent / "one-go")
+    one_go.append("telemetry", telemetry)
+    update_wear(one_go)
+    both = wear.merge(
+        one_go.read("wear").to_pandas(), on=["device_id", "window_start"], suffixes=("", "_one")
+    )
+    assert len(both) == len(wear)
+    np.testing.assert_allclose(both["accumulated_h"], both["accumulated_h_one"])
+    growing = wear.sort_values("window_start").groupby("device_id")["accumulated_h"]
+    assert growing.apply(lambda s: s.is_monotonic_increasing).all()
+    assert wear["remaining_h"].between(0, 10_000).all()
+    assert (wear["model"] == "modax-stress").all()
+
+
+def test_no_telemetry_writes_nothing(lake_dir):
+    assert update_wear(Lake(lake_dir)) == 0
+
+
+def test_stress_windows_remove_gravity_and_count_operating_time(telemetry):
+    stress = stress_windows(telemetry, window_s=60)
+    assert stress["vib_mean_ms2"].lt(3.0).mean() > 0.5  # raw vib_mag is ~9.8 m/s² (gravity)
+    assert stress["window_s"].between(0, 60).all()
+    with pytest.raises(ValueError, match=r"missing column.*vib_x"):
+        stress_windows(telemetry.drop_columns(["vib_x"]))
+    with pytest.raises(ValueError, match="window_s"):
+        stress_windows(telemetry, window_s=0)
