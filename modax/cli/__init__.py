@@ -5,6 +5,7 @@ from modax.cli import (  # noqa: F401  (register commands)
     _broker,
     _config,
     _eval_cmapss,
+    _eval_sim_anomaly,
     _eval_skab,
     _ingest,
     _lake,

@@ -28,8 +28,8 @@ class LeaderboardFormat(StrEnum):
     json = "json"
 
 
-def _table(results: dict[str, DetectorResult], files: int) -> Table:
-    table = Table(title=f"SKAB outlier detection — {files} files, pooled (mean ± sd over seeds)")
+def _table(results: dict[str, DetectorResult], title: str) -> Table:
+    table = Table(title=f"{title}, pooled (mean ± sd over seeds)")
     for column in ("detector", "F1", "FAR %", "MAR %", "NAB", "delay s", "seeds"):
         table.add_column(column, justify="left" if column == "detector" else "right")
     ranked = sorted(results.values(), key=lambda r: -r.mean("f1"))
@@ -114,7 +114,7 @@ def eval_skab_command(
         }
         print(json.dumps(_json_safe(payload)))
         return
-    console.print(_table(results, len(files)))
+    console.print(_table(results, f"SKAB outlier detection — {len(files)} files"))
     console.print(f"best by F1: [bold]{best}[/]")
 
 

@@ -1,4 +1,8 @@
-"""The SKAB outlier-detection protocol: per file, fit on the first rows, score the rest, pool."""
+"""The SKAB outlier-detection protocol: per file, fit on the first rows, score the rest, pool.
+
+The same protocol runs on any labelled series (simulator data too): anything with ``name``,
+``data`` (a DataFrame in time order), ``anomaly`` and ``changepoint`` (0/1 arrays).
+"""
 
 from __future__ import annotations
 
@@ -73,18 +77,25 @@ def run_skab(
 ) -> dict[str, float]:
     """Pooled figures of one detector configuration over ``files`` under the SKAB protocol.
 
-    For each file a fresh clone of ``detector`` is fitted on the first ``train_rows`` rows and
-    predicts the whole file (windows look back into the training rows); only the remaining
-    rows are scored. Confusion matrices, NAB scores and events are pooled over files.
+    For each file a fresh clone of ``detector`` is fitted on the first ``train_rows`` rows
+    (those labelled normal: in SKAB all of them are; a series with fewer than half normal is
+    skipped and counted) and predicts the whole file (windows look back into the training
+    rows); only the remaining rows are scored. Confusion matrices, NAB scores and events are
+    pooled over files.
     """
     pooled = PointMetrics(0, 0, 0, 0)
     truths, alarms_all, cps, found = [], [], [], []
+    skipped = 0
     for f in files:
         if f.anomaly is None or f.changepoint is None:
             continue
         if len(f.data) <= train_rows:
             raise ValueError(f"{f.name}: {len(f.data)} rows, need more than {train_rows}")
-        model = clone(detector).fit(f.data.iloc[:train_rows])
+        normal = f.anomaly[:train_rows] == 0
+        if normal.sum() < train_rows // 2:
+            skipped += 1
+            continue
+        model = clone(detector).fit(f.data.iloc[:train_rows][normal])
         alarms = model.predict(f.data)[train_rows:]
         truth = f.anomaly[train_rows:]
         pooled = pooled + point_metrics(truth, alarms)
@@ -93,7 +104,7 @@ def run_skab(
         cps.append(f.changepoint[train_rows:])
         found.append(changepoints_from_alarms(alarms))
     if not truths:
-        raise ValueError("no labelled SKAB file to evaluate on")
+        raise ValueError("no labelled series with enough normal training rows to evaluate on")
     events = event_metrics(np.concatenate(truths), np.concatenate(alarms_all))
     return {
         "f1": pooled.f1,
@@ -105,6 +116,8 @@ def run_skab(
         "event_recall": events.recall,
         "event_precision": events.precision,
         "mean_delay_s": events.mean_delay,
+        "series": len(truths),
+        "series_skipped": skipped,
     }
 
 
@@ -114,6 +127,7 @@ def evaluate_skab(
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
     train_rows: int = SKAB_TRAIN_ROWS,
     progress: Callable[[str], None] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, DetectorResult]:
     """Run the SKAB protocol for registered detectors; every seed for stochastic ones.
 
@@ -132,6 +146,8 @@ def evaluate_skab(
         Rows of each file to fit on.
     progress : callable, optional
         Called with the detector name after each run (for progress bars).
+    params : dict, optional
+        Parameter overrides per detector name (default: :data:`SKAB_PARAMS`).
     """
     names = list(detectors or DETECTORS)
     for name in names:
@@ -143,7 +159,8 @@ def evaluate_skab(
         run_seeds: list[int | None] = list(seeds) if spec.stochastic else [None]
         result = DetectorResult(name, spec.description, run_seeds)
         for seed in run_seeds:
-            detector = make_detector(name, seed, **SKAB_PARAMS.get(name, {}))
+            overrides = (SKAB_PARAMS if params is None else params).get(name, {})
+            detector = make_detector(name, seed, **overrides)
             result.runs.append(run_skab(detector, files, train_rows))
             if progress is not None:
                 progress(name)

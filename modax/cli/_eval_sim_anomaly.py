@@ -1,0 +1,119 @@
+"""``modax eval sim --scenario NAME``: benchmark models on simulated fleets with ground truth.
+
+Scenarios with fault labels (e.g. ``mixed-faults``) run the anomaly detectors under the SKAB
+protocol on 1 Hz per-device series. ``run-to-failure`` is the remaining-life benchmark: it is
+handed to the wear models through the hook ``modax.models.wear.evaluate.evaluate_sim_rul(result,
+seeds) -> dict`` (a JSON-ready report with ``models`` and ``best``) once that function exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from modax.cli._app import console, eval_app, fail
+from modax.cli._eval_skab import LeaderboardFormat, _json_safe, _table
+
+RUL_SCENARIOS = ("run-to-failure",)
+
+
+def _rul_report(result: object, seeds: int) -> dict[str, object]:
+    """The wear models' report on a run-to-failure simulation, through their hook."""
+    module = importlib.import_module("modax.models.wear.evaluate")
+    hook = getattr(module, "evaluate_sim_rul", None)
+    if hook is None:
+        fail(
+            "remaining-life evaluation on simulator data is not available yet "
+            "(modax.models.wear.evaluate.evaluate_sim_rul is missing); use `modax eval cmapss`"
+        )
+    return hook(result, seeds=range(seeds))
+
+
+@eval_app.command("sim")
+def eval_sim_command(
+    scenario: Annotated[str, typer.Option(help="Simulator scenario, e.g. mixed-faults.")] = (
+        "mixed-faults"
+    ),
+    *,
+    devices: Annotated[int, typer.Option(min=1, help="Simulated devices.")] = 8,
+    duration: Annotated[float, typer.Option(min=60, help="Simulated seconds per device.")] = 1800,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated fleet.")] = 1,
+    train_s: Annotated[
+        int, typer.Option(min=60, help="Leading seconds of each device to fit on (normal ones).")
+    ] = 300,
+    detector: Annotated[
+        list[str] | None, typer.Option("--detector", "-d", help="Detector (repeatable).")
+    ] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds for stochastic models.")] = 3,
+    output: Annotated[
+        LeaderboardFormat, typer.Option("--format", help="table, or json (one JSON object last).")
+    ] = LeaderboardFormat.table,
+) -> None:
+    """Simulate a fleet, then score detectors (or wear models) against its ground truth."""
+    import simulator
+    from modax.models.anomaly import DETECTORS
+    from modax.models.anomaly._sim import SIM_PARAMS, device_series
+    from modax.models.anomaly._skab import evaluate_skab
+
+    if scenario not in simulator.list_scenarios():
+        fail(f"unknown scenario {scenario!r}; known: {', '.join(simulator.list_scenarios())}")
+    unknown = [d for d in detector or [] if d not in DETECTORS]
+    if unknown:
+        fail(f"unknown detector {unknown[0]!r}; known: {', '.join(DETECTORS)}")
+    quiet = output is LeaderboardFormat.json
+    if not quiet:
+        console.print(
+            f"simulating {devices} device(s) × {duration:g} s of {scenario} (seed {seed})"
+        )
+    result = simulator.Fleet(n_devices=devices, seed=seed, scenario=scenario).run(duration)
+    if scenario in RUL_SCENARIOS:
+        report = _rul_report(result, seeds)
+        if quiet:
+            print(json.dumps(_json_safe(report)))
+        else:
+            console.print_json(data=_json_safe(report))
+        return
+    series = device_series(result.telemetry, result.labels()["anomaly"])
+    names = list(detector or DETECTORS)
+    runs = sum(seeds if DETECTORS[n].stochastic else 1 for n in names)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task("evaluating", total=runs)
+        try:
+            results = evaluate_skab(
+                series,
+                names,
+                seeds=range(seeds),
+                train_rows=train_s,
+                params=SIM_PARAMS,
+                progress=lambda name: progress.update(task, advance=1, description=name),
+            )
+        except ValueError as exc:
+            fail(str(exc))
+    best = max(results.values(), key=lambda r: r.mean("f1")).name
+    if quiet:
+        payload = {
+            "benchmark": "sim",
+            "scenario": scenario,
+            "devices": devices,
+            "duration_s": duration,
+            "seed": seed,
+            "train_s": train_s,
+            "best": best,
+            "detectors": {name: r.as_dict() for name, r in results.items()},
+        }
+        print(json.dumps(_json_safe(payload)))
+        return
+    console.print(_table(results, f"{scenario} — {len(series)} simulated devices"))
+    console.print(f"best by F1: [bold]{best}[/]")
