@@ -406,7 +406,8 @@ def _random_stream(rng: np.random.Generator, n: int) -> list[dict]:
         if rng.random() < 0.15:
             y = round(float(rng.normal(0.0, 0.05)), 3)
         n_currents = int(rng.choice([1, 2, 2, 3]))
-        currents = [current * (1.0 + 0.3 * int(rng.integers(0, 2)) * k) for k in range(n_currents)]
+        spread = round(float(rng.uniform(0.0, 0.7)), 2)
+        currents = [round(current * (1.0 + spread * k), 3) for k in range(n_currents)]
         temps = [temp - 2.0 * k for k in range(int(rng.choice([1, 2])))]
         x = round(float(rng.normal(0.0, 0.05)), 3)
         z = round(9.81 + float(rng.normal(0.0, 0.02)), 3)
