@@ -38,7 +38,12 @@ char g_will[96];
 
 const modax::SafetyConfig g_rules{};
 #if MODAX_ADC_MILLIVOLTS
-const modax::AdcConfig g_adc{3300, 3.3};  // calibrated mV: "counts" of 1 mV, 3300 at 3.3 V
+modax::AdcConfig millivolt_adc() {  // calibrated mV: "counts" of 1 mV, 3300 at 3.3 V
+  modax::AdcConfig adc;
+  adc.full_scale = 3300;
+  return adc;
+}
+const modax::AdcConfig g_adc = millivolt_adc();
 int read_adc(std::uint8_t pin) { return static_cast<int>(analogReadMilliVolts(pin)); }
 #else
 const modax::AdcConfig g_adc{};
