@@ -104,6 +104,15 @@ def test_core_limits_and_defaults_are_the_contracts(core: Path):
     assert limits["safety_defaults"] == example["config"]
 
 
+def test_core_safety_defaults_are_the_python_kernels(core: Path):
+    require(_kernel_available(), "modax.kernels.safety (issue 5)")
+    from modax.kernels.safety import SafetyConfig
+
+    (limits,) = cli(core, "limits")
+    kernel = SafetyConfig()
+    assert limits["safety_defaults"] == {k: getattr(kernel, k) for k in limits["safety_defaults"]}
+
+
 # --- payloads: the core's output through the Python decoder -----------------------------------
 
 
