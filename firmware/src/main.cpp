@@ -166,7 +166,9 @@ void sample(std::uint32_t tick, modax::SafetyPublisher& publisher, bool& tripped
       switch_active(MODAX_PIN_DOOR, MODAX_DOOR_CLOSED_LOW), currents, 2, &ntc, 1, g_rules);
 
   // Local safety response first, independent of the network (and of any model).
-  if (MODAX_PIN_SAFETY_RELAY >= 0) digitalWrite(MODAX_PIN_SAFETY_RELAY, state.tripped() ? LOW : HIGH);
+  if (MODAX_PIN_SAFETY_RELAY >= 0) {
+    digitalWrite(MODAX_PIN_SAFETY_RELAY, state.tripped() ? LOW : HIGH);
+  }
   if (state.tripped() != tripped) {
     tripped = state.tripped();
     Serial.printf("modax: %s estop=%d door_closed=%d overload=%d temperature_ok=%d\n",
@@ -197,7 +199,8 @@ void sample(std::uint32_t tick, modax::SafetyPublisher& publisher, bool& tripped
   }  // else all zero: sensor_stuck reports the dead sensor after 5 s
   reading = modax::quantized(reading);
   modax::SafetyEvent events[modax::kRuleCount];
-  log_events(events, g_monitor.update(reading, events));
+  const std::size_t changes = g_monitor.update(reading, events);
+  log_events(events, changes);
   const modax::TelemetryRecord record = modax::pack(reading, g_telemetry_seq->next());
   portENTER_CRITICAL(&g_outbox_lock);
   g_outbox.add(record);
