@@ -17,6 +17,7 @@ from rich.table import Table
 from modax.cli._app import EXIT_USAGE, app, console, fail, settings_from_env
 from modax.config import ConfigError, parse_broker_url
 from modax.lake import Lake
+from modax.pipeline import BatchResult, Pipeline
 from simulator import DEFAULT_START, Fleet, Scenario, ScenarioError, SimResult
 from simulator._publish import LivePublisher
 
@@ -47,13 +48,14 @@ def _start(text: str | None, live: bool) -> datetime:
 
 def _batch(fleet: Fleet, duration_s: float, lake: Lake, quiet: bool) -> dict[str, object]:
     rows: dict[str, int] = {}
+    pipeline = Pipeline(lake)
+
+    def store(stored: BatchResult) -> None:
+        for name, count in stored.rows.items():
+            rows[name] = rows.get(name, 0) + count
 
     def append(result: SimResult) -> None:
-        for name, table in result.tables().items():
-            if name in ("ground_truth", "remaining_life"):
-                continue
-            lake.append(name, table)
-            rows[name] = rows.get(name, 0) + table.num_rows
+        store(pipeline.store(result.telemetry, result.device_safety, rejected=result.quarantine))
 
     began = time.perf_counter()
     with Progress(
@@ -70,6 +72,7 @@ def _batch(fleet: Fleet, duration_s: float, lake: Lake, quiet: bool) -> dict[str
         result = fleet.run(
             duration_s, on_chunk=append, progress=lambda s: progress.advance(task, s)
         )
+    store(pipeline.close())
     for name in ("ground_truth", "remaining_life"):
         table = result.tables()[name]
         lake.append(name, table)
