@@ -88,7 +88,9 @@ class BatchResult:
 
 def _derivers() -> list[Deriver]:
     """The derive step: the kernels that run on every batch of new readings."""
-    return []
+    from modax.kernels.deriver import KernelDeriver
+
+    return [KernelDeriver()]
 
 
 def _quarantine_keys(table: pa.Table) -> np.ndarray:

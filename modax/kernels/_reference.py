@@ -10,8 +10,11 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from modax.kernels.safety import KINDS, SafetyConfig
+
 __all__ = [
     "ReferenceAggregator",
+    "ReferenceSafety",
     "reference_moments",
     "reference_rolling",
     "window_stats",
@@ -140,3 +143,130 @@ def reference_moments(values: Sequence[float]) -> dict[str, float]:
         "kurtosis": m4 / (m2 * m2) - 3.0 if m2 > 0 else nan,
         "crest": max(abs(x) for x in xs) / rms if rms > 0 else nan,
     }
+
+
+#: One safety event: ``(device, ts_ms, kind, "begin" | "end", value, threshold)``.
+Event = tuple[object, int, str, str, float, float]
+
+
+@dataclass
+class _Monitor:
+    active: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(KINDS, False))
+    last_ts: int | None = None
+    anchor: tuple[int, float] | None = None
+    last_rate: float = 0.0
+    previous: dict[str, float] = field(default_factory=dict)
+    runs: dict[str, int] = field(default_factory=dict)
+
+
+class ReferenceSafety:
+    """Twin of :class:`modax.kernels.safety.SafetyChecker`, as ``docs/safety-rules.md`` reads.
+
+    Feed readings of each device in event-time order with :meth:`reading`; each call returns the
+    events (state changes) it caused.
+    """
+
+    def __init__(self, config: SafetyConfig | None = None) -> None:
+        self.config = config or SafetyConfig()
+        self.monitors: dict[object, _Monitor] = {}
+
+    def flags(self, device: object) -> dict[str, bool]:
+        """Active state of every kind for ``device``."""
+        return dict(self.monitors.setdefault(device, _Monitor()).active)
+
+    def _change(self, device: object, ts: int, kind: str, now: bool, value: float) -> list[Event]:
+        monitor = self.monitors[device]
+        if monitor.active[kind] == now:
+            return []
+        monitor.active[kind] = now
+        state = "begin" if now else "end"
+        return [(device, ts, kind, state, value, self.config.threshold(kind))]
+
+    def reading(
+        self,
+        device: object,
+        ts: int,
+        currents: Sequence[float],
+        temperatures: Sequence[float],
+        vibration: Sequence[float],
+    ) -> list[Event]:
+        """One telemetry reading: currents (A), temperatures (°C), vibration x, y, z (m/s²)."""
+        cfg = self.config
+        m = self.monitors.setdefault(device, _Monitor())
+        events: list[Event] = []
+        stale = cfg.stale_after_ms
+        if m.last_ts is not None:
+            if ts - m.last_ts > stale:
+                events += self._change(device, m.last_ts + stale, "stale", True, float(stale))
+            if m.active["stale"]:
+                end = max(ts, m.last_ts + stale)
+                events += self._change(device, end, "stale", False, float(ts - m.last_ts))
+        m.last_ts = ts if m.last_ts is None else max(m.last_ts, ts)
+
+        amps = [abs(i) for i in currents]
+        now: dict[str, bool] = {}
+        value: dict[str, float] = {}
+        now["overload"] = any(a > cfg.overload_current_a for a in amps)
+        value["overload"] = max(amps, default=0.0)
+        now["overtemp"] = any(t >= cfg.max_temperature_c for t in temperatures)
+        value["overtemp"] = max(temperatures, default=0.0)
+
+        now["temp_rise"] = m.active["temp_rise"]
+        if temperatures:
+            hottest = max(temperatures)
+            if m.anchor is None:
+                m.anchor = (ts, hottest)
+                now["temp_rise"] = False
+            elif ts - m.anchor[0] >= cfg.temp_rise_window_ms:
+                m.last_rate = (hottest - m.anchor[1]) * 1000.0 / (ts - m.anchor[0])
+                now["temp_rise"] = m.last_rate > cfg.temp_rise_c_per_s
+                m.anchor = (ts, hottest)
+        value["temp_rise"] = m.last_rate
+
+        mean = math.fsum(amps) / len(amps) if len(amps) >= 2 else 0.0
+        ratio = (max(amps) - min(amps)) / mean if mean != 0.0 else 0.0
+        now["current_imbalance"] = (
+            len(amps) >= 2 and mean >= cfg.imbalance_min_current_a and ratio > cfg.imbalance_ratio
+        )
+        value["current_imbalance"] = ratio
+
+        channels = {f"current_{k}": x for k, x in enumerate(currents)}
+        channels |= {f"temp_{k}": x for k, x in enumerate(temperatures)}
+        channels |= dict(zip(("x", "y", "z"), vibration, strict=True))
+        for name in dict.fromkeys([*m.runs, *channels]):
+            if name not in channels:
+                m.runs[name] = 0
+            elif m.runs.get(name, 0) > 0 and channels[name] == m.previous[name]:
+                m.runs[name] += 1
+            else:
+                m.runs[name] = 1
+            if name in channels:
+                m.previous[name] = channels[name]
+        longest = max(m.runs.values(), default=0)
+        now["sensor_stuck"] = longest >= cfg.stuck_samples
+        value["sensor_stuck"] = float(longest)
+
+        for kind in KINDS[:5]:
+            events += self._change(device, ts, kind, now[kind], value[kind])
+        return events
+
+    def device_message(
+        self, device: object, ts: int, emergency_stop: bool | None, door_closed: bool | None
+    ) -> list[Event]:
+        """One device safety message (``None`` = flag not given)."""
+        self.monitors.setdefault(device, _Monitor())
+        events: list[Event] = []
+        if emergency_stop is not None:
+            events += self._change(device, ts, "emergency_stop", emergency_stop, emergency_stop)
+        if door_closed is not None:
+            events += self._change(device, ts, "door_open", not door_closed, not door_closed)
+        return events
+
+    def check_stale(self, clock_ms: int) -> list[Event]:
+        """``stale`` begins for every device silent for longer than ``stale_after_ms``."""
+        stale = self.config.stale_after_ms
+        events: list[Event] = []
+        for device, m in self.monitors.items():
+            if m.last_ts is not None and clock_ms - m.last_ts > stale:
+                events += self._change(device, m.last_ts + stale, "stale", True, float(stale))
+        return events

@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from modax.kernels._arrays import readonly
 from modax.kernels._devices import DeviceCodes
 from modax.schema import TELEMETRY_CHANNELS, UTC_MS
 
@@ -58,7 +59,7 @@ def table_name(width_ms: int) -> str:
 
 
 @nb.njit(cache=True, inline="always")
-def _emit(d, k, width, slots, acc, outs, pos):  # noqa: PLR0917
+def _emit(d, k, width, slots, acc, outs, pos):
     """Write window ``(d, k)``'s statistics to row ``pos`` of ``outs`` and free the slot.
 
     ``sel[s]`` is the output row (within a channel's block) of statistic ``STATS[s]``, or -1.
@@ -105,7 +106,7 @@ def _emit(d, k, width, slots, acc, outs, pos):  # noqa: PLR0917
 
 
 @nb.njit(cache=True)
-def _close(d, newest, limit, width, lateness, slots, acc, next_close, outs, pos):  # noqa: PLR0917
+def _close(d, newest, limit, width, lateness, slots, acc, next_close, outs, pos):
     """Emit device ``d``'s windows whose deadline (end + lateness) is ``<= limit``, oldest first.
 
     Slot ``w % n_slots`` holds window ``w``: oldest first is slot order after ``newest``'s.
@@ -128,7 +129,7 @@ def _close(d, newest, limit, width, lateness, slots, acc, next_close, outs, pos)
 
 
 @nb.njit(cache=True)
-def _aggregate(codes, ts, values, start, width, lateness, state, late, outs, pos):  # noqa: PLR0917
+def _aggregate(codes, ts, values, start, width, lateness, state, late, outs, pos):
     """Feed rows ``start..`` into the per-device windows; stop early when ``outs`` may overflow.
 
     Returns the next row to process and the number of output rows written.
@@ -232,13 +233,6 @@ def _flush(width, state, outs, pos):
             pos,
         )
     return pos
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    """A read-only view, so Arrow-backed and numpy arrays give the kernel one tuple type."""
-    view = array.view()
-    view.flags.writeable = False
-    return view
 
 
 class WindowAggregator:
@@ -369,7 +363,7 @@ class WindowAggregator:
         dtype = np.result_type(*columns) if columns else np.float64
         if dtype not in (np.float32, np.float64):
             dtype = np.float64
-        arrays = tuple(_readonly(np.ascontiguousarray(c, dtype=dtype)) for c in columns)
+        arrays = tuple(readonly(np.ascontiguousarray(c, dtype=dtype)) for c in columns)
         codes = np.ascontiguousarray(device_codes, dtype=np.int32)
         ts = np.ascontiguousarray(ts_ms, dtype=np.int64)
         if codes.shape != ts.shape or any(a.shape != ts.shape for a in arrays):
@@ -476,7 +470,7 @@ class WindowAggregator:
 
 
 @nb.njit(cache=True)
-def _rolling(codes, values, window, ring, filled, head, mean, std):  # noqa: PLR0917
+def _rolling(codes, values, window, ring, filled, head, mean, std):
     for i in range(values.shape[0]):
         d = codes[i]
         ring[d, head[d]] = values[i]
