@@ -105,7 +105,9 @@ class Vector:
 
 
 def overload() -> Vector:
-    v = Vector("overload-begin-end", "current crosses 10 A and falls back; exactly 10.0 A is not overload")
+    v = Vector(
+        "overload-begin-end", "current crosses 10 A and falls back; exactly 10.0 A is not overload"
+    )
     v.add([4.0, 4.1], [40.0], overload=False)
     v.add([9.99, 9.9], [40.0], overload=False)
     v.add([10.0, 9.9], [40.0], overload=False)  # the firmware rule is current > 10.0
@@ -199,7 +201,12 @@ def stuck() -> Vector:
     v.add([4.5], [57.0], sensor_stuck=False)
     frozen = vib(0.25, 0.0123, 9.7654)  # values the live noise never takes
     for k in range(5):  # the accelerometer freezes (all axes)
-        v.add([round(4.6 + 0.01 * k, 6)], [round(57.1 + 0.1 * k, 6)], vibration=frozen, sensor_stuck=k == 4)
+        v.add(
+            [round(4.6 + 0.01 * k, 6)],
+            [round(57.1 + 0.1 * k, 6)],
+            vibration=frozen,
+            sensor_stuck=k == 4,
+        )
     v.add([4.7], [58.0], sensor_stuck=False)
     for k in range(5):  # a current channel stuck at 0.0 A (a dead ACS712)
         v.add([round(4.8 + 0.01 * k, 6), 0.0], [round(58.1 + 0.1 * k, 6)], sensor_stuck=k == 4)
@@ -240,8 +247,14 @@ def combined() -> Vector:
     v.add([11.0, 4.0], [86.0], overload=True, overtemp=True, current_imbalance=True)
     v.add([11.0, 4.0], [86.0], step_ms=200)
     v.add([11.0, 4.0], [86.0], step_ms=200, sensor_stuck=True)
-    v.add([4.0, 4.2], [50.0], overload=False, overtemp=False, current_imbalance=False,
-          sensor_stuck=False)
+    v.add(
+        [4.0, 4.2],
+        [50.0],
+        overload=False,
+        overtemp=False,
+        current_imbalance=False,
+        sensor_stuck=False,
+    )
     return v
 
 
@@ -273,8 +286,10 @@ def main(argv: list[str]) -> int:
                 stale.append(path.name)
         else:
             path.write_text(text)
-            print(f"wrote {path.name}: {len(vector['readings'])} readings, "
-                  f"{len(vector['events'])} events")
+            print(
+                f"wrote {path.name}: {len(vector['readings'])} readings, "
+                f"{len(vector['events'])} events"
+            )
     if stale:
         print(f"out of date (run firmware/vectors/make_vectors.py): {stale}", file=sys.stderr)
         return 1
