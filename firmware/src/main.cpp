@@ -24,6 +24,7 @@ constexpr std::uint32_t kSamplePeriodMs = 50;    // 20 Hz safety checks
 constexpr std::uint32_t kTelemetryEvery = 2;     // every 2nd sample: 10 Hz telemetry
 constexpr std::uint32_t kHeartbeatMs = 30000;    // retained "online" status
 constexpr std::uint32_t kNtpResyncMs = 600000;
+constexpr std::uint32_t kNtpGraceMs = 10000;  // hold messages this long for a first NTP sync
 constexpr int kDrainPerLoop = 20;
 constexpr std::uint8_t kMpuAddress = 0x68;
 constexpr modax::AccelRange kAccelRange = modax::AccelRange::k8g;
@@ -75,6 +76,7 @@ std::int64_t g_next_connect_ms = 0;
 std::int64_t g_last_heartbeat_ms = 0;
 std::int64_t g_last_ntp_ms = -static_cast<std::int64_t>(kNtpResyncMs);
 bool g_ntp_started = false;
+std::int64_t g_ntp_started_ms = 0;
 std::uint32_t g_dropped_reported = 0;
 
 std::int64_t mono_ms() { return esp_timer_get_time() / 1000; }
@@ -225,6 +227,7 @@ void keep_time(std::int64_t now) {
   if (!g_ntp_started) {
     configTime(0, 0, MODAX_NTP_SERVER);  // UTC
     g_ntp_started = true;
+    g_ntp_started_ms = now;
   }
   if (now - g_last_ntp_ms < static_cast<std::int64_t>(g_clock.synced() ? kNtpResyncMs : 1000)) {
     return;
@@ -237,6 +240,12 @@ void keep_time(std::int64_t now) {
   const bool was_synced = g_clock.synced();
   g_clock.sync(epoch_ms, mono_ms());
   if (g_clock.synced() && !was_synced) Serial.println("modax: time synced (NTP)");
+}
+
+/// Whether messages may leave: once NTP has synced, so they carry epoch time, or when the
+/// time server has not answered within kNtpGraceMs (they then carry ms since boot).
+bool time_settled(std::int64_t now) {
+  return g_clock.synced() || (g_ntp_started && now - g_ntp_started_ms >= kNtpGraceMs);
 }
 
 bool publish_status(std::int64_t now) {
@@ -375,7 +384,7 @@ void loop() {
   }
   if (g_mqtt.connected()) {
     g_mqtt.loop();
-    for (int i = 0; i < kDrainPerLoop && send_one(); ++i) {
+    for (int i = 0; i < kDrainPerLoop && time_settled(now) && send_one(); ++i) {
     }
     if (now - g_last_heartbeat_ms >= kHeartbeatMs && publish_status(now)) {
       g_last_heartbeat_ms = now;

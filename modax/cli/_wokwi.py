@@ -29,6 +29,7 @@ from rich.table import Table
 
 from modax.cli._app import app, console, fail
 from modax.schema import (
+    EPOCH_MS_THRESHOLD,
     DeviceStatus,
     MessageError,
     SafetyStatus,
@@ -139,7 +140,9 @@ def _seq_check(messages: list) -> Check:
 def _rate_check(telemetry: list[Telemetry]) -> Check:
     if len(telemetry) < 20:
         return Check("telemetry at 10 Hz", False, f"only {len(telemetry)} readings")
-    stamps = sorted(t.timestamp for t in telemetry)
+    # one clock: epoch ms after the NTP sync, else ms since boot
+    epoch = [t.timestamp for t in telemetry if t.timestamp >= EPOCH_MS_THRESHOLD]
+    stamps = sorted(epoch if len(epoch) >= 20 else [t.timestamp for t in telemetry])
     span_s = (stamps[-1] - stamps[0]) / 1000
     rate = (len(stamps) - 1) / span_s if span_s > 0 else math.inf
     return Check("telemetry at 10 Hz", 8.0 <= rate <= 12.0, f"{rate:.1f} readings/s")
