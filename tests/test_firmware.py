@@ -544,8 +544,9 @@ def _recording(core: Path, tmp_path: Path, *, estop: bool = True) -> list[dict]:
             "temperatures": [100.0 if 20 <= i < 25 else 40.0],
             "vibration": {"x": 0.5 * 9.80665 if i >= 35 else 0.0, "y": 0.0, "z": 9.81},
         }
+        stamp = 3000 + 100 * i if i < 5 else t0 + 100 * i  # ms since boot until the NTP sync
         messages.append(
-            {"kind": "telemetry", "timestamp": t0 + 100 * i, "seq": seq0 + i, "reading": reading}
+            {"kind": "telemetry", "timestamp": stamp, "seq": seq0 + i, "reading": reading}
         )
     states = [
         (False, True, False, True),
