@@ -20,10 +20,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from modax.config import load_settings
+from modax.storage import arrow_filesystem, is_uri
+from modax.storage import storage_options as env_storage_options
 
 __all__ = ["DATE_SOURCES", "Lake", "LakeError"]
 
@@ -34,10 +37,6 @@ _COMMIT_RETRIES = 8
 
 class LakeError(RuntimeError):
     """A lake operation failed; the message names the table and the cause."""
-
-
-def _is_uri(root: str) -> bool:
-    return "://" in root
 
 
 def _with_date(table: pa.Table) -> pa.Table:
@@ -62,7 +61,8 @@ class Lake:
     root : str or Path, optional
         Lake root; ``None`` reads ``MODAX_LAKE`` (default ``data/lake``).
     storage_options : mapping, optional
-        deltalake/object_store options for object-store roots (endpoint, region, ...).
+        deltalake/object_store options for object-store roots (endpoint, region, ...), over the
+        ones :func:`modax.storage.storage_options` reads from the ``AWS_*`` variables.
 
     Examples
     --------
@@ -80,8 +80,8 @@ class Lake:
         self, root: str | Path | None = None, storage_options: Mapping[str, str] | None = None
     ) -> None:
         raw = str(root) if root is not None else load_settings().lake
-        self.root = raw.rstrip("/") if _is_uri(raw) else str(Path(raw).resolve())
-        self.storage_options = dict(storage_options or {})
+        self.root = raw.rstrip("/") if is_uri(raw) else str(Path(raw).resolve())
+        self.storage_options = {**env_storage_options(self.root), **dict(storage_options or {})}
 
     def __repr__(self) -> str:
         return f"Lake({self.root!r})"
@@ -103,8 +103,13 @@ class Lake:
         )
 
     def tables(self) -> list[str]:
-        """Names of the tables in the lake (local roots list the directory; URIs need a catalog)."""
-        if _is_uri(self.root):
+        """Names of the tables in the lake: the folders under the root holding a ``_delta_log``.
+
+        ``s3://`` roots are listed like directories; other URIs (no listing here) are probed for
+        the table names modax writes.
+        """
+        store = arrow_filesystem(self.root, self.storage_options)
+        if store is None:
             known = (
                 "telemetry",
                 "device_safety",
@@ -117,10 +122,19 @@ class Lake:
                 "ground_truth",
             )
             return [name for name in known if self.exists(name)]
-        root = Path(self.root)
-        if not root.is_dir():
+        if not is_uri(self.root) and not Path(self.root).is_dir():
             return []
-        return sorted(p.name for p in root.iterdir() if (p / "_delta_log").is_dir())
+        folders = [
+            info.base_name
+            for info in store.get_file_info(pafs.FileSelector("", allow_not_found=True))
+            if info.type == pafs.FileType.Directory
+        ]
+        logs = store.get_file_info([f"{name}/_delta_log" for name in folders])
+        return sorted(
+            name
+            for name, log in zip(folders, logs, strict=True)
+            if log.type == pafs.FileType.Directory
+        )
 
     def append(self, name: str, table: pa.Table) -> int | None:
         """Append ``table`` to ``name`` in one atomic commit, creating the table if needed.
@@ -155,11 +169,16 @@ class Lake:
         return self._table(name).version()
 
     def dataset(self, name: str, version: int | None = None) -> ds.Dataset:
-        """The table's current (or ``version``'s) snapshot as an Arrow dataset, without copying."""
+        """The table's current (or ``version``'s) snapshot as an Arrow dataset, without copying.
+
+        Files are read through a native Arrow filesystem where there is one (local, ``s3://``),
+        so readers in other threads or processes (DuckDB, Dask) never call back into Python.
+        """
         table = self._table(name)
         if version is not None:
             table.load_as_version(version)
-        return table.to_pyarrow_dataset()
+        uri = self.table_uri(name)
+        return table.to_pyarrow_dataset(filesystem=arrow_filesystem(uri, self.storage_options))
 
     def read(
         self,
