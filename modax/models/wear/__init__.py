@@ -7,6 +7,8 @@
 - :class:`HealthIndex`, :class:`DegradationOnset` — a 1 → 0 health index per unit and the time
   its degradation starts.
 - :func:`evaluate_rul`, :func:`make_model` — the C-MAPSS protocol and the named models.
+- :func:`rul_windows` — run-to-failure training data from simulator tables.
+- ``modax.models.wear.live`` — the advisory ``wear`` lake table (``update_wear``).
 """
 
 from modax.models.wear.conditions import ConditionNormalizer
@@ -16,6 +18,7 @@ from modax.models.wear.health import HealthIndex
 from modax.models.wear.onset import DegradationOnset
 from modax.models.wear.quantile import QuantileRULRegressor
 from modax.models.wear.regressor import RULRegressor, default_booster
+from modax.models.wear.runs import RUL_SENSORS, rul_windows
 from modax.models.wear.stress import STRESS_COLUMNS, StressWearModel
 from modax.models.wear.target import DEFAULT_CAP, piecewise_linear_rul, run_to_failure_rul
 from modax.models.wear.zoo import DEFAULT_MODELS, MODELS, make_model
@@ -24,6 +27,7 @@ __all__ = [
     "DEFAULT_CAP",
     "DEFAULT_MODELS",
     "MODELS",
+    "RUL_SENSORS",
     "STRESS_COLUMNS",
     "ConditionNormalizer",
     "DegradationOnset",
@@ -37,5 +41,6 @@ __all__ = [
     "last_rows",
     "make_model",
     "piecewise_linear_rul",
+    "rul_windows",
     "run_to_failure_rul",
 ]

@@ -1,0 +1,52 @@
+"""Remaining life on simulated run-to-failure fleets: training data from the twin's ground truth."""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+import simulator
+from modax.models.rul_metrics import rmse
+from modax.models.wear import RULRegressor, StressWearModel, WindowFeatures, default_booster
+from modax.models.wear.runs import RUL_SENSORS, rul_windows
+
+
+def fleet(seed):
+    run = simulator.Fleet(n_devices=4, seed=seed, scenario="run-to-failure").run(2 * 3600)
+    return rul_windows(run.telemetry, run.remaining_life)
+
+
+@pytest.fixture(scope="module")
+def fleets():
+    return fleet(2), fleet(3)
+
+
+def test_each_life_is_a_unit_counting_down(fleets):
+    train, _ = fleets
+    assert train["unit"].nunique() > train["device_id"].nunique()  # replaced motors: new lives
+    for _, life in train.groupby("unit"):
+        assert life["cycle"].tolist() == list(range(1, len(life) + 1))
+        assert (np.diff(life["rul_s"]) < 0).all()
+        assert (np.diff(life["damage"]) >= 0).all()
+
+
+def test_learned_model_beats_the_stress_baseline_on_another_fleet(fleets):
+    train, test = fleets
+    features = WindowFeatures(RUL_SENSORS, window=10, long_window=30, spans=(5, 20), baseline=5)
+    booster = default_booster(max_iter=150, learning_rate=0.1, random_state=0)
+    with threadpool_limits(1):
+        model = RULRegressor(features, cap=None, estimator=booster).fit(train, train["rul_s"])
+        predicted = model.predict(test)
+    exact = test["rul_exact"].to_numpy()
+    truth = test["rul_s"].to_numpy()[exact]
+    learned = rmse(truth, predicted[exact])
+    naive = float(np.std(truth))
+    stress = StressWearModel(nominal_life_h=10_000 / 6000, device_col="unit")
+    baseline = rmse(truth, 3600 * stress.fit(test).predict(test)[exact])
+    assert learned < 0.6 * naive
+    assert learned < baseline
+
+
+def test_missing_truth_column_is_named(fleets):
+    train, _ = fleets
+    with pytest.raises(ValueError, match="rul_exact"):
+        rul_windows(train, train.drop(columns="rul_exact"))
