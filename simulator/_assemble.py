@@ -106,6 +106,21 @@ def _valid(cols: dict[str, np.ndarray]) -> np.ndarray:
     return ok
 
 
+def seq_base(start_ms: int) -> int:
+    """First ``seq`` of a run: the fleet's start (epoch s) as the boot count, times 2³².
+
+    Firmware sends ``seq = boot_count × 2³² + n`` so that ``seq`` never repeats across reboots
+    (docs/decisions/0003); a simulated fleet started at another time is another boot, so its
+    readings are never taken for duplicates of an earlier run's.
+
+    Examples
+    --------
+    >>> seq_base(1_767_225_600_000) >> 32
+    1767225600
+    """
+    return ((start_ms // 1000) & 0x7FFFFFFF) << 32
+
+
 def _telemetry(chunk: Chunk, buffers: ChunkBuffers, events: FaultEvents) -> tuple:
     n_dev = len(chunk.keys)
     n_tel = chunk.n_steps // TELEMETRY_EVERY
@@ -116,7 +131,7 @@ def _telemetry(chunk: Chunk, buffers: ChunkBuffers, events: FaultEvents) -> tupl
     cols = {name: buffers.telemetry[c].ravel() for name, c in _COLUMNS.items()}
     sent = delivery.delivered
     valid = _valid(cols)
-    seq = steps // TELEMETRY_EVERY
+    seq = seq_base(chunk.start_ms) + steps // TELEMETRY_EVERY
 
     def table(rows: np.ndarray) -> dict[str, pa.Array]:
         return {
@@ -195,7 +210,7 @@ def _safety(chunk: Chunk, buffers: ChunkBuffers, events: FaultEvents) -> tuple[p
     device = device.astype(np.int64)
     steps = chunk.k0 + index.astype(np.int64)
     rank = np.arange(len(device)) - np.searchsorted(device, device)
-    seq = chunk.safety_before[device].astype(np.int64) + rank
+    seq = seq_base(chunk.start_ms) + chunk.safety_before[device].astype(np.int64) + rank
     flags = buffers.flags[device, index]
     delivery = Delivery.of(device, steps, chunk.start_ms, chunk.keys)
     delivery.apply(events, salt=1)

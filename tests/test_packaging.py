@@ -25,7 +25,8 @@ def _pyproject_requirements() -> set[str]:
 
 def _conda_requirements() -> set[str]:
     reqs = set()
-    for line in (ROOT / "environment.yml").read_text().splitlines():
+    text = (ROOT / "environment.yml").read_text()
+    for line in text.split("\ndependencies:\n", 1)[1].splitlines():
         m = re.match(r"^  - ([A-Za-z0-9_.\-]+.*)$", line)
         if m and not m.group(1).startswith(("python", "pip")):
             reqs.add(m.group(1).replace(" ", ""))
