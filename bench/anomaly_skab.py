@@ -9,7 +9,9 @@ In one run on the same SKAB files (``data/skab`` by default: the development sub
     in-sample figure);
 (c) an honest estimate for (b): leave-one-file-out tuning — for each file, choose window,
     discount and threshold on the *other* files (best pooled F1 with FAR ≤ 15 % there), then
-    score the held-out file with that choice; pool the held-out scores.
+    score the held-out file with that choice; pool the held-out scores. (The detector's form —
+    trailing mean and spread, largest discounted z, 20-row alarm filter — was itself chosen
+    by looking at these files, so even (c) is somewhat optimistic for unseen kinds of fault.)
 
 Usage::
 

@@ -149,8 +149,10 @@ def test_level_shift_discounts_drifting_channels() -> None:
 
 
 def test_level_shift_needs_enough_training_rows() -> None:
-    with pytest.raises(ValueError, match="needs at least 40 training rows"):
-        LevelShiftDetector(window=20).fit(TRAIN[:30])
+    with pytest.raises(ValueError, match="needs at least 60 training rows"):
+        LevelShiftDetector(window=20).fit(TRAIN[:50])
+    with pytest.raises(ValueError, match="stats: unknown"):
+        LevelShiftDetector(stats=("median",)).fit(TRAIN)
 
 
 def test_streaming_partial_fit_follows_slow_drift_but_not_a_fault() -> None:

@@ -5,41 +5,48 @@ from __future__ import annotations
 import numpy as np
 
 from modax.models.anomaly._base import Detector
-from modax.models.anomaly._features import rolling_mean
+from modax.models.anomaly._features import rolling_mean, rolling_std
 
 __all__ = ["LevelShiftDetector"]
 
+_STATS = {"mean": rolling_mean, "std": rolling_std}
+
 
 class LevelShiftDetector(Detector):
-    """Flags sustained shifts of any channel's trailing mean, discounting channels that drift.
+    """Flags sustained shifts of any channel's trailing mean or spread, discounting drift.
 
-    For each channel ``j`` it learns, on the training rows, the mean ``μⱼ`` and standard
-    deviation ``sⱼ`` of the trailing ``window``-row mean, and a drift index
-    ``Rⱼ = sⱼ² / (σⱼ² / window)``: about 1 for a channel whose samples are independent noise
-    around a level (flow rate, pressure), up to ``window`` for one that wanders smoothly
-    (temperatures). Such slow channels keep wandering after training, so their deviations are
-    discounted: the score of a row is ``maxⱼ |mⱼ − μⱼ| / (sⱼ · max(Rⱼ, 1)^(discount/2))``, a
-    z value, and a point alarms when it exceeds ``threshold`` for ``min_duration`` rows in a
-    row. On the SKAB development files this keeps false alarms from thermal drift down while
-    catching the valve-closing level shifts.
+    For each channel and each statistic (trailing ``window``-row mean, and standard deviation)
+    it learns, on the training rows, the feature's mean ``μ`` and standard deviation ``s``
+    and a drift index ``R`` — how much more the feature wanders than noise alone would make
+    it: for the mean ``R = s² / (σ² / window)`` (about 1 for a channel whose samples are
+    independent noise around a level, like flow rate or pressure, up to ``window`` for one
+    that wanders smoothly, like a temperature); for the spread ``R = s² / γ(window)`` with
+    ``γ`` the feature's variogram at a lag of one window. Wandering features keep wandering
+    after training, so their deviations are discounted: a row's score is the largest
+    ``|f − μ| / (s · max(R, 1)^(discount/2))`` over features, a z value, and a point alarms
+    when it exceeds ``threshold`` for ``min_duration`` rows in a row. On the SKAB development
+    files this keeps thermal drift from raising false alarms while catching valve closures.
 
     Parameters
     ----------
     window : int
-        Rows in the trailing mean (seconds at 1 Hz).
+        Rows in the trailing windows (seconds at 1 Hz).
     discount : float
-        Exponent of the drift discount: 0 is a plain z score of the trailing mean.
+        Exponent of the drift discount: 0 is a plain z score of each feature.
     threshold : float
         Alarm level of the score (a z value).
     min_duration : int
         Rows an excursion must last before its points count as alarms.
+    stats : tuple of str
+        Window statistics to watch: ``"mean"`` and/or ``"std"``.
 
     Attributes
     ----------
     mean_, scale_ : ndarray
-        ``μⱼ`` and the discounted scale ``sⱼ · max(Rⱼ, 1)^(discount/2)`` per channel.
+        ``μ`` and the discounted scale ``s · max(R, 1)^(discount/2)`` per feature (the
+        statistics in ``stats`` order, each over all channels).
     drift_index_ : ndarray
-        ``Rⱼ`` per channel.
+        ``R`` per feature.
     threshold_ : float
         Equal to ``threshold``.
 
@@ -55,35 +62,52 @@ class LevelShiftDetector(Detector):
 
     def __init__(
         self,
-        window: int = 20,
+        window: int = 10,
         discount: float = 1.5,
-        threshold: float = 2.5,
+        threshold: float = 3.0,
         min_duration: int = 20,
+        stats: tuple[str, ...] = ("mean", "std"),
     ) -> None:
         self.window = window
         self.discount = discount
         self.threshold = threshold
         self.min_duration = min_duration
+        self.stats = stats
+
+    def _features(self, X: np.ndarray) -> list[np.ndarray]:
+        return [_STATS[name](X, self.window) for name in self.stats]
 
     def _fit(self, X: np.ndarray) -> None:
+        unknown = sorted(set(self.stats) - set(_STATS))
+        if unknown or not self.stats:
+            raise ValueError(f"stats: unknown {unknown}; choose from {sorted(_STATS)}")
         if self.window < 1:
             raise ValueError(f"window must be at least 1 row, got {self.window}")
-        if X.shape[0] < 2 * self.window:
+        if X.shape[0] < 3 * self.window:
             raise ValueError(
-                f"LevelShiftDetector needs at least {2 * self.window} training rows "
-                f"(2 × window), got {X.shape[0]}"
+                f"LevelShiftDetector needs at least {3 * self.window} training rows "
+                f"(3 × window), got {X.shape[0]}"
             )
-        means = rolling_mean(X, self.window)[self.window - 1 :]
-        spread = means.std(axis=0)
-        noise = X.var(axis=0) / self.window
         tiny = np.finfo(np.float64).tiny
-        self.mean_ = means.mean(axis=0)
-        self.drift_index_ = spread**2 / np.maximum(noise, tiny)
-        discount = np.maximum(self.drift_index_, 1.0) ** (self.discount / 2)
-        self.scale_ = np.maximum(spread * discount, tiny)
+        means, indices, scales = [], [], []
+        for name, feature in zip(self.stats, self._features(X), strict=True):
+            full = feature[self.window - 1 :]
+            spread = full.std(axis=0)
+            if name == "mean":
+                noise = X.var(axis=0) / self.window
+            else:
+                steps = full[self.window :] - full[: -self.window]
+                noise = 0.5 * np.mean(steps**2, axis=0)
+            drift = spread**2 / np.maximum(noise, tiny)
+            means.append(full.mean(axis=0))
+            indices.append(drift)
+            scales.append(np.maximum(spread * np.maximum(drift, 1.0) ** (self.discount / 2), tiny))
+        self.mean_ = np.concatenate(means)
+        self.drift_index_ = np.concatenate(indices)
+        self.scale_ = np.concatenate(scales)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        z = np.abs(rolling_mean(X, self.window) - self.mean_) / self.scale_
+        z = np.abs(np.hstack(self._features(X)) - self.mean_) / self.scale_
         return z.max(axis=1)
 
     def _calibrate(self, train_scores: np.ndarray) -> float:

@@ -54,7 +54,7 @@ DETECTORS: dict[str, DetectorSpec] = {
     "level-shift": DetectorSpec(
         lambda seed: LevelShiftDetector(),
         False,
-        "drift-discounted 20 s level shift + 20 s alarm filter",
+        "drift-discounted 10 s mean/std shifts + 20 s alarm filter",
     ),
 }
 
