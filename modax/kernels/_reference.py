@@ -17,6 +17,7 @@ __all__ = [
     "ReferenceSafety",
     "reference_moments",
     "reference_rolling",
+    "reference_slope",
     "window_stats",
 ]
 
@@ -139,10 +140,26 @@ def reference_moments(values: Sequence[float]) -> dict[str, float]:
     m4 = math.fsum((x - mean) ** 4 for x in xs) / n
     rms = math.sqrt(math.fsum(x * x for x in xs) / n)
     return {
-        "skew": m3 / m2**1.5 if m2 > 0 else nan,
-        "kurtosis": m4 / (m2 * m2) - 3.0 if m2 > 0 else nan,
+        "skew": m3 / m2**1.5 if m2**1.5 > 0 else nan,
+        "kurtosis": m4 / (m2 * m2) - 3.0 if m2 * m2 > 0 else nan,
         "crest": max(abs(x) for x in xs) / rms if rms > 0 else nan,
     }
+
+
+def reference_slope(ts_ms: Sequence[int], values: Sequence[float]) -> float:
+    """Least-squares slope of the non-NaN ``values`` over time, per second (NaN if undefined)."""
+    pairs = [
+        ((t - ts_ms[0]) / 1000.0, x)
+        for t, x in zip(ts_ms, values, strict=True)
+        if not math.isnan(x)
+    ]
+    if len(pairs) < 2:
+        return float("nan")
+    t_mean = math.fsum(t for t, _ in pairs) / len(pairs)
+    x_mean = math.fsum(x for _, x in pairs) / len(pairs)
+    stt = math.fsum((t - t_mean) ** 2 for t, _ in pairs)
+    stx = math.fsum((t - t_mean) * (x - x_mean) for t, x in pairs)
+    return stx / stt if stt > 0 else float("nan")
 
 
 #: One safety event: ``(device, ts_ms, kind, "begin" | "end", value, threshold)``.
