@@ -32,6 +32,13 @@ def broker_command(
     mosquitto runs with persistence on and no limit on messages queued for a disconnected
     subscriber; without mosquitto the pure-Python amqtt runs, which is not crash-safe.
     """
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     directory = data_dir or Path(tempfile.gettempdir()) / f"modax-broker-{port}"
     try:
         broker = start_broker(port, host=host, kind=kind, data_dir=directory)
@@ -46,13 +53,6 @@ def broker_command(
         why = "mosquitto is not installed, so " if kind is BrokerKind.AUTO else ""
         err_console.print(f"[bold yellow]warning:[/] {why}{AMQTT_WARNING}", highlight=False)
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     while not stop.wait(0.5) and broker.running:
         pass
     if not stop.is_set():
