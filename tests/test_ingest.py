@@ -20,7 +20,6 @@ import modax
 from modax.broker import BrokerProcess
 from modax.ingest import Ingester, IngestOptions
 from modax.lake import Lake
-from modax.pipeline import Pipeline
 from modax.schema import topic_for
 from modax.testing import free_port, wait_for
 
@@ -246,26 +245,8 @@ def test_a_flood_of_malformed_messages_is_quarantined_with_bounded_memory(
 def test_derived_safety_events_are_published_to_the_device_events_topic(
     mosquitto_factory, lake, ingesters
 ):
-    class Overload:
-        """A stand-in derive step: one event per reading above 10 A."""
-
-        def process(self, telemetry, device_safety, now_ms):
-            over = telemetry.filter(pa.compute.greater(telemetry["current_1"], 10.0))
-            return {
-                "safety_events": pa.table(
-                    {
-                        "device_id": over["device_id"],
-                        "ts": over["ts"],
-                        "rule": pa.array(["overload"] * over.num_rows, pa.string()),
-                    }
-                )
-            }
-
-        def flush(self):
-            return {}
-
     broker = mosquitto_factory()
-    ingesters(broker, lake, pipeline_factory=lambda lk: Pipeline(lk, derivers=[Overload()]))
+    ingesters(broker, lake)  # the default pipeline: the safety kernel derives events
     received: list[tuple[str, dict]] = []
     got = threading.Event()
     listener = Publisher(broker.host, broker.port, client_id="events-listener")
@@ -279,12 +260,12 @@ def test_derived_safety_events_are_published_to_the_device_events_topic(
     listener.publish([(topic_for("m7", "telemetry"), telemetry("m7", 1, current=4.0))])
     listener.publish([(topic_for("m7", "telemetry"), telemetry("m7", 2, current=12.5))])
     wait_for(got.is_set, 20, "a published safety event")
-    assert len(received) == 1
     topic, event = received[0]
     assert topic == "modax/devices/m7/events"
-    assert event["device_id"] == "m7"
-    assert event["rule"] == "overload"
-    assert lake.read("safety_events")["device_id"].to_pylist() == ["m7"]
+    assert (event["device_id"], event["kind"], event["state"]) == ("m7", "overload", "begin")
+    assert event["ts"] == T0 + 2 * 100  # the reading's event time, epoch ms
+    stored = lake.read("safety_events", columns=["kind", "state"]).to_pylist()
+    assert {"kind": "overload", "state": "begin"} in stored
     listener.close()
 
 

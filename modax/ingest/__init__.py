@@ -10,7 +10,7 @@ Examples
 
 from modax.ingest._backoff import Backoff
 from modax.ingest._inbox import Batch, Inbox
-from modax.ingest._ingester import Ingester, IngestOptions
+from modax.ingest._ingester import Ingester, IngestOptions, event_payload
 from modax.ingest._metrics import IngestMetrics
 from modax.ingest._mqtt import DEFAULT_TOPICS, BrokerAuth, IngestError, shared_topic
 
@@ -24,5 +24,6 @@ __all__ = [
     "IngestMetrics",
     "IngestOptions",
     "Ingester",
+    "event_payload",
     "shared_topic",
 ]

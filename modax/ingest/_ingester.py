@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -44,7 +45,7 @@ from modax.lake import Lake
 from modax.pipeline import BatchResult, Pipeline
 from modax.schema import parse_topic, topic_for
 
-__all__ = ["IngestOptions", "Ingester"]
+__all__ = ["IngestOptions", "Ingester", "event_payload"]
 
 log = logging.getLogger("modax.ingest")
 
@@ -116,8 +117,23 @@ class IngestOptions:
         return [shared_topic(t, self.shared_group) for t in self.topics]
 
 
-def _events_json(row: dict[str, Any]) -> bytes:
-    return msgspec.json.encode(row)
+def event_payload(row: dict[str, Any]) -> bytes:
+    """The JSON published for one ``safety_events`` row: its columns, times as epoch ms (UTC).
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> ts = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> event_payload({"device_id": "m1", "ts": ts, "kind": "overload", "date": ts.date()})
+    b'{"device_id":"m1","ts":1767225600000,"kind":"overload"}'
+    """
+    return msgspec.json.encode(
+        {
+            key: int(value.timestamp() * 1000) if isinstance(value, datetime) else value
+            for key, value in row.items()
+            if key != "date"
+        }
+    )
 
 
 class Ingester:
@@ -523,7 +539,7 @@ class Ingester:
         assert events is not None
         for row in events.to_pylist():
             self._last_event = self._client.publish(
-                topic_for(row["device_id"], "events"), _events_json(row), qos=1
+                topic_for(row["device_id"], "events"), event_payload(row), qos=1
             )
         self.metrics.events_published.inc(events.num_rows)
 
@@ -549,8 +565,12 @@ class Ingester:
         for thread in self._threads:
             thread.join(timeout)
         self.totals.merge(self.pipeline.close())
-        if self._last_event is not None and self._connected.is_set():
-            self._last_event.wait_for_publish(timeout)
+        event = self._last_event
+        if event is not None and self._connected.is_set() and event.rc == mqtt.MQTT_ERR_SUCCESS:
+            try:
+                event.wait_for_publish(timeout)
+            except RuntimeError as exc:  # lost with the connection; not stored, only a signal
+                log.warning("the last safety event was not acknowledged: %s", exc)
         if self._connected.is_set():
             self._client.disconnect()
         self._client.loop_stop()

@@ -1,0 +1,244 @@
+"""Live ingestion throughput and latency, against a bare paho subscriber, on a local mosquitto.
+
+In one run, on fresh mosquitto brokers, with the same publisher process and the same telemetry
+messages at QoS 1:
+
+(a) a bare paho subscriber that only counts messages;
+(b) modax ingest (:class:`modax.ingest.Ingester`, default options) until every message is in a
+    committed lake table;
+(c) modax ingest again with the publisher paced at ``--rate`` msgs/s, measuring each message's
+    publish-to-queryable latency (publish time in the payload's ``timestamp`` → end of the lake
+    commit that holds it).
+
+Usage::
+
+    nice python bench/ingest.py [--messages 200000] [--rate 5000] [--latency-messages 50000]
+
+The last line printed is one JSON object with msgs/s of (a) and (b), ``ratio_vs_bare_subscriber``
+(goal ≥ 0.8) and ``p50_latency_s`` / ``p99_latency_s`` (goal p99 ≤ 1 s at 5,000 msgs/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import paho.mqtt.client as mqtt
+
+from modax.broker import BrokerProcess, start_broker
+from modax.ingest import Ingester
+from modax.lake import Lake
+from modax.pipeline import Pipeline
+from modax.schema import Telemetry, Vibration, topic_for
+from modax.testing import free_port, wait_for
+
+DEVICES = 50
+
+
+def log(message: str) -> None:
+    print(f"[bench/ingest] {message}", file=sys.stderr, flush=True)
+
+
+def payloads(n: int) -> list[tuple[str, Telemetry]]:
+    """``n`` firmware-like readings round-robin over ``DEVICES`` devices (timestamp set later)."""
+    rng = np.random.default_rng(0)
+    currents = np.round(rng.normal(4.2, 0.3, (n, 2)), 2)
+    temps = np.round(rng.normal(45.0, 2.0, (n, 2)), 1)
+    vib = np.round(rng.normal(0.0, 0.2, (n, 3)), 3)
+    out = []
+    for i in range(n):
+        dev = f"esp32-{i % DEVICES:03d}"
+        x, y, z = vib[i, 0], vib[i, 1], 9.81 + vib[i, 2]
+        out.append(
+            (
+                topic_for(dev, "telemetry"),
+                Telemetry(
+                    0,
+                    dev,
+                    currents[i].tolist(),
+                    Vibration(
+                        float(x),
+                        float(y),
+                        float(z),
+                        round(float(np.sqrt(x * x + y * y + z * z)), 3),
+                    ),
+                    temps[i].tolist(),
+                    seq=i // DEVICES,
+                ),
+            )
+        )
+    return out
+
+
+def publish(url: str, n: int, rate: float) -> None:
+    """Publisher process: ``n`` messages at QoS 1, as fast as possible (``rate`` 0) or paced."""
+    host, port = url.removeprefix("mqtt://").split(":")
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-publisher")
+    client.max_inflight_messages_set(1_000)
+    client.max_queued_messages_set(0)
+    acked = threading.Semaphore(0)
+    client.on_publish = lambda *a: acked.release()
+    client.connect(host, int(port))
+    client.loop_start()
+    encoder = msgspec.json.Encoder()
+    messages = payloads(n)
+    start = time.time()
+    print(f"start {time.monotonic()}", flush=True)
+    for i, (topic, msg) in enumerate(messages):
+        if rate:
+            ahead = start + i / rate - time.time()
+            if ahead > 0.005:
+                time.sleep(ahead)
+        msg.timestamp = time.time_ns() // 1_000_000
+        client.publish(topic, encoder.encode(msg), qos=1)
+    for _ in range(n):
+        acked.acquire()
+    client.disconnect()
+    client.loop_stop()
+
+
+def run_publisher(broker: BrokerProcess, n: int, rate: float = 0) -> tuple[subprocess.Popen, float]:
+    """Start the publisher process; returns it and the monotonic time of its first publish."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "_publish", broker.url, str(n), str(rate)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("start "):
+        raise RuntimeError(f"the publisher did not start: {line!r}")
+    return proc, float(line.split()[1])
+
+
+def bare_subscriber(broker: BrokerProcess, n: int) -> float:
+    """msgs/s of a paho subscriber that only counts, from publisher start to the last message."""
+    count = 0
+    done = threading.Event()
+    subscribed = threading.Event()
+
+    def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        nonlocal count
+        count += 1
+        if count == n:
+            done.set()
+
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=mqtt.MQTTv5
+    )
+    client.on_message = on_message
+    client.on_subscribe = lambda *a: subscribed.set()
+    client.connect(broker.host, broker.port)
+    client.subscribe("modax/devices/+/telemetry", qos=1)
+    client.loop_start()
+    wait_for(subscribed.is_set, 10, "the bare subscriber's subscription")
+    publisher, start = run_publisher(broker, n)
+    done.wait(600)
+    elapsed = time.monotonic() - start
+    publisher.wait()
+    client.disconnect()
+    client.loop_stop()
+    if count != n:
+        raise RuntimeError(f"bare subscriber got {count} of {n}")
+    return n / elapsed
+
+
+class TimedPipeline(Pipeline):
+    """The pipeline, noting when each message became queryable (its lake commit ended)."""
+
+    latencies: list[np.ndarray]
+
+    def process(self, topics, payloads, received_at_ms):  # type: ignore[no-untyped-def]
+        result = super().process(topics, payloads, received_at_ms)
+        committed_ms = time.time() * 1000
+        sent = np.array([_STAMP.decode(p).timestamp for p in payloads], dtype=np.float64)
+        TimedPipeline.latencies.append((committed_ms - sent) / 1000)
+        return result
+
+
+class _Stamp(msgspec.Struct):
+    timestamp: int
+
+
+_STAMP = msgspec.json.Decoder(_Stamp)
+
+
+def modax_ingest(broker: BrokerProcess, n: int, rate: float = 0, timed: bool = False) -> float:
+    """msgs/s of modax ingest, from publisher start until all ``n`` rows are committed."""
+    with tempfile.TemporaryDirectory(prefix="bench-lake-") as root:
+        lake = Lake(root)
+        factory = TimedPipeline if timed else Pipeline
+        ingester = Ingester(broker.url, lake, pipeline_factory=factory).start()
+        ingester.wait_connected()
+        publisher, start = run_publisher(broker, n, rate)
+        wait_for(lambda: ingester.totals.accepted >= n, 900, "modax ingest to commit", 0.01)
+        elapsed = time.monotonic() - start
+        publisher.wait()
+        totals = ingester.stop()
+        rows = lake.read("telemetry", columns=["seq"]).num_rows
+        if totals.accepted != n or rows != n:
+            raise RuntimeError(f"modax ingest stored {rows} rows of {n}")
+    return n / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--rate", type=float, default=5_000.0)
+    parser.add_argument("--latency-messages", type=int, default=50_000)
+    args = parser.parse_args()
+    n = args.messages
+    payload_bytes = len(msgspec.json.encode(payloads(1)[0][1]))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        log(f"(a) bare paho subscriber, {n:,} messages at QoS 1")
+        with start_broker(free_port(), kind="mosquitto", data_dir=Path(tmp) / "a") as broker:
+            bare = bare_subscriber(broker, n)
+        log(f"    {bare:,.0f} msgs/s")
+        log(f"(b) modax ingest to committed lake rows, {n:,} messages at QoS 1")
+        with start_broker(free_port(), kind="mosquitto", data_dir=Path(tmp) / "b") as broker:
+            ours = modax_ingest(broker, n)
+        log(f"    {ours:,.0f} msgs/s")
+        m = args.latency_messages
+        log(f"(c) publish-to-queryable latency at {args.rate:,.0f} msgs/s, {m:,} messages")
+        TimedPipeline.latencies = []
+        with start_broker(free_port(), kind="mosquitto", data_dir=Path(tmp) / "c") as broker:
+            achieved = modax_ingest(broker, m, args.rate, timed=True)
+        latencies = np.concatenate(TimedPipeline.latencies)
+        p50, p99 = np.percentile(latencies, [50, 99])
+        log(f"    p50 {p50:.3f} s, p99 {p99:.3f} s")
+
+    print(
+        json.dumps(
+            {
+                "benchmark": "ingest",
+                "messages": n,
+                "payload_bytes": payload_bytes,
+                "qos": 1,
+                "bare_subscriber_msgs_per_s": round(bare),
+                "modax_ingest_msgs_per_s": round(ours),
+                "ratio_vs_bare_subscriber": round(ours / bare, 3),
+                "latency_rate_msgs_per_s": args.rate,
+                "latency_messages": m,
+                "latency_run_msgs_per_s": round(achieved),
+                "p50_latency_s": round(float(p50), 4),
+                "p99_latency_s": round(float(p99), 4),
+                "max_latency_s": round(float(latencies.max()), 4),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "_publish":
+        publish(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    else:
+        main()
