@@ -117,6 +117,9 @@ class Settings:
         """Raise :class:`ConfigError` naming the variable for the first invalid setting."""
         if not self.lake:
             raise ConfigError("MODAX_LAKE is empty: set it to a directory or an s3:// URI")
+        from modax.storage import storage_options  # its StorageError is a ConfigError
+
+        storage_options(self.lake)  # the URI scheme and the AWS_* settings it needs
         parse_broker_url(self.broker)
         if self.log_format not in _LOG_FORMATS:
             raise ConfigError(f"MODAX_LOG_FORMAT={self.log_format!r}: use one of {_LOG_FORMATS}")

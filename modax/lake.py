@@ -11,6 +11,7 @@ Tables written by modax: ``telemetry``, ``device_safety``, ``devices``, ``quaran
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -81,7 +82,11 @@ class Lake:
     ) -> None:
         raw = str(root) if root is not None else load_settings().lake
         self.root = raw.rstrip("/") if is_uri(raw) else str(Path(raw).resolve())
-        self.storage_options = {**env_storage_options(self.root), **dict(storage_options or {})}
+        explicit = dict(storage_options or {})
+        self.storage_options = {
+            **env_storage_options(self.root, {**os.environ, **explicit}),
+            **explicit,
+        }
 
     def __repr__(self) -> str:
         return f"Lake({self.root!r})"

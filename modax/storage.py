@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
+from modax.config import ConfigError
+
 __all__ = [
     "OBJECT_STORE_SCHEMES",
     "S3_VARIABLES",
@@ -53,7 +55,7 @@ S3_VARIABLES = (
 _TRUE = ("1", "true", "yes", "on")
 
 
-class StorageError(ValueError):
+class StorageError(ConfigError):
     """A lake root or an object-store setting is invalid; the message names it and the fix."""
 
 
@@ -81,7 +83,8 @@ def storage_options(root: str, environ: Mapping[str, str] | None = None) -> dict
     Raises
     ------
     StorageError
-        For an unknown URI scheme or an endpoint that is not an ``http(s)://`` URL.
+        For an unknown URI scheme, an endpoint that is not an ``http(s)://`` URL, or a plain-HTTP
+        endpoint without ``AWS_ALLOW_HTTP=true``.
 
     Examples
     --------
@@ -96,10 +99,15 @@ def storage_options(root: str, environ: Mapping[str, str] | None = None) -> dict
     env = os.environ if environ is None else environ
     options = {name: env[name] for name in S3_VARIABLES if env.get(name)}
     endpoint = options.get("AWS_ENDPOINT_URL")
-    if endpoint is not None and urlsplit(endpoint).scheme not in ("http", "https"):
+    scheme = None if endpoint is None else urlsplit(endpoint).scheme
+    if scheme is not None and scheme not in ("http", "https"):
         raise StorageError(
             f"AWS_ENDPOINT_URL={endpoint!r}: must be an http:// or https:// URL, "
             "e.g. http://127.0.0.1:9000"
+        )
+    if scheme == "http" and options.get("AWS_ALLOW_HTTP", "").lower() not in _TRUE:
+        raise StorageError(
+            f"AWS_ENDPOINT_URL={endpoint!r} is plain HTTP: set AWS_ALLOW_HTTP=true to allow it"
         )
     options["conditional_put"] = options.pop("AWS_CONDITIONAL_PUT", "etag")
     return options
@@ -115,10 +123,6 @@ def _s3_filesystem(options: Mapping[str, str]) -> pafs.S3FileSystem:
     endpoint = options.get("AWS_ENDPOINT_URL")
     if endpoint is not None:
         parts = urlsplit(endpoint)
-        if parts.scheme == "http" and options.get("AWS_ALLOW_HTTP", "").lower() not in _TRUE:
-            raise StorageError(
-                f"AWS_ENDPOINT_URL={endpoint!r} is plain HTTP: set AWS_ALLOW_HTTP=true to allow it"
-            )
         kwargs.update(endpoint_override=parts.netloc, scheme=parts.scheme)
     return pafs.S3FileSystem(**{k: v for k, v in kwargs.items() if v is not None})
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from modax.broker import BrokerError, BrokerProcess, find_mosquitto, start_broker
+from modax.s3server import LocalS3Server, moto_available
 from modax.testing import free_port, require
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,3 +81,32 @@ def amqtt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     broker = _start_on_free_port(kind="amqtt", data_dir=tmp_path_factory.mktemp("amqtt"))
     with broker:
         yield broker
+
+
+# --- S3-compatible object storage: a real moto server on a free loopback port ----------------
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[LocalS3Server]:
+    """A local S3 endpoint (``moto`` in server mode, ``modax.s3server``) shared by the session.
+
+    Use a bucket of your own (``s3_server.create_bucket(name)``) or the ``s3_lake`` fixture.
+    """
+    require(moto_available(), "moto (pip install 'moto[server]')")
+    with LocalS3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_lake(
+    s3_server: LocalS3Server, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """An empty lake root ``s3://<bucket of this test>/lake`` with ``AWS_*`` set to reach it.
+
+    The variables are set in this process's environment, so ``Lake(root)``, ``modax.connect``,
+    the CLI and child processes all reach the local server exactly as they would reach AWS.
+    """
+    for name, value in s3_server.environ().items():
+        monkeypatch.setenv(name, value)
+    bucket = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:50]
+    return f"{s3_server.create_bucket(f'{bucket}-{free_port()}')}/lake"
