@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import pyarrow as pa
 import pytest
+from typer.testing import CliRunner
 
 from modax.advisory import (
     SCORES_SCHEMA,
@@ -22,6 +21,7 @@ from modax.advisory import (
     run_live,
     save_model,
 )
+from modax.cli import app
 from modax.config import parse_broker_url
 from modax.lake import Lake
 from modax.models.anomaly import LevelShiftDetector, PCADetector
@@ -253,19 +253,14 @@ def test_cli_fit_from_lake_then_errors(lake_dir: Path, tmp_path: Path) -> None:
         [T0] * 200,
     )
     out = tmp_path / "saved"
-    run = [sys.executable, "-m", "modax", "advise"]
-    proc = subprocess.run(
-        [*run, "fit", str(out), "--lake", str(lake_dir), "--detector", "pca-t2q"],
-        capture_output=True,
-        text=True,
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["advise", "fit", str(out), "--lake", str(lake_dir), "--detector", "pca-t2q"]
     )
-    assert proc.returncode == 0, proc.stderr
+    assert result.exit_code == 0, result.stderr
     model = load_model(out)
     assert model.metadata["training"]["rows"] == 200
     assert model.metadata["training"]["devices"] == ["m1"]
     assert "current_1" in model.features and "current_2" not in model.features  # 1 motor
-    proc = subprocess.run(
-        [*run, "run", str(tmp_path / "missing"), "--duration", "0"], capture_output=True, text=True
-    )
-    assert proc.returncode == 1 and "no model.json" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    result = runner.invoke(app, ["advise", "run", str(tmp_path / "missing"), "--duration", "0"])
+    assert result.exit_code == 1 and "no model.json" in result.stderr

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from typer.testing import CliRunner
 
+from modax.cli import app
 from modax.models.anomaly import LevelShiftDetector
 from modax.models.anomaly._sim import device_series
 from modax.models.anomaly._skab import run_skab
@@ -71,20 +71,16 @@ def test_protocol_on_device_series_finds_an_injected_overload() -> None:
 
 
 def test_cli_eval_sim_on_a_small_fleet() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "modax", "eval", "sim", "--devices", "2", "--duration", "420",
-         "--train-s", "120", "-d", "level-shift", "--format", "json"],
-        capture_output=True,
-        text=True,
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        ["eval", "sim", "--devices", "2", "--duration", "420", "--train-s", "120",
+         "-d", "level-shift", "--format", "json"],
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["scenario"] == "mixed-faults" and report["best"] == "level-shift"
     figures = report["detectors"]["level-shift"]
     assert figures["series"] + figures["series_skipped"] == 2
-    proc = subprocess.run(
-        [sys.executable, "-m", "modax", "eval", "sim", "--scenario", "nowhere"],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 1 and "unknown scenario 'nowhere'" in proc.stderr
+    result = runner.invoke(app, ["eval", "sim", "--scenario", "nowhere"])
+    assert result.exit_code == 1 and "unknown scenario 'nowhere'" in result.stderr
