@@ -14,6 +14,8 @@ from modax.viz._feed import LiveFeed, recent_events, shared_feed
 from modax.viz._fleet import OVERLOAD_CURRENT_A, OVERTEMP_C, DeviceState, FleetState
 from modax.viz._history import history
 from modax.viz._history_view import HistoryView
+from modax.viz._lab import DetectionRun, lake_series, run_detection, run_rul, skab_series
+from modax.viz._lab_view import ModelLab, metrics_frame
 from modax.viz._live_messages import Advisory, Recommendation, SafetyEvent, decode_live
 from modax.viz._live_plots import CHANNEL_GROUPS, LivePlots
 from modax.viz._lttb import lttb, lttb_reference
@@ -28,6 +30,7 @@ __all__ = [
     "Advisory",
     "Alarm",
     "AlarmLog",
+    "DetectionRun",
     "DeviceState",
     "DeviceView",
     "EventFeed",
@@ -36,6 +39,7 @@ __all__ = [
     "HistoryView",
     "LiveFeed",
     "LivePlots",
+    "ModelLab",
     "Recommendation",
     "SafetyEvent",
     "WearPanel",
@@ -45,9 +49,14 @@ __all__ = [
     "device_picker",
     "fleet_frame",
     "history",
+    "lake_series",
     "lttb",
     "lttb_reference",
+    "metrics_frame",
     "recent_events",
+    "run_detection",
+    "run_rul",
     "shared_feed",
+    "skab_series",
     "wear_history",
 ]

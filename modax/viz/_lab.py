@@ -1,0 +1,187 @@
+"""Model-lab runs: labelled series from a SKAB file, the lake or the simulator; a detector (or a
+remaining-life model) fitted and scored with the project's protocols and metrics.
+
+Anomaly detection follows the SKAB protocol (:func:`modax.models.anomaly._skab.run_skab`: fit on
+the first rows, score the rest, point and event-level metrics); remaining life follows C-MAPSS
+(:func:`modax.models.wear.evaluate_rul`: RMSE and the NASA score at each test unit's end).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from modax.models.anomaly import DETECTORS, make_detector
+from modax.models.anomaly._sim import SIM_PARAMS, device_series
+from modax.models.anomaly._skab import SKAB_PARAMS, run_skab
+from modax.models.datasets.skab import read_skab
+from modax.query import LakeConnection
+
+__all__ = [
+    "DetectionRun",
+    "Labelled",
+    "detector_params",
+    "lake_series",
+    "run_detection",
+    "run_rul",
+    "skab_series",
+]
+
+
+class Labelled(Protocol):
+    """A labelled series: what SKAB files and simulator/lake series have in common."""
+
+    name: str
+    data: pd.DataFrame
+    anomaly: np.ndarray
+    changepoint: np.ndarray
+
+
+@dataclass
+class DetectionRun:
+    """A detector's result on labelled series.
+
+    Attributes
+    ----------
+    detector : str
+        Registry name (``modax.models.anomaly.DETECTORS``).
+    metrics : dict
+        Pooled SKAB-protocol figures over every series: ``f1``, ``far``, ``mar`` (%),
+        ``event_precision``, ``event_recall``, ``mean_delay_s``, ``nab``...
+    frame : pandas.DataFrame
+        The first series, row by row: ``time``, ``value`` (its first channel), ``score``,
+        ``alarm`` and ``truth`` (0/1); ``train`` marks the rows the detector was fitted on.
+    channel : str
+        The channel in ``frame.value``.
+    """
+
+    detector: str
+    metrics: dict[str, float]
+    frame: pd.DataFrame
+    channel: str
+
+
+def skab_series(path: str | Path) -> list[Labelled]:
+    """One SKAB CSV file as a labelled series (``modax.models.datasets.skab``)."""
+    return [read_skab(path)]
+
+
+def lake_series(
+    con: LakeConnection, device_id: str | None, start: datetime, end: datetime
+) -> list[Labelled]:
+    """Telemetry of the lake in ``[start, end)`` as labelled 1 s series, one per device.
+
+    A reading is anomalous while a non-network fault of its device is active in the lake's
+    ``ground_truth`` table (the simulator writes it); without that table nothing is labelled.
+
+    Parameters
+    ----------
+    con : LakeConnection
+        DuckDB over the lake.
+    device_id : str or None
+        One device, or every device.
+    start, end : datetime
+        Time range, timezone-aware (UTC).
+    """
+    if "telemetry" not in con.tables:
+        raise ValueError("the lake has no telemetry table yet")
+    truth = "false"
+    if "ground_truth" in con.tables:
+        truth = (
+            "exists (select 1 from ground_truth g where g.device_id = t.device_id "
+            "and g.category <> 'network' and t.ts >= g.start_ts "
+            "and (g.end_ts is null or t.ts < g.end_ts))"
+        )
+    device = "and t.device_id = $device" if device_id else ""
+    params: dict[str, Any] = {"lo": start, "hi": end} | ({"device": device_id} if device_id else {})
+    table = con.execute(
+        f"select t.*, {truth} as anomaly from telemetry t "
+        f"where t.ts >= $lo and t.ts < $hi {device} order by t.device_id, t.ts",
+        params,
+    ).to_arrow_table()
+    if table.num_rows == 0:
+        raise ValueError(f"no telemetry between {start} and {end}")
+    return device_series(table.drop_columns(["anomaly"]), table["anomaly"].to_numpy())
+
+
+def detector_params(name: str, source: str) -> dict[str, Any]:
+    """Parameters that map a detector onto a source's columns (``skab`` or ``modax``)."""
+    table = SKAB_PARAMS if source == "skab" else SIM_PARAMS
+    return dict(table.get(name, {}))
+
+
+def run_detection(
+    name: str,
+    series: list[Labelled],
+    train_rows: int = 400,
+    params: dict[str, Any] | None = None,
+) -> DetectionRun:
+    """Fit and score detector ``name`` on ``series`` with the SKAB protocol.
+
+    Parameters
+    ----------
+    name : str
+        A detector of ``modax.models.anomaly.DETECTORS``.
+    series : list
+        Labelled series (:func:`skab_series`, :func:`lake_series`, the simulator's).
+    train_rows : int
+        Rows of each series the detector is fitted on.
+    params : dict, optional
+        Detector parameters (``set_params``).
+
+    Examples
+    --------
+    >>> from modax.models.datasets.skab import find_skab
+    >>> run = run_detection("pca-t2q", skab_series(find_skab("data/skab")[0]))
+    >>> sorted(run.metrics)[:3]
+    ['event_precision', 'event_recall', 'f1']
+    """
+    if name not in DETECTORS:
+        raise ValueError(f"unknown detector {name!r}; known: {', '.join(DETECTORS)}")
+    detector = make_detector(name, random_state=0, **(params or {}))
+    metrics = run_skab(detector, series, train_rows)
+    first = series[0]
+    model = clone(detector).fit(first.data.iloc[:train_rows])
+    channel = str(first.data.columns[0])
+    frame = pd.DataFrame(
+        {
+            "time": pd.to_datetime(first.data.index),
+            "value": first.data[channel].to_numpy(np.float64),
+            "score": model.score_samples(first.data),
+            "alarm": model.predict(first.data),
+            "truth": np.asarray(first.anomaly, dtype=np.int8),
+            "train": np.arange(len(first.data)) < train_rows,
+        }
+    )
+    return DetectionRun(name, metrics, frame, channel)
+
+
+def run_rul(
+    model_name: str, directory: str | Path, subset: str = "FD001", train_units: int | None = None
+) -> dict[str, float]:
+    """Fit remaining-life model ``model_name`` on C-MAPSS and score it on the test units.
+
+    ``train_units`` fits on that many training units only (a quick look; the full protocol is
+    ``modax eval cmapss``).
+
+    Returns
+    -------
+    dict
+        ``rmse``, ``rmse_unclipped`` and ``nasa_score`` (cycles), as ``modax eval cmapss``.
+    """
+    from modax.models.datasets.cmapss import INFORMATIVE_SENSORS, SETTINGS, load_cmapss
+    from modax.models.wear import evaluate_rul, make_model
+
+    data = load_cmapss(directory, subset)
+    train = data.train
+    if train_units is not None:
+        train = train[train["unit"].isin(sorted(train["unit"].unique())[:train_units])]
+    model = make_model(model_name, INFORMATIVE_SENSORS, settings=SETTINGS, random_state=0)
+    model.fit(train, train["rul"])
+    return evaluate_rul(model, data.test, data.rul)
