@@ -230,3 +230,15 @@ def test_registry_names_unknown_detectors() -> None:
     with pytest.raises(ValueError, match="unknown detector 'magic'; known: modax-baseline"):
         make_detector("magic")
     assert make_detector("iforest", random_state=3).random_state == 3
+
+
+def test_mset_remembers_extremes_and_estimates_normal_rows_closely() -> None:
+    from modax.models.anomaly import MSETDetector
+
+    det = MSETDetector(memory_size=40).fit(TRAIN)
+    assert det.memory_.shape == (40, 3)
+    z = det.scaler_.transform(TRAIN)
+    for j in range(3):  # each feature's minimum and maximum state is in memory
+        assert np.isclose(det.memory_[:, j].min(), z[:, j].min())
+        assert np.isclose(det.memory_[:, j].max(), z[:, j].max())
+    assert np.median(det.score_samples(HEALTHY)) < 0.2 * np.median(det.score_samples(FAULTY))

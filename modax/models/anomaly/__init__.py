@@ -5,6 +5,7 @@ Rows are samples of one machine in time order. Detectors:
 
 - :class:`ModaxBaseline` — the original MODAX statistical detector (the baseline);
 - :class:`PCADetector` — PCA with Hotelling's T² and Q control limits;
+- :class:`MSETDetector` — MSET-style similarity-based state estimation;
 - :class:`IsolationForestDetector`, :class:`LOFDetector`, :class:`OneClassSVMDetector` —
   scikit-learn models on rolling-window features (:class:`RollingFeatures`);
 - :class:`StreamingDetector` — online, updated batch by batch with ``partial_fit``;
@@ -26,6 +27,7 @@ from modax.models.anomaly._base import Detector, min_duration_filter
 from modax.models.anomaly._features import RollingFeatures
 from modax.models.anomaly._level_shift import LevelShiftDetector
 from modax.models.anomaly._modax_baseline import ModaxBaseline
+from modax.models.anomaly._mset import MSETDetector
 from modax.models.anomaly._pca import PCADetector
 from modax.models.anomaly._registry import DETECTORS, DetectorSpec, make_detector
 from modax.models.anomaly._streaming import StreamingDetector
@@ -42,6 +44,7 @@ __all__ = [
     "IsolationForestDetector",
     "LOFDetector",
     "LevelShiftDetector",
+    "MSETDetector",
     "ModaxBaseline",
     "OneClassSVMDetector",
     "PCADetector",

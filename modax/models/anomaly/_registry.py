@@ -9,6 +9,7 @@ from typing import Any
 from modax.models.anomaly._base import Detector
 from modax.models.anomaly._level_shift import LevelShiftDetector
 from modax.models.anomaly._modax_baseline import ModaxBaseline
+from modax.models.anomaly._mset import MSETDetector
 from modax.models.anomaly._pca import PCADetector
 from modax.models.anomaly._streaming import StreamingDetector
 from modax.models.anomaly._window_models import (
@@ -38,6 +39,9 @@ DETECTORS: dict[str, DetectorSpec] = {
     ),
     "pca-t2q": DetectorSpec(
         lambda seed: PCADetector(statistic="t2q"), False, "PCA T² and Q (99 % limits)"
+    ),
+    "mset": DetectorSpec(
+        lambda seed: MSETDetector(), False, "MSET similarity model, 100 remembered states"
     ),
     "iforest": DetectorSpec(
         lambda seed: IsolationForestDetector(random_state=seed),
