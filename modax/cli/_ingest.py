@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 from contextlib import nullcontext
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -19,6 +20,16 @@ from modax.ingest import DEFAULT_TOPICS, Ingester, IngestOptions
 from modax.obs import ObsServer, configure_logging
 
 log = logging.getLogger("modax.ingest")
+
+
+class MqttVersion(StrEnum):
+    """MQTT protocol version."""
+
+    auto = "auto"
+    v5 = "5"
+    v311 = "3.1.1"
+
+
 _PROGRESS_LOG_S = 10.0
 
 
@@ -82,6 +93,9 @@ def ingest_command(
         bool, typer.Option(help="Publish derived safety events to modax/devices/{id}/events.")
     ] = True,
     log_format: Annotated[str | None, typer.Option(help="text or json (MODAX_LOG_FORMAT).")] = None,
+    mqtt_version: Annotated[
+        MqttVersion, typer.Option(help="auto: MQTT 5, or 3.1.1 for brokers without it (amqtt).")
+    ] = MqttVersion.auto,
 ) -> None:
     """Ingest live MQTT telemetry into the lake, at least once, until Ctrl-C or SIGTERM.
 
@@ -110,6 +124,7 @@ def ingest_command(
         batch_s=batch_ms / 1000,
         max_queued=max_queued,
         publish_events=events,
+        mqtt_version=mqtt_version.value,
     )
     ingester = Ingester.from_settings(settings, options)
     server = None
