@@ -75,11 +75,12 @@ class MSETDetector(Detector):
             raise ValueError(f"memory_size must be at least 2, got {self.memory_size}")
         self.scaler_ = StandardScaler().fit(X)
         Z = self.scaler_.transform(X)
-        chosen = list(dict.fromkeys([*Z.argmin(axis=0), *Z.argmax(axis=0)]))
-        by_norm = np.argsort(np.linalg.norm(Z, axis=1), kind="stable")
-        room = max(self.memory_size - len(chosen), 0)
-        spaced = by_norm[np.linspace(0, len(by_norm) - 1, num=min(room, len(by_norm))).astype(int)]
-        chosen = list(dict.fromkeys([*chosen, *spaced.tolist()]))[: max(self.memory_size, 2)]
+        chosen = list(dict.fromkeys([*Z.argmin(axis=0).tolist(), *Z.argmax(axis=0).tolist()]))
+        taken = set(chosen)
+        rest = np.array([i for i in np.argsort(np.linalg.norm(Z, axis=1)) if i not in taken])
+        room = min(max(self.memory_size - len(chosen), 0), rest.size)
+        if room:
+            chosen += rest[np.linspace(0, rest.size - 1, num=room).astype(int)].tolist()
         self.memory_ = Z[chosen]
         gram = self._kernel(self.memory_, self.memory_)
         self.inverse_ = np.linalg.pinv(gram + self.ridge * np.eye(len(chosen)))
