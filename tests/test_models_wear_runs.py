@@ -7,17 +7,21 @@ from threadpoolctl import threadpool_limits
 import simulator
 from modax.models.rul_metrics import rmse
 from modax.models.wear import RULRegressor, StressWearModel, WindowFeatures, default_booster
+from modax.models.wear.evaluate import evaluate_sim_rul
 from modax.models.wear.runs import RUL_SENSORS, rul_windows
 
 
-def fleet(seed):
-    run = simulator.Fleet(n_devices=4, seed=seed, scenario="run-to-failure").run(2 * 3600)
-    return rul_windows(run.telemetry, run.remaining_life)
+@pytest.fixture(scope="module")
+def runs():
+    return [
+        simulator.Fleet(n_devices=4, seed=seed, scenario="run-to-failure").run(2 * 3600)
+        for seed in (2, 3)
+    ]
 
 
 @pytest.fixture(scope="module")
-def fleets():
-    return fleet(2), fleet(3)
+def fleets(runs):
+    return [rul_windows(run.telemetry, run.remaining_life) for run in runs]
 
 
 def test_each_life_is_a_unit_counting_down(fleets):
@@ -50,3 +54,15 @@ def test_missing_truth_column_is_named(fleets):
     train, _ = fleets
     with pytest.raises(ValueError, match="rul_exact"):
         rul_windows(train, train.drop(columns="rul_exact"))
+
+
+def test_sim_rul_report_for_modax_eval_sim(runs):
+    with threadpool_limits(1):
+        report = evaluate_sim_rul(runs[0], seeds=range(1))
+    assert report["unit"] == "min" and report["n_test_lives"] > 0
+    assert set(report["models"]) == {"modax-stress", "gbm-window", "gbm"}
+    for scores in report["models"].values():
+        assert scores["rmse"] > 0 and scores["rmse"] == scores["rmse_unclipped"]
+    assert report["models"]["gbm"]["rmse_std"] >= 0
+    assert report["best"] == min(report["models"], key=lambda n: report["models"][n]["rmse"])
+    assert report["best"] != "modax-stress"

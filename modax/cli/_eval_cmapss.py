@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -51,8 +52,11 @@ def run_cmapss(
         seed, and for quantile models the 80 % interval ``coverage`` and mean ``width``) and
         ``best`` (lowest mean ``rmse``).
     """
+    from sklearn.exceptions import ConvergenceWarning
+
     from modax.models.datasets.cmapss import INFORMATIVE_SENSORS, SETTINGS, load_cmapss
     from modax.models.wear import QuantileRULRegressor, evaluate_rul, last_rows, make_model
+    from modax.models.wear.evaluate import summarise_runs
 
     data = load_cmapss(directory, subset)
     last = last_rows(data.test)
@@ -67,7 +71,9 @@ def run_cmapss(
             model = make_model(
                 name, INFORMATIVE_SENSORS, settings=SETTINGS, cap=cap, random_state=seed
             )
-            model.fit(data.train, data.train["rul"])
+            with warnings.catch_warnings():  # the MLP's early stopping cut at max_iter is fine
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(data.train, data.train["rul"])
             scores = evaluate_rul(model, data.test, data.rul, cap=cap)
             n_conditions = model.normalizer_.n_conditions_
             if isinstance(model, QuantileRULRegressor):
@@ -79,7 +85,7 @@ def run_cmapss(
             runs.append(scores)
             if progress is not None and task is not None:
                 progress.advance(task)
-        results[name] = _summarise(runs)
+        results[name] = summarise_runs(runs)
     best = min(results, key=lambda n: results[n]["rmse"])
     return {
         "subset": data.name,
@@ -90,16 +96,6 @@ def run_cmapss(
         "models": results,
         "best": best,
     }
-
-
-def _summarise(runs: list[dict[str, float]]) -> dict[str, float]:
-    summary: dict[str, float] = {}
-    for key in runs[0]:
-        values = np.array([run[key] for run in runs])
-        summary[key] = float(values.mean())
-        if key != "runtime_s":
-            summary[f"{key}_std"] = float(values.std())
-    return summary
 
 
 @eval_app.command("cmapss")

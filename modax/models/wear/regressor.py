@@ -57,7 +57,8 @@ class RULRegressor(RegressorMixin, BaseEstimator):
     cap : float or None
         Cap of the piecewise-linear target (cycles); predictions lie in [0, cap].
     random_state : int or None
-        Seed given to the estimator (when it takes one) and the clustering.
+        Seed given to the estimator (every ``*random_state`` parameter, nested ones too) and the
+        clustering.
 
     Attributes
     ----------
@@ -129,8 +130,8 @@ class RULRegressor(RegressorMixin, BaseEstimator):
             model = default_booster(self.random_state, **params)
         else:
             model = clone(self.estimator).set_params(**params)
-            if "random_state" in model.get_params():
-                model.set_params(random_state=self.random_state)
+            seeds = [key for key in model.get_params() if key.endswith("random_state")]
+            model.set_params(**dict.fromkeys(seeds, self.random_state))
         return model.fit(matrix, target)
 
     def _clip(self, values: np.ndarray) -> np.ndarray:

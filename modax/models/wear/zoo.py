@@ -6,6 +6,8 @@
 - ``gbm`` — gradient boosting on the richer history features (long slope, smoothed levels, drift
   from the unit's own baseline, time in service).
 - ``gbm-quantile`` — ``gbm`` features with 10 %/50 %/90 % quantile models (median as forecast).
+- ``mlp`` — a small multi-layer perceptron (64-32 ReLU, early stopping) on the ``gbm`` features.
+- ``ensemble`` — the mean of ``gbm`` and ``mlp``.
 
 Examples
 --------
@@ -18,9 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import VotingRegressor
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
 from modax.models.wear.features import WindowFeatures
 from modax.models.wear.quantile import QuantileRULRegressor
-from modax.models.wear.regressor import RULRegressor
+from modax.models.wear.regressor import RULRegressor, default_booster
 from modax.models.wear.target import DEFAULT_CAP
 
 __all__ = ["DEFAULT_MODELS", "MODELS", "make_model"]
@@ -44,13 +52,29 @@ def _rich(sensors: Sequence[str], unit_col: str, time_col: str) -> WindowFeature
     return WindowFeatures(tuple(sensors), unit_col=unit_col, time_col=time_col)
 
 
-#: name → (feature builder, model class)
-MODELS: dict[str, tuple[Callable[..., WindowFeatures], type[RULRegressor]]] = {
-    "gbm-window": (_window, RULRegressor),
-    "gbm": (_rich, RULRegressor),
-    "gbm-quantile": (_rich, QuantileRULRegressor),
+def _mlp() -> BaseEstimator:
+    network = MLPRegressor(
+        hidden_layer_sizes=(64, 32),
+        alpha=1e-3,
+        max_iter=60,
+        early_stopping=True,
+    )
+    return make_pipeline(StandardScaler(), network)
+
+
+def _ensemble() -> BaseEstimator:
+    return VotingRegressor([("gbm", default_booster()), ("mlp", _mlp())])
+
+
+#: name → (feature builder, model class, estimator builder or None for the default booster)
+MODELS: dict[str, tuple[Callable[..., WindowFeatures], type[RULRegressor], Callable | None]] = {
+    "gbm-window": (_window, RULRegressor, None),
+    "gbm": (_rich, RULRegressor, None),
+    "gbm-quantile": (_rich, QuantileRULRegressor, None),
+    "mlp": (_rich, RULRegressor, _mlp),
+    "ensemble": (_rich, RULRegressor, _ensemble),
 }
-DEFAULT_MODELS = ("gbm-window", "gbm", "gbm-quantile")
+DEFAULT_MODELS = ("gbm-window", "gbm", "gbm-quantile", "mlp", "ensemble")
 
 
 def make_model(
@@ -66,6 +90,11 @@ def make_model(
     """A fresh, unfitted model called ``name`` (one of :data:`MODELS`)."""
     if name not in MODELS:
         raise ValueError(f"model: {name!r} is not one of {', '.join(MODELS)}")
-    build_features, cls = MODELS[name]
-    features = build_features(sensors, unit_col, time_col)
-    return cls(features=features, settings=tuple(settings), cap=cap, random_state=random_state)
+    build_features, cls, build_estimator = MODELS[name]
+    return cls(
+        build_features(sensors, unit_col, time_col),
+        settings=tuple(settings),
+        estimator=None if build_estimator is None else build_estimator(),
+        cap=cap,
+        random_state=random_state,
+    )
