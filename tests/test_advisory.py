@@ -23,6 +23,7 @@ from modax.advisory import (
 )
 from modax.cli import app
 from modax.config import parse_broker_url
+from modax.kernels.deriver import KernelDeriver
 from modax.lake import Lake
 from modax.models.anomaly import LevelShiftDetector, PCADetector
 from modax.pipeline import Pipeline
@@ -137,8 +138,8 @@ def test_advisor_in_the_pipeline_writes_scores_and_never_touches_safety(
 ) -> None:
     sent: list[tuple[str, bytes]] = []
     advisor = Advisor(load_model(model_dir), publish=lambda t, p: sent.append((t, p)))
-    with_advice = Pipeline(lake_dir / "a", derivers=[advisor])
-    without = Pipeline(lake_dir / "b", derivers=[])
+    with_advice = Pipeline(lake_dir / "a", derivers=[KernelDeriver(), advisor])
+    without = Pipeline(lake_dir / "b", derivers=[KernelDeriver()])
     values = currents(200, shift_at=120)
     for start in range(0, 200, 50):  # four batches: history carries across them
         topics, payloads = [], []

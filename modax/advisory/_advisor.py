@@ -50,8 +50,9 @@ def _event_ms(telemetry: pa.Table) -> np.ndarray:
 class Advisor:
     """Scores telemetry with an :class:`AdvisoryModel` and publishes advisory alerts.
 
-    It fits the pipeline's derive step (``Pipeline(lake, derivers=[advisor])``: its rows go to
-    the ``scores`` table) and runs on its own in ``modax advise``. For each device it keeps
+    It fits the pipeline's derive step (``Pipeline(lake, derivers=[KernelDeriver(), advisor])``
+    in the ingester: its rows go to the ``scores`` table) and runs on its own in
+    ``modax advise run``. For each device it keeps
     the last ``context_rows`` readings, so window detectors see history across batches. When
     a device starts alarming it publishes one ``raised`` alert with recommendations and their
     evidence to ``modax/devices/{id}/advisory``, and one ``cleared`` alert when it stops.
