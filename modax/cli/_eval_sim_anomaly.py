@@ -40,11 +40,11 @@ def eval_sim_command(
     ),
     *,
     devices: Annotated[int, typer.Option(min=1, help="Simulated devices.")] = 8,
-    duration: Annotated[float, typer.Option(min=60, help="Simulated seconds per device.")] = 1800,
+    duration: Annotated[float, typer.Option(min=60, help="Simulated seconds per device.")] = 3600,
     seed: Annotated[int, typer.Option(help="Seed of the simulated fleet.")] = 1,
     train_s: Annotated[
         int, typer.Option(min=60, help="Leading seconds of each device to fit on (normal ones).")
-    ] = 300,
+    ] = 900,
     detector: Annotated[
         list[str] | None, typer.Option("--detector", "-d", help="Detector (repeatable).")
     ] = None,
