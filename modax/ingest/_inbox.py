@@ -119,9 +119,10 @@ class Inbox:
             b.qos.append(qos)
             b.generations.append(generation)
             b.nbytes += len(payload)
-            self.high_water = max(self.high_water, len(b.topics))
+            n = len(b.topics)
+            self.high_water = max(self.high_water, n)
             self.high_water_bytes = max(self.high_water_bytes, b.nbytes)
-            if len(b.topics) == self.batch_size:
+            if n == self.batch_size:
                 self._ready.notify()
 
     def _full(self) -> bool:

@@ -148,6 +148,7 @@ def make_client(
         clean_session=None if mqtt5 else False,
         manual_ack=manual_ack,
     )
+    client.suppress_exceptions = True  # a failing callback is logged; the network loop goes on
     if auth.username is not None:
         client.username_pw_set(auth.username, auth.password)
     if broker.tls:
