@@ -45,7 +45,8 @@ def test_device_series_averages_seconds_and_labels_by_majority() -> None:
     labels = np.zeros(table.num_rows, dtype=bool)
     labels[1200 + 600 : 1200 + 604] = True  # 4 of 10 readings in second 60 of device "a"
     labels[1200 + 700 : 1200 + 900] = True  # seconds 70..89 of device "a"
-    series = device_series(table, labels)
+    fault = np.where(labels, "overload", None)
+    series = device_series(table, labels, fault)
     assert [s.name for s in series] == ["a", "b"]
     a = series[0]
     assert list(a.data.columns) == ["current_1", "vib_x", "vib_y", "vib_z", "vib_mag", "temp_1"]
@@ -54,6 +55,8 @@ def test_device_series_averages_seconds_and_labels_by_majority() -> None:
     assert np.flatnonzero(a.anomaly).tolist() == list(range(70, 90))
     assert np.flatnonzero(a.changepoint).tolist() == [70, 90]
     assert not series[1].anomaly.any()
+    assert set(a.kinds[70:90]) == {"overload"} and set(a.kinds[:70]) == {None}
+    assert set(series[1].kinds) == {None}
     with pytest.raises(ValueError, match="3 labels for 2400 telemetry rows"):
         device_series(table, labels[:3])
 
@@ -64,8 +67,11 @@ def test_protocol_on_device_series_finds_an_injected_overload() -> None:
     current[400:500] += 2.0
     labels = np.zeros(6000, dtype=bool)
     labels[4000:5000] = True
-    series = device_series(telemetry("m1", 600, current), labels)
+    series = device_series(
+        telemetry("m1", 600, current), labels, np.where(labels, "overload", None)
+    )
     figures = run_skab(LevelShiftDetector(window=10, min_duration=5), series, train_rows=300)
+    assert figures["recall_overload"] == 1.0
     assert figures["f1"] > 0.85 and figures["far"] < 15 and figures["event_recall"] == 1.0
     assert figures["series_skipped"] == 0
 

@@ -77,7 +77,8 @@ def eval_sim_command(
         else:
             console.print_json(data=_json_safe(report))
         return
-    series = device_series(result.telemetry, result.labels()["anomaly"])
+    labels = result.labels()
+    series = device_series(result.telemetry, labels["anomaly"], labels["fault"])
     names = list(detector or DETECTORS)
     runs = sum(seeds if DETECTORS[n].stochastic else 1 for n in names)
     with Progress(
@@ -116,4 +117,10 @@ def eval_sim_command(
         print(json.dumps(_json_safe(payload)))
         return
     console.print(_table(results, f"{scenario} — {len(series)} simulated devices"))
-    console.print(f"best by F1: [bold]{best}[/]")
+    recalls = {
+        k.removeprefix("recall_"): v
+        for k, v in results[best].as_dict().items()
+        if k.startswith("recall_") and not k.endswith("_std")
+    }
+    console.print(f"best by F1: [bold]{best}[/]; events it caught, by fault:")
+    console.print(", ".join(f"{kind} {share:.0%}" for kind, share in recalls.items()) or "none")

@@ -23,15 +23,24 @@ SIM_PARAMS = {"modax-baseline": {"current": ("current_1",), "temperature": ("tem
 
 @dataclass(frozen=True)
 class LabelledSeries:
-    """One device's 1 Hz readings with point labels and changepoints (SKAB-shaped)."""
+    """One device's 1 Hz readings with point labels and changepoints (SKAB-shaped).
+
+    ``kinds`` names the fault active in each second (``None`` where there is none), so the
+    protocol can report recall per kind of fault.
+    """
 
     name: str
     data: pd.DataFrame
     anomaly: np.ndarray
     changepoint: np.ndarray
+    kinds: np.ndarray | None = None
 
 
-def device_series(telemetry: pa.Table, anomaly: pa.Array | np.ndarray) -> list[LabelledSeries]:
+def device_series(
+    telemetry: pa.Table,
+    anomaly: pa.Array | np.ndarray,
+    fault: pa.Array | np.ndarray | None = None,
+) -> list[LabelledSeries]:
     """Per-device series of 1 s means, labelled anomalous where most readings are.
 
     Parameters
@@ -40,6 +49,9 @@ def device_series(telemetry: pa.Table, anomaly: pa.Array | np.ndarray) -> list[L
         Rows of ``modax.schema.TELEMETRY_SCHEMA`` (any devices, any order).
     anomaly : array of bool
         Ground truth per telemetry row (e.g. ``SimResult.labels()["anomaly"]``).
+    fault : array of str, optional
+        The fault active per telemetry row (``SimResult.labels()["fault"]``, null if none);
+        each second gets its most frequent one.
 
     Returns
     -------
@@ -53,10 +65,25 @@ def device_series(telemetry: pa.Table, anomaly: pa.Array | np.ndarray) -> list[L
     frame["anomaly"] = np.asarray(anomaly, dtype=np.float64)
     frame["second"] = frame["ts"].dt.floor("1s")
     means = frame.drop(columns="ts").groupby(["device_id", "second"], sort=True).mean()
+    kinds = None
+    if fault is not None:
+        values = fault.to_pylist() if hasattr(fault, "to_pylist") else list(fault)
+        names = pd.Series(values, index=frame.index, dtype=object)
+        keyed = frame[["device_id", "second"]].assign(kind=names).dropna(subset=["kind"])
+        kinds = keyed.groupby(["device_id", "second"])["kind"].agg(lambda k: k.mode().iloc[0])
     out = []
     for device, group in means.groupby(level="device_id", sort=True):
         rows = group.droplevel("device_id")
         labels = (rows.pop("anomaly").to_numpy() >= 0.5).astype(np.int8)
         data = rows.dropna(axis="columns", how="all").ffill().bfill()
-        out.append(LabelledSeries(str(device), data, labels, changepoints_from_alarms(labels)))
+        per_second = None
+        if kinds is not None:
+            found = kinds.xs(device, level="device_id") if device in kinds.index else None
+            per_second = np.full(len(rows), None, dtype=object)
+            if found is not None:
+                per_second = np.array(found.reindex(rows.index).tolist(), dtype=object)
+            per_second[labels == 0] = None
+        out.append(
+            LabelledSeries(str(device), data, labels, changepoints_from_alarms(labels), per_second)
+        )
     return out

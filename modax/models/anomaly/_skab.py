@@ -20,6 +20,7 @@ from modax.models.metrics import (
     PointMetrics,
     changepoints_from_alarms,
     event_metrics,
+    events,
     nab_score,
     point_metrics,
 )
@@ -85,6 +86,7 @@ def run_skab(
     """
     pooled = PointMetrics(0, 0, 0, 0)
     truths, alarms_all, cps, found = [], [], [], []
+    by_kind: dict[str, list[int]] = {}
     skipped = 0
     for f in files:
         if f.anomaly is None or f.changepoint is None:
@@ -103,9 +105,15 @@ def run_skab(
         alarms_all.append(alarms)
         cps.append(f.changepoint[train_rows:])
         found.append(changepoints_from_alarms(alarms))
+        kinds = getattr(f, "kinds", None)
+        if kinds is not None:
+            for start, stop in events(truth):
+                tally = by_kind.setdefault(str(kinds[train_rows + start]), [0, 0])
+                tally[0] += int(alarms[start:stop].any())
+                tally[1] += 1
     if not truths:
         raise ValueError("no labelled series with enough normal training rows to evaluate on")
-    events = event_metrics(np.concatenate(truths), np.concatenate(alarms_all))
+    event_figures = event_metrics(np.concatenate(truths), np.concatenate(alarms_all))
     return {
         "f1": pooled.f1,
         "far": pooled.far,
@@ -113,11 +121,12 @@ def run_skab(
         "nab": nab_score(cps, found),
         "nab_low_fp": nab_score(cps, found, profile="low_fp"),
         "nab_low_fn": nab_score(cps, found, profile="low_fn"),
-        "event_recall": events.recall,
-        "event_precision": events.precision,
-        "mean_delay_s": events.mean_delay,
+        "event_recall": event_figures.recall,
+        "event_precision": event_figures.precision,
+        "mean_delay_s": event_figures.mean_delay,
         "series": len(truths),
         "series_skipped": skipped,
+        **{f"recall_{kind}": hit / total for kind, (hit, total) in sorted(by_kind.items())},
     }
 
 
