@@ -117,7 +117,7 @@ def test_any_split_equals_one_piece_and_the_reference(rows, cuts, lateness, widt
     late = []
     for lo, hi in itertools.pairwise(bounds):
         parts.append(agg.process_arrays(codes[lo:hi], ts[lo:hi], [a[lo:hi], b[lo:hi]]))
-        late.extend((np.flatnonzero(agg._late_mask) + lo).tolist())
+        late.extend((np.flatnonzero(agg.last_late) + lo).tolist())
     parts.append(agg.flush_arrays())
     got = windows_frame(parts)
 

@@ -254,6 +254,8 @@ class WindowAggregator:
     ----------
     late_count : int
         Readings that arrived after their window had closed (see :meth:`late_rows`).
+    last_late : ndarray of bool
+        Which rows of the last batch were late.
 
     Examples
     --------
@@ -297,6 +299,7 @@ class WindowAggregator:
             )
         self.devices = DeviceCodes()
         self.late_count = 0
+        self.last_late = np.zeros(0, np.bool_)
         self._late: list[pa.Table] = []
         self._state = self._new_state(0)
 
@@ -393,7 +396,7 @@ class WindowAggregator:
             parts.append(self._to_table(outs, pos))
             if start >= len(ts):
                 break
-        self._late_mask = late
+        self.last_late = late
         self.late_count += int(np.count_nonzero(late))
         return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 
@@ -422,8 +425,8 @@ class WindowAggregator:
             for c in self.channels
         ]
         windows = self.process_arrays(codes, ts, values)
-        if self._late_mask.any():
-            self._late.append(telemetry.filter(pa.array(self._late_mask)))
+        if self.last_late.any():
+            self._late.append(telemetry.filter(pa.array(self.last_late)))
         return self._named(windows)
 
     def flush(self) -> pa.Table:

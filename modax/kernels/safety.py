@@ -292,6 +292,9 @@ def _flag(table: pa.Table, name: str, invert: bool = False) -> np.ndarray:
 class SafetyChecker:
     """Runs the safety rules per device over batches of telemetry and device safety messages.
 
+    Each batch is evaluated in event-time order per device (sorted when it is not); a reading
+    older than one already evaluated in an earlier batch is evaluated when it arrives.
+
     Parameters
     ----------
     config : SafetyConfig, optional
