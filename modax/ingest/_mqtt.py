@@ -99,9 +99,11 @@ class LastError(logging.Handler):
 
     @classmethod
     def attach(cls, client: mqtt.Client, name: str) -> LastError:
-        """Route ``client``'s log to a fresh handler (errors only: cheap on the hot path)."""
+        """Route ``client``'s errors to a fresh handler, and on to the ``modax`` log.
+
+        Only errors: paho's per-packet debug lines would cost time on the hot path.
+        """
         logger = logging.getLogger(f"modax.ingest.paho.{name}")
-        logger.propagate = False
         logger.setLevel(logging.ERROR)
         handler = cls()
         logger.handlers[:] = [handler]
