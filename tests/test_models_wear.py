@@ -1,9 +1,12 @@
 """Data-driven remaining-life models: features, condition normalisation, regressors, health."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from modax.models.datasets.cmapss import (
@@ -215,3 +218,35 @@ def test_onset_raises_no_alarm_on_a_healthy_unit():
     assert found["alarm"].isna().mean() >= 0.9
     with pytest.raises(ValueError, match="missing column"):
         DegradationOnset().fit(healthy.drop(columns="health"))
+
+
+def _small(name, seed, **params):
+    model = make_model(name, INFORMATIVE_SENSORS, settings=SETTINGS, random_state=seed)
+    return model.set_params(**params)
+
+
+def _fit_quietly(model, data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(data.train, data.train["rul"])
+
+
+def test_mlp_learns_and_is_seeded(six):
+    small = {"estimator__mlpregressor__max_iter": 10}
+    model = _fit_quietly(_small("mlp", 0, **small), six)
+    truth = np.minimum(six.rul, 125)
+    naive = np.sqrt(np.mean((truth - truth.mean()) ** 2))
+    assert evaluate_rul(model, six.test, six.rul)["rmse"] < 0.6 * naive
+    again = _fit_quietly(_small("mlp", 0, **small), six)
+    other = _fit_quietly(_small("mlp", 1, **small), six)
+    np.testing.assert_array_equal(model.predict(six.test), again.predict(six.test))
+    assert not np.array_equal(model.predict(six.test), other.predict(six.test))
+
+
+def test_ensemble_averages_its_members(six):
+    small = {"estimator__gbm__max_iter": 30, "estimator__mlp__mlpregressor__max_iter": 10}
+    model = _fit_quietly(_small("ensemble", 0, **small), six)
+    matrix = model.transform_features(six.test)
+    members = [member.predict(matrix) for member in model.estimator_.estimators_]
+    expected = np.clip(np.mean(members, axis=0), 0, 125)
+    np.testing.assert_allclose(model.predict(six.test), expected)
