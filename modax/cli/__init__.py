@@ -4,6 +4,7 @@ from modax.cli import (  # noqa: F401  (register commands)
     _advise,
     _broker,
     _config,
+    _dashboards,
     _eval_cmapss,
     _eval_sim_anomaly,
     _eval_skab,
