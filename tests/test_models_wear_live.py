@@ -7,7 +7,8 @@ import pytest
 
 import simulator
 from modax.lake import Lake
-from modax.models.wear.live import WEAR_SCHEMA, stress_windows, update_wear
+from modax.models.wear.live import WEAR_SCHEMA, WearDeriver, stress_windows, update_wear
+from modax.pipeline import Pipeline
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +61,27 @@ def test_stress_windows_remove_gravity_and_count_operating_time(telemetry):
         stress_windows(telemetry.drop_columns(["vib_x"]))
     with pytest.raises(ValueError, match="window_s"):
         stress_windows(telemetry, window_s=0)
+
+
+def test_pipeline_deriver_writes_what_the_batch_update_writes(lake_dir, telemetry):
+    live = Lake(lake_dir / "live")
+    pipeline = Pipeline(live, derivers=[WearDeriver(live)])
+    start = pc.min(telemetry["ts"]).as_py()
+    for lo, hi in ((0, 100), (100, 250), (250, 600)):
+        ts = telemetry["ts"]
+        in_chunk = pc.and_(
+            pc.greater_equal(ts, start + pd.Timedelta(seconds=lo)),
+            pc.less(ts, start + pd.Timedelta(seconds=hi)),
+        )
+        pipeline.store(telemetry=telemetry.filter(in_chunk))
+    pipeline.close()
+    batch = Lake(lake_dir / "batch")
+    batch.append("telemetry", telemetry)
+    update_wear(batch)
+    keys = ["device_id", "window_start"]
+    got = live.read("wear").to_pandas().sort_values(keys).reset_index(drop=True)
+    want = batch.read("wear").to_pandas().sort_values(keys).reset_index(drop=True)
+    assert len(got) == len(want) == 3 * 9
+    pd.testing.assert_frame_equal(got[keys], want[keys])
+    np.testing.assert_allclose(got["accumulated_h"], want["accumulated_h"])
+    np.testing.assert_allclose(got["remaining_h"], want["remaining_h"])

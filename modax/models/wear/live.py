@@ -32,7 +32,7 @@ from modax.lake import Lake
 from modax.models.wear.stress import PRIOR_COLUMN, STRESS_COLUMNS, StressWearModel
 from modax.schema import UTC_MS
 
-__all__ = ["WEAR_SCHEMA", "stress_windows", "update_wear", "wear_rows"]
+__all__ = ["WEAR_SCHEMA", "WearDeriver", "stress_windows", "update_wear", "wear_rows"]
 
 _CURRENTS = [f"current_{i}" for i in range(1, 5)]
 _TEMPS = [f"temp_{i}" for i in range(1, 5)]
@@ -171,29 +171,104 @@ def update_wear(
     """
     if not lake.exists("telemetry"):
         return 0
-    prior: dict[str, float] = {}
-    done: dict[str, pd.Timestamp] = {}
-    since = None
-    if lake.exists("wear"):
-        state = lake.read("wear", columns=["device_id", "window_start", "accumulated_h"])
-        if state.num_rows:
-            last = state.to_pandas().sort_values("window_start").groupby("device_id").last()
-            prior = last["accumulated_h"].to_dict()
-            ends = pd.to_datetime(last["window_start"], utc=True) + pd.Timedelta(seconds=window_s)
-            done = ends.to_dict()
-            since = ends.min()
+    prior, done = _wear_state(lake, window_s)
+    since = min(done.values()) if done else None
     columns = ["device_id", "ts", *_CURRENTS, *_AXES, "vib_mag", *_TEMPS]
     where = None if since is None else pc.field("ts") >= pa.scalar(since, UTC_MS)
     telemetry = lake.read("telemetry", columns=columns, filter=where)
     if telemetry.num_rows == 0:
         return 0
-    windows = stress_windows(telemetry, window_s)
-    complete = windows["last_ts"] >= windows["window_end"]
-    floor = pd.to_datetime(windows["device_id"].map(done), utc=True)
-    fresh = floor.isna() | (windows["window_start"] >= floor)
-    windows = windows[complete & fresh]
+    windows = _complete_new(stress_windows(telemetry, window_s), done)
     if windows.empty:
         return 0
     rows = wear_rows(windows, model, prior, computed_at)
     lake.append("wear", rows)
     return rows.num_rows
+
+
+def _complete_new(windows: pd.DataFrame, done: dict[str, pd.Timestamp]) -> pd.DataFrame:
+    """Windows with a later reading of their device, not before the device's ``done`` time."""
+    complete = windows["last_ts"] >= windows["window_end"]
+    floor = pd.to_datetime(windows["device_id"].map(done), utc=True)
+    fresh = floor.isna() | (windows["window_start"] >= floor)
+    return windows[complete & fresh]
+
+
+class WearDeriver:
+    """The live ``wear`` table as a derive step of the ingestion pipeline (advisory only).
+
+    Implements :class:`modax.pipeline.Deriver`: ``Pipeline(lake, derivers=[KernelDeriver(),
+    WearDeriver(lake)])``. Readings of a device's open window wait in memory until a later reading
+    closes it; accumulated hours start from the device's last row in the lake's ``wear`` table.
+    Open windows are not written at :meth:`flush` (a partial window would count a whole window of
+    operating time); :func:`update_wear` catches up from the lake after a restart.
+
+    Parameters
+    ----------
+    lake : Lake or None
+        Where earlier wear is read from (None: every device starts new).
+    model : StressWearModel or None
+        The wear model (default parameters when None).
+    window_s : float
+        Window length (s).
+
+    Examples
+    --------
+    >>> deriver = WearDeriver()
+    >>> deriver.process(telemetry_batch, device_safety_batch, now_ms)["wear"]  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, lake: Lake | None = None, model: StressWearModel | None = None, window_s: float = 60.0
+    ) -> None:
+        self.lake = lake
+        self.model = model
+        self.window_s = window_s
+        self._pending: pd.DataFrame | None = None
+        self._prior: dict[str, float] | None = None
+        self._done: dict[str, pd.Timestamp] = {}
+
+    def process(
+        self, telemetry: pa.Table, device_safety: pa.Table, now_ms: int
+    ) -> dict[str, pa.Table]:
+        """Wear rows of the windows this batch closes, as ``{"wear": table}`` (may be empty)."""
+        if self._prior is None:
+            self._prior, self._done = _wear_state(self.lake, window_s=self.window_s)
+        batch = telemetry.to_pandas()
+        if batch.empty:
+            return {}
+        frame = batch if self._pending is None else pd.concat([self._pending, batch])
+        windows = stress_windows(frame, self.window_s)
+        closed = _complete_new(windows, self._done)
+        still_open = windows[windows["last_ts"] < windows["window_end"]]
+        start = still_open.groupby("device_id")["window_start"].min()
+        opened = pd.to_datetime(frame["device_id"].map(start), utc=True)
+        self._pending = frame[pd.to_datetime(frame["ts"], utc=True) >= opened]
+        if closed.empty:
+            return {}
+        rows = wear_rows(closed, self.model, self._prior)
+        latest = rows.to_pandas().groupby("device_id")[["window_start", "accumulated_h"]].last()
+        self._prior.update(latest["accumulated_h"].to_dict())
+        ends = pd.to_datetime(latest["window_start"], utc=True) + pd.Timedelta(
+            seconds=self.window_s
+        )
+        self._done.update(ends.to_dict())
+        return {"wear": rows}
+
+    def flush(self) -> dict[str, pa.Table]:
+        """Nothing: open windows stay unwritten (see the class notes)."""
+        return {}
+
+
+def _wear_state(
+    lake: Lake | None, window_s: float
+) -> tuple[dict[str, float], dict[str, pd.Timestamp]]:
+    """Per device: accumulated hours and the end of its last window in the ``wear`` table."""
+    if lake is None or not lake.exists("wear"):
+        return {}, {}
+    state = lake.read("wear", columns=["device_id", "window_start", "accumulated_h"])
+    if state.num_rows == 0:
+        return {}, {}
+    last = state.to_pandas().sort_values("window_start").groupby("device_id").last()
+    ends = pd.to_datetime(last["window_start"], utc=True) + pd.Timedelta(seconds=window_s)
+    return last["accumulated_h"].to_dict(), ends.to_dict()
