@@ -98,7 +98,7 @@ for batch in range(batches):
 def test_two_writers_appending_to_one_table_lose_nothing(s3_lake: str):
     # Neither writer finds the table: both race to create it, then to append. Two processes
     # commit through S3 conditional writes; a lost race is retried, never dropped.
-    batches = 5
+    batches = 3
     writers = [
         subprocess.Popen([sys.executable, "-c", WRITER, s3_lake, f"w-{w}", str(batches)])
         for w in range(2)
