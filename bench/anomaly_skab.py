@@ -4,8 +4,8 @@ In one run on the same SKAB files (``data/skab`` by default: the development sub
 
 (a) the peers under the SKAB protocol (fit on the first 400 rows of each file, score the rest,
     pool): PCA Hotelling T², PCA T²+Q, MSET, IsolationForest on window features (mean and
-    spread over ``--seeds``), LOF and one-class SVM on window features, the MODAX baseline and
-    the streaming detector;
+    spread over ``--seeds``), LOF and one-class SVM on window features, an MLP window
+    autoencoder (a sequence model; seeds too), the MODAX baseline and the streaming detector;
 (b) modax's ``level-shift`` detector with its shipped defaults (tuned on these files: an
     in-sample figure);
 (c) an honest estimate for (b): leave-one-file-out tuning — for each file, choose window,
@@ -34,7 +34,17 @@ from modax.models.anomaly._skab import SKAB_TRAIN_ROWS, evaluate_skab
 from modax.models.datasets.skab import load_skab
 from modax.models.metrics import PointMetrics, point_metrics
 
-PEERS = ("pca-t2", "pca-t2q", "mset", "iforest", "lof", "ocsvm", "modax-baseline", "streaming")
+PEERS = (
+    "pca-t2",
+    "pca-t2q",
+    "mset",
+    "iforest",
+    "lof",
+    "ocsvm",
+    "window-ae",
+    "modax-baseline",
+    "streaming",
+)
 GRID = {"window": (10, 15, 20, 30), "discount": (1.0, 1.5, 2.0), "threshold": (2.0, 2.5, 3.0, 4.0)}
 
 

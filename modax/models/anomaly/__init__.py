@@ -8,6 +8,7 @@ Rows are samples of one machine in time order. Detectors:
 - :class:`MSETDetector` — MSET-style similarity-based state estimation;
 - :class:`IsolationForestDetector`, :class:`LOFDetector`, :class:`OneClassSVMDetector` —
   scikit-learn models on rolling-window features (:class:`RollingFeatures`);
+- :class:`WindowAutoencoder` — a sequence model: MLP autoencoder over sliding windows;
 - :class:`StreamingDetector` — online, updated batch by batch with ``partial_fit``;
 - :class:`LevelShiftDetector` — drift-discounted level shifts, the best on SKAB's dev files.
 
@@ -23,6 +24,7 @@ Examples
 [0, 1]
 """
 
+from modax.models.anomaly._autoencoder import WindowAutoencoder
 from modax.models.anomaly._base import Detector, min_duration_filter
 from modax.models.anomaly._features import RollingFeatures
 from modax.models.anomaly._level_shift import LevelShiftDetector
@@ -50,6 +52,7 @@ __all__ = [
     "PCADetector",
     "RollingFeatures",
     "StreamingDetector",
+    "WindowAutoencoder",
     "make_detector",
     "min_duration_filter",
 ]

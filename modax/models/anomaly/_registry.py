@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from modax.models.anomaly._autoencoder import WindowAutoencoder
 from modax.models.anomaly._base import Detector
 from modax.models.anomaly._level_shift import LevelShiftDetector
 from modax.models.anomaly._modax_baseline import ModaxBaseline
@@ -51,6 +52,11 @@ DETECTORS: dict[str, DetectorSpec] = {
     "lof": DetectorSpec(lambda seed: LOFDetector(), False, "LOF (novelty) on 30 s features"),
     "ocsvm": DetectorSpec(
         lambda seed: OneClassSVMDetector(), False, "One-class SVM on 30 s features"
+    ),
+    "window-ae": DetectorSpec(
+        lambda seed: WindowAutoencoder(random_state=seed),
+        True,
+        "MLP autoencoder over 10 s windows + 20 s alarm filter",
     ),
     "streaming": DetectorSpec(
         lambda seed: StreamingDetector(), False, "online EW z score, learns per batch"
