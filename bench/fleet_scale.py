@@ -35,6 +35,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from distributed import Client, LocalCluster
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import modax
@@ -93,7 +94,7 @@ def simulate_into(lake: Lake, devices: int, seconds: float, chunk_s: float) -> d
         BarColumn(),
         TextColumn("{task.completed:,.0f}/{task.total:,.0f} s simulated"),
         TimeElapsedColumn(),
-        console=None,
+        console=Console(stderr=True),
         transient=True,
     ) as progress:
         task = progress.add_task("sim", total=seconds)
