@@ -1,0 +1,288 @@
+"""The dashboards in real Chromium: mosquitto, a publishing fleet and ``panel serve`` on free ports.
+
+Panel renders inside shadow DOM; Playwright locators pierce it. Screenshots go to
+``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import paho.mqtt.client as mqtt
+import pytest
+
+from modax.broker import BrokerProcess
+from modax.schema import Telemetry, Vibration
+from modax.testing import free_port, require, wait_for
+from modax.viz import AckStore, default_ack_path
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+OVERLOADED = "web-0002"
+
+pytestmark = pytest.mark.browser
+
+
+def _status(url: str) -> int:
+    request = urllib.request.Request(url)
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _serve(env: dict[str, str], log: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """``modax dashboards`` on a free port, once it answers ``/liveness``."""
+    port = free_port()
+    command = [sys.executable, "-m", "modax", "dashboards", "--port", str(port), *extra]
+    server = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(
+        lambda: server.poll() is not None or _status(f"{base}/liveness") == 200,
+        120,
+        "modax dashboards to be live",
+    )
+    if server.poll() is not None:
+        raise AssertionError(f"modax dashboards exited: {log.read_text()[-3000:]}")
+    return server, base
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def env(mosquitto: BrokerProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    lake = tmp_path_factory.mktemp("browser-lake")
+    return {**os.environ, "MODAX_BROKER": mosquitto.url, "MODAX_LAKE": str(lake)}
+
+
+@pytest.fixture(scope="module")
+def fleet_publisher(env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    publisher = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "fleet_publisher.py"),
+            "--broker",
+            env["MODAX_BROKER"],
+            "--devices",
+            "6",
+            "--prefix",
+            "web",
+            "--rate",
+            "5",
+            "--duration",
+            "300",
+            "--overload",
+            OVERLOADED,
+            "--overload-after",
+            "6",
+        ],
+        env=env,
+    )
+    yield publisher
+    _stop(publisher)
+
+
+@pytest.fixture(scope="module")
+def server(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("panel") / "panel.log"
+    process, base = _serve(env, log)
+    yield base
+    _stop(process)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    require(shutil.which("chromium"), "chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def _shot(page: object, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), timeout=30_000)
+
+
+def _row(page: object, device_id: str) -> object:
+    link = page.get_by_role("link", name=device_id, exact=True)
+    return page.locator(".tabulator-row", has=link).first
+
+
+def _cell(page: object, device_id: str, field: str) -> str:
+    return _row(page, device_id).locator(f'[tabulator-field="{field}"]').inner_text()
+
+
+def test_overview_lists_devices_with_live_values_and_quarantine(
+    page: object, server: str, fleet_publisher: subprocess.Popen, mosquitto: BrokerProcess
+) -> None:
+    page.goto(f"{server}/fleet")
+    for i in range(6):
+        _row(page, f"web-{i:04d}").wait_for()
+    first = _cell(page, "web-0000", "last_reading")
+    wait_for(
+        lambda: _cell(page, "web-0000", "last_reading") not in ("", first),
+        10,
+        "the last reading of web-0000 to change",
+    )
+    assert float(_cell(page, "web-0000", "current_1")) == pytest.approx(4.0, abs=2.0)
+
+    bad = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="browser-bad")
+    bad.connect(mosquitto.host, mosquitto.port)
+    bad.loop_start()
+    bad.publish("modax/devices/web-0000/telemetry", b'{"device_id": "web-0000", "oops"', 1)
+    vib = Vibration(0.0, 0.0, 9.8, 9.8)
+    spoofed = msgspec.json.encode(Telemetry(1_800_000_000_000, "not valid!", [4.0], vib, [40.0]))
+    bad.publish("modax/devices/web-x/telemetry", spoofed, 1).wait_for_publish()
+    bad.loop_stop()
+    bad.disconnect()
+    page.get_by_text("Quarantined messages").click()
+    page.get_by_text("not_json").first.wait_for()
+    page.get_by_text("invalid_device_id").first.wait_for()
+    assert page.get_by_role("link", name="web-x").count() == 0
+    _shot(page, "fleet.png")
+
+
+def test_overload_turns_to_alarm_and_is_acknowledged_in_the_feed(
+    page: object, server: str, fleet_publisher: subprocess.Popen, env: dict[str, str]
+) -> None:
+    page.goto(f"{server}/fleet")
+    state = _row(page, OVERLOADED).locator('[tabulator-field="status"]')
+    wait_for(lambda: state.inner_text() == "alarm", 30, f"{OVERLOADED} to turn to alarm")
+    assert _cell(page, OVERLOADED, "alarms") == "overload"
+    assert _cell(page, "web-0001", "status") == "ok"
+
+    feed_row = page.locator(".tabulator-row", has=page.get_by_text("overload", exact=True)).filter(
+        has=page.get_by_role("link", name=OVERLOADED)
+    )
+    feed_row.get_by_text("active · unacknowledged").wait_for()
+    feed_row.get_by_role("gridcell", name="Acknowledge", exact=True).click()
+    feed_row.get_by_text("active · acknowledged").wait_for()
+    store = AckStore(default_ack_path(env["MODAX_LAKE"]))
+    acked = wait_for(
+        lambda: [a for a in _acks(store) if a.startswith(f"{OVERLOADED}/overload/")],
+        10,
+        "the acknowledgement in the state file",
+    )
+    assert len(acked) == 1
+
+
+def _acks(store: AckStore) -> list[str]:
+    with store._lock:
+        return [row[0] for row in store._con.execute("select alarm_id from alarm_acks")]
+
+
+def test_clicking_a_device_opens_its_drill_down_with_streaming_plots(
+    page: object, server: str, fleet_publisher: subprocess.Popen
+) -> None:
+    page.goto(f"{server}/fleet")
+    page.get_by_role("link", name="web-0001", exact=True).click()
+    page.wait_for_url("**/device?id=web-0001")
+    page.locator(".modax-device-id", has_text="web-0001").wait_for()
+    points = page.locator(".modax-points")
+    points.wait_for()
+    before = int(points.inner_text())
+    wait_for(lambda: int(points.inner_text()) >= before + 10, 15, "new points in the live plots")
+    lengths = page.evaluate(
+        """() => {
+            const doc = window.Bokeh.documents[0];
+            return [...doc.all_models].filter(m => m.data && 'current_1' in m.data)
+                .map(m => m.data.current_1.length);
+        }"""
+    )
+    assert lengths and max(lengths) > 0
+    _shot(page, "device.png")
+
+
+def test_basic_auth_refuses_anonymous_requests(
+    env: dict[str, str], tmp_path: Path, browser: object
+) -> None:
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text(json.dumps({"operator": "correct horse battery"}))
+    log = tmp_path / "dashboards-auth.log"
+    no_secret = {k: v for k, v in env.items() if k != "MODAX_COOKIE_SECRET"}
+    refused = subprocess.run(
+        [sys.executable, "-m", "modax", "dashboards", "--basic-auth", str(credentials)],
+        env=no_secret,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert "MODAX_COOKIE_SECRET" in refused.stderr
+    secret_env = {**env, "MODAX_COOKIE_SECRET": os.urandom(16).hex()}
+    process, base = _serve(secret_env, log, "--basic-auth", str(credentials))
+    try:
+        assert _status(f"{base}/fleet") in (302, 401, 403)
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"{base}/fleet")
+        assert "/login" in page.url
+        page.fill("input[name=username]", "operator")
+        page.fill("input[name=password]", "wrong")
+        page.click("button[type=submit]")
+        assert "/login" in page.url
+        page.fill("input[name=username]", "operator")
+        page.fill("input[name=password]", "correct horse battery")
+        page.click("button[type=submit]")
+        page.get_by_text("Active safety alarms").wait_for(timeout=30_000)
+        context.close()
+    finally:
+        _stop(process)
+
+
+def test_model_lab_runs_a_detector_and_shows_metrics(page: object, server: str) -> None:
+    page.goto(f"{server}/lab")
+    page.get_by_role("button", name="Run detector").click()
+    page.locator(".modax-lab-done", has_text="level-shift").wait_for(timeout=60_000)
+    f1_row = page.locator(".tabulator-row", has=page.get_by_text("F1 (points)", exact=True))
+    f1 = float(f1_row.locator('[tabulator-field="value"]').inner_text())
+    assert 0.0 < f1 <= 1.0
+    page.get_by_text("event recall", exact=True).wait_for()
+    _shot(page, "lab.png")
