@@ -74,6 +74,11 @@ def _read_fragment(
     return table.to_pandas()
 
 
+def _empty_frame(schema: pa.Schema, columns: list[str] | None) -> pd.DataFrame:
+    table = schema.empty_table()
+    return table.select(columns).to_pandas() if columns is not None else table.to_pandas()
+
+
 def read_table(
     name: str,
     lake: Lake | str | Path | None = None,
@@ -116,7 +121,7 @@ def read_table(
     """
     dataset, fragments = table_fragments(name, lake, filters=filters, version=version)
     expression = _expression(filters)
-    meta = _read_fragment_meta(dataset.schema, columns)
+    meta = _empty_frame(dataset.schema, columns)
     if not fragments:
         return dd.from_pandas(meta, npartitions=1)
     return dd.from_map(
@@ -129,8 +134,3 @@ def read_table(
         label=f"read-lake-{name}",
         enforce_metadata=False,
     )
-
-
-def _read_fragment_meta(schema: pa.Schema, columns: list[str] | None) -> pd.DataFrame:
-    table = schema.empty_table()
-    return table.select(columns).to_pandas() if columns is not None else table.to_pandas()
