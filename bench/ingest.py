@@ -84,8 +84,9 @@ def publish(url: str, n: int, rate: float) -> None:
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-publisher")
     client.max_inflight_messages_set(1_000)
     client.max_queued_messages_set(0)
-    acked = threading.Semaphore(0)
-    client.on_publish = lambda *a: acked.release()
+    # At most 20,000 unacknowledged: paho's packet ids wrap at 65,535 and would collide.
+    window = threading.Semaphore(20_000)
+    client.on_publish = lambda *a: window.release()
     client.connect(host, int(port))
     client.loop_start()
     encoder = msgspec.json.Encoder()
@@ -97,10 +98,11 @@ def publish(url: str, n: int, rate: float) -> None:
             ahead = start + i / rate - time.time()
             if ahead > 0.005:
                 time.sleep(ahead)
+        window.acquire()
         msg.timestamp = time.time_ns() // 1_000_000
         client.publish(topic, encoder.encode(msg), qos=1)
-    for _ in range(n):
-        acked.acquire()
+    for _ in range(20_000):
+        window.acquire()
     client.disconnect()
     client.loop_stop()
 

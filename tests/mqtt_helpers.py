@@ -70,6 +70,8 @@ class Publisher:
             self.client.tls_set(ca_certs=str(ca_file))
         self.acked = 0
         self.refused: list[str] = []
+        # At most 20,000 unacknowledged: paho's packet ids wrap at 65,535 and would collide.
+        self._window = threading.Semaphore(20_000)
         self._lock = threading.Lock()
         self.client.on_publish = self._on_publish
         self.connected = threading.Event()
@@ -79,6 +81,7 @@ class Publisher:
         wait_for(self.connected.is_set, 10, "the publisher to connect")
 
     def _on_publish(self, client, userdata, mid, reason, properties) -> None:
+        self._window.release()
         with self._lock:
             self.acked += 1
             if reason.is_failure:
@@ -87,6 +90,8 @@ class Publisher:
     def publish(self, messages: Iterable[tuple[str, bytes]], qos: int = 1) -> int:
         n = 0
         for topic, payload in messages:
+            if qos:
+                self._window.acquire()
             self.client.publish(topic, payload, qos=qos)
             n += 1
         return n
