@@ -100,8 +100,9 @@ def test_tracks_the_digital_twins_true_damage():
     result = fleet.run(duration_s=600)
     stress = stress_windows(result.telemetry, window_s=60)
     stress = stress[stress["last_ts"] >= stress["window_end"]]
-    # the scenario wears motors 6000× faster than real time: nominal life 10 000 h / 6000
-    model = StressWearModel(nominal_life_h=10_000 / 6000)
+    # the scenario wears motors faster than real time: nominal life 10 000 h / acceleration
+    acceleration = simulator.Scenario.load("run-to-failure").wear_acceleration
+    model = StressWearModel(nominal_life_h=10_000 / acceleration)
     stress["wear"] = model.fit(stress).accumulated_hours(stress) / model.nominal_life_h
     truth = result.remaining_life.to_pandas()
     truth["window_start"] = pd.to_datetime(truth["ts"], utc=True).dt.floor("60s")
