@@ -47,10 +47,9 @@ def run_cmapss(
     -------
     dict
         ``subset``, ``cap``, ``seeds``, ``n_test_units``, ``n_conditions`` (operating conditions
-        found), ``models`` (name → ``rmse``,
-        ``rmse_unclipped``, ``nasa_score`` means, their ``*_std`` over seeds, ``runtime_s`` per
-        seed, and for quantile models the 80 % interval ``coverage`` and mean ``width``) and
-        ``best`` (lowest mean ``rmse``).
+        found), ``models`` (name → mean ``rmse``, ``rmse_unclipped``, ``nasa_score`` over seeds,
+        their ``*_std``, ``runtime_s`` per seed, and for quantile models the 80 % interval's
+        ``coverage`` and mean ``width``) and ``best`` (lowest mean ``rmse``).
     """
     from sklearn.exceptions import ConvergenceWarning
 
