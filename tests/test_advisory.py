@@ -118,7 +118,7 @@ def test_recommendations_carry_their_evidence() -> None:
         {
             "current_1": np.array([7.0, 7.5]),
             "current_2": np.array([4.0, 4.5]),
-            "vib_mag": np.array([6.0, 6.2]),
+            "vib_mag": np.array([9.8 + 6.0, 9.8 - 6.2]),  # 1 g plus a 6 m/s² swing
             "temp_1": np.array([55.0, 65.0]),
         },
         anomaly_ratio=2.5,
@@ -131,6 +131,25 @@ def test_recommendations_carry_their_evidence() -> None:
     binding = next(r for r in advice if r.code == "check_motor_binding")
     assert binding.evidence == {"imbalance_a": 3.0, "limit_a": 1.5}
     assert recommend({"current_1": np.array([4.0])}, anomaly_ratio=0.5) == []
+
+
+def test_vibration_advice_ignores_gravity_and_finds_the_shaking_axis() -> None:
+    rng = np.random.default_rng(0)
+    at_rest = {
+        "vib_x": rng.normal(0.0, 0.05, 100),
+        "vib_y": rng.normal(0.0, 0.05, 100),
+        "vib_z": rng.normal(9.81, 0.05, 100),
+    }
+    at_rest["vib_mag"] = np.sqrt(sum(v**2 for v in at_rest.values()))
+    assert recommend(at_rest) == []  # 1 g on z is not vibration
+    shaking = dict(at_rest, vib_x=rng.normal(0.0, 4.0, 100))
+    shaking["vib_mag"] = np.sqrt(
+        shaking["vib_x"] ** 2 + at_rest["vib_y"] ** 2 + at_rest["vib_z"] ** 2
+    )
+    advice = {r.code: r for r in recommend(shaking)}
+    assert "Dominant X-axis" in advice["check_alignment"].message
+    assert advice["check_alignment"].evidence["std_x_ms2"] > 3.0
+    assert {"rebalance", "schedule_maintenance"} & set(advice)
 
 
 def test_advisor_in_the_pipeline_writes_scores_and_never_touches_safety(

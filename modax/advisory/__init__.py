@@ -19,12 +19,18 @@ Examples
 from modax.advisory._advisor import SCORES_SCHEMA, Advisor, Publish
 from modax.advisory._live import TELEMETRY_FILTER, LiveStats, run_live
 from modax.advisory._model import FORMAT_VERSION, AdvisoryModel, ModelError, load_model, save_model
-from modax.advisory._recommend import Recommendation, RecommendationRules, recommend
+from modax.advisory._recommend import (
+    STANDARD_GRAVITY_MS2,
+    Recommendation,
+    RecommendationRules,
+    recommend,
+)
 from modax.advisory._train import train_from_lake
 
 __all__ = [
     "FORMAT_VERSION",
     "SCORES_SCHEMA",
+    "STANDARD_GRAVITY_MS2",
     "TELEMETRY_FILTER",
     "Advisor",
     "AdvisoryModel",

@@ -7,7 +7,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Recommendation", "RecommendationRules", "recommend"]
+__all__ = ["STANDARD_GRAVITY_MS2", "Recommendation", "RecommendationRules", "recommend"]
+
+#: 1 g in m/s²: what an accelerometer's magnitude reads at rest.
+STANDARD_GRAVITY_MS2 = 9.80665
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,12 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class RecommendationRules:
-    """Thresholds of the rules, with MODAX's defaults (A, m/s², °C, 0–1 wear)."""
+    """Thresholds of the rules, with MODAX's defaults (A, m/s², °C, 0–1 wear).
+
+    Vibration levels apply to the dynamic part of the acceleration (gravity removed, see
+    :func:`recommend`); ``vibration_axis_min`` is the smallest dominant-axis vibration (m/s²,
+    standard deviation) for which an axis imbalance is worth reporting.
+    """
 
     current_high_a: float = 6.0
     current_imbalance_a: float = 1.5
@@ -38,6 +46,7 @@ class RecommendationRules:
     vibration_high: float = 5.0
     vibration_elevated: float = 3.0
     vibration_axis_factor: float = 2.0
+    vibration_axis_min: float = 1.0
     temperature_high_c: float = 60.0
     temperature_elevated_c: float = 50.0
     temperature_cycling_c: float = 15.0
@@ -62,7 +71,11 @@ def recommend(
     ----------
     readings : dict of str to ndarray
         Telemetry columns of the window (``current_1..4`` in A, ``vib_x/y/z/mag`` in m/s²,
-        ``temp_1..4`` in °C); missing or NaN channels are ignored.
+        ``temp_1..4`` in °C); missing or NaN channels are ignored. An accelerometer at rest
+        reads 1 g, so vibration is judged on its dynamic part: the RMS of the acceleration
+        vector about its mean (each axis's standard deviation, combined), or without axes the
+        RMS of the magnitude's departure from :data:`STANDARD_GRAVITY_MS2`. (MODAX compared the
+        raw magnitude with 5 m/s², which 1 g alone exceeds.)
     anomaly_ratio : float, optional
         The detector's score divided by its threshold (> 1 means the detector alarms).
     wear_level : float, optional
@@ -77,7 +90,7 @@ def recommend(
 
     Examples
     --------
-    >>> r = recommend({"current_1": np.array([7.0, 7.2]), "vib_mag": np.array([1.0, 1.1])})
+    >>> r = recommend({"current_1": np.array([7.0, 7.2]), "vib_mag": np.array([9.8, 9.9])})
     >>> [x.code for x in r], r[0].evidence["mean_current_a"]
     (['reduce_load'], 7.1)
     """
@@ -122,15 +135,21 @@ def recommend(
                 )
             )
     magnitude = _finite(readings.get("vib_mag", np.array([])))
-    if magnitude.size:
-        level = float(magnitude.mean())
+    axes = {a: _finite(readings.get(f"vib_{a}", np.array([]))) for a in "xyz"}
+    has_axes = all(v.size > 1 for v in axes.values())
+    level = None
+    if has_axes:
+        level = float(np.sqrt(sum(v.var() for v in axes.values())))
+    elif magnitude.size:
+        level = float(np.sqrt(np.mean((magnitude - STANDARD_GRAVITY_MS2) ** 2)))
+    if level is not None:
         if level > rules.vibration_high:
             out.append(
                 Recommendation(
                     "schedule_maintenance",
                     "High vibration: schedule a maintenance check of bearings and alignment",
                     "urgent",
-                    {"mean_vibration_ms2": round(level, 3), "limit_ms2": rules.vibration_high},
+                    {"vibration_rms_ms2": round(level, 3), "limit_ms2": rules.vibration_high},
                 )
             )
         elif level > rules.vibration_elevated:
@@ -139,20 +158,21 @@ def recommend(
                     "rebalance",
                     "Elevated vibration: consider re-balancing rotating components",
                     "warning",
-                    {"mean_vibration_ms2": round(level, 3), "limit_ms2": rules.vibration_elevated},
+                    {"vibration_rms_ms2": round(level, 3), "limit_ms2": rules.vibration_elevated},
                 )
             )
-    axes = {a: _finite(readings.get(f"vib_{a}", np.array([]))) for a in "xyz"}
-    if all(v.size for v in axes.values()):
-        levels = {a: float(np.abs(v).mean()) for a, v in axes.items()}
+    if has_axes:
+        levels = {a: float(v.std()) for a, v in axes.items()}
         dominant = max(levels, key=levels.__getitem__)
-        if levels[dominant] > rules.vibration_axis_factor * min(levels.values()):
+        if levels[dominant] > max(
+            rules.vibration_axis_factor * min(levels.values()), rules.vibration_axis_min
+        ):
             out.append(
                 Recommendation(
                     "check_alignment",
                     f"Dominant {dominant.upper()}-axis vibration suggests misalignment",
                     "info",
-                    {f"mean_abs_{a}_ms2": round(v, 3) for a, v in levels.items()}
+                    {f"std_{a}_ms2": round(v, 3) for a, v in levels.items()}
                     | {"axis_factor": rules.vibration_axis_factor},
                 )
             )

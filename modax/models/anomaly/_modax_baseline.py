@@ -44,6 +44,12 @@ class ModaxBaseline(Detector):
     ``fit`` runs this over the training rows; ``score_samples`` continues from there on a
     copy, so scoring never changes the fitted model. A row alarms when its score is positive.
 
+    Kept faithful, flaws included: the vibration levels compare the raw magnitude, and an
+    accelerometer at rest already reads 1 g = 9.81 m/s², above ``vibration_moderate``, with
+    the axis-imbalance rule firing on the axis gravity sits on. On gravity-including data
+    (modax telemetry) raise those parameters, or see ``modax.advisory.recommend`` for levels
+    computed on the dynamic part of the acceleration.
+
     Parameters
     ----------
     current, vibration, temperature : tuple of str or int
