@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,8 +14,6 @@ from modax.cli._app import app, console, fail, settings_from_env
 from modax.config import parse_broker_url
 from modax.demo import Service, Supervisor, modax_command, port_open
 from modax.lake import Lake
-
-DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 
 
 @app.command("demo")
@@ -33,8 +30,6 @@ def demo_command(
     """Start a broker, a simulated fleet, the ingester and the dashboards; Ctrl-C stops all."""
     settings = settings_from_env(lake=lake, broker=broker)
     url = parse_broker_url(settings.broker)
-    if not (DASHBOARDS / "fleet.py").is_file():
-        fail(f"dashboards not found in {DASHBOARDS}: run modax demo from a source checkout")
     if port_open("127.0.0.1", port):
         fail(f"port {port} is in use: stop what serves it or pass --port")
     env = {"MODAX_LAKE": settings.lake, "MODAX_BROKER": str(url)}
@@ -104,23 +99,7 @@ def demo_command(
         sup.start(
             Service(
                 "dashboards",
-                [
-                    sys.executable,
-                    "-m",
-                    "panel",
-                    "serve",
-                    *(str(DASHBOARDS / f"{name}.py") for name in ("fleet", "device", "lab")),
-                    "--port",
-                    str(port),
-                    "--address",
-                    "127.0.0.1",
-                    "--allow-websocket-origin",
-                    f"localhost:{port}",
-                    "--allow-websocket-origin",
-                    f"127.0.0.1:{port}",
-                    "--index",
-                    "fleet",
-                ],
+                modax_command("dashboards", "--port", str(port)),
                 ready_port=port,
                 env=env,
             )
