@@ -82,7 +82,7 @@ def peers(data: dict[str, np.ndarray], repeat: int) -> dict[str, float]:
         keyed = frame.assign(window_start=frame["ts"] // 1000 * 1000)
         grouped = keyed.groupby(["device", "window_start"], sort=False)
         out = grouped[CHANNELS].agg(STATS)
-        out["count"] = grouped.size()
+        out[("count", "")] = grouped.size()
         return out
 
     times["pandas"], _ = best_of(repeat, run_pandas)

@@ -41,6 +41,10 @@ _NEVER = np.iinfo(np.int64).max
 # accumulator layout per (device, slot, channel): n, shift, Σ(x-shift), Σ(x-shift)², min, max
 _N, _SHIFT, _S1, _S2, _MIN, _MAX = range(6)
 _ACC = 6
+# per-device integer state: watermark, next closing deadline, current window and its slot, then
+# each slot's window index and row count
+_WM, _NEXT, _CUR, _CURK = range(4)
+_SLOTS = 4
 _MAX_SLOTS = 4096
 
 
@@ -59,21 +63,21 @@ def table_name(width_ms: int) -> str:
 
 
 @nb.njit(cache=True, inline="always")
-def _emit(d, k, width, slots, acc, outs, pos):
+def _emit(d, k, width, dev, acc, outs, pos):
     """Write window ``(d, k)``'s statistics to row ``pos`` of ``outs`` and free the slot.
 
     ``sel[s]`` is the output row (within a channel's block) of statistic ``STATS[s]``, or -1.
     """
-    slot_win, slot_rows = slots
     out_dev, out_win, out_rows, out_stats, sel = outs
+    n_slots = (dev.shape[1] - _SLOTS) // 2
     n_stats = 0
     for s in range(6):
         n_stats += sel[s] >= 0
     n_ch = out_stats.shape[0] // n_stats
-    b = (d * slot_win.shape[1] + k) * n_ch * _ACC
+    b = (d * n_slots + k) * n_ch * _ACC
     out_dev[pos] = d
-    out_win[pos] = slot_win[d, k] * width
-    out_rows[pos] = slot_rows[d, k]
+    out_win[pos] = dev[d, _SLOTS + k] * width
+    out_rows[pos] = dev[d, _SLOTS + n_slots + k]
     for c in range(n_ch):
         n = acc[b + c * _ACC + _N]
         row = c * n_stats
@@ -101,30 +105,29 @@ def _emit(d, k, width, slots, acc, outs, pos):
         else:
             for s in range(n_stats):
                 out_stats[row + s, pos] = np.nan
-    slot_win[d, k] = _EMPTY
+    dev[d, _SLOTS + k] = _EMPTY
     return pos + 1
 
 
 @nb.njit(cache=True)
-def _close(d, newest, limit, width, lateness, slots, acc, next_close, outs, pos):
+def _close(d, newest, limit, width, lateness, dev, acc, outs, pos):
     """Emit device ``d``'s windows whose deadline (end + lateness) is ``<= limit``, oldest first.
 
     Slot ``w % n_slots`` holds window ``w``: oldest first is slot order after ``newest``'s.
     """
-    slot_win = slots[0]
-    n_slots = slot_win.shape[1]
+    n_slots = (dev.shape[1] - _SLOTS) // 2
     nxt = _NEVER
     k = newest % n_slots
     for _ in range(n_slots):
         k = k + 1 if k + 1 < n_slots else 0
-        w = slot_win[d, k]
+        w = dev[d, _SLOTS + k]
         if w != _EMPTY:
             deadline = (w + 1) * width + lateness
             if deadline <= limit:
-                pos = _emit(d, k, width, slots, acc, outs, pos)
+                pos = _emit(d, k, width, dev, acc, outs, pos)
             else:
                 nxt = min(nxt, deadline)
-    next_close[d] = nxt
+    dev[d, _NEXT] = nxt
     return pos
 
 
@@ -132,13 +135,14 @@ def _close(d, newest, limit, width, lateness, slots, acc, next_close, outs, pos)
 def _aggregate(codes, ts, values, start, width, lateness, state, late, outs, pos):
     """Feed rows ``start..`` into the per-device windows; stop early when ``outs`` may overflow.
 
-    Returns the next row to process and the number of output rows written.
+    Per device, one row of ``dev`` (one cache line for up to 2 slots) holds the watermark, the
+    next closing deadline, the current window and its slot, each slot's window and row count;
+    ``acc`` holds each slot's accumulators. Returns the next row and the output rows written.
     """
-    wm, next_close, cur_win, cur_slot, slot_win, slot_rows, acc = state
-    slots = (slot_win, slot_rows)
+    dev, acc = state
     n = ts.shape[0]
     n_ch = len(values)
-    n_slots = slot_win.shape[1]
+    n_slots = (dev.shape[1] - _SLOTS) // 2
     cap = outs[1].shape[0]
     i = start
     while i < n:
@@ -146,7 +150,7 @@ def _aggregate(codes, ts, values, start, width, lateness, state, late, outs, pos
             return i, pos
         d = codes[i]
         t = ts[i]
-        w = cur_win[d]
+        w = dev[d, _CUR]
         wstart = w * width
         if w == _EMPTY or t < wstart or t >= wstart + width:
             w = t // width
@@ -160,40 +164,42 @@ def _aggregate(codes, ts, values, start, width, lateness, state, late, outs, pos
                 break
             tmax = max(tmax, tj)
             j += 1
-        if wend + lateness <= wm[d]:
+        wm = dev[d, _WM]
+        if wend + lateness <= wm:
             for r in range(i, j):
                 late[r] = True
             i = j
             continue
-        if tmax > wm[d]:
-            wm[d] = tmax
-            if next_close[d] <= tmax:
-                pos = _close(d, w, tmax, width, lateness, slots, acc, next_close, outs, pos)
-        k = cur_slot[d]
-        if w != cur_win[d] or slot_win[d, k] != w:
+        if tmax > wm:
+            dev[d, _WM] = tmax
+            if dev[d, _NEXT] <= tmax:
+                pos = _close(d, w, tmax, width, lateness, dev, acc, outs, pos)
+        k = dev[d, _CURK]
+        if w != dev[d, _CUR] or dev[d, _SLOTS + k] != w:
             k = w % n_slots
-            if slot_win[d, k] != w:
-                if slot_win[d, k] != _EMPTY:
-                    pos = _emit(d, k, width, slots, acc, outs, pos)
-                slot_win[d, k] = w
-                slot_rows[d, k] = 0
+            if dev[d, _SLOTS + k] != w:
+                if dev[d, _SLOTS + k] != _EMPTY:
+                    pos = _emit(d, k, width, dev, acc, outs, pos)
+                dev[d, _SLOTS + k] = w
+                dev[d, _SLOTS + n_slots + k] = 0
                 b = (d * n_slots + k) * n_ch * _ACC
                 for c in range(n_ch):
                     for a in range(_ACC):
                         acc[b + c * _ACC + a] = 0.0
-                next_close[d] = min(next_close[d], wend + lateness)
-            cur_win[d] = w
-            cur_slot[d] = k
-        slot_rows[d, k] += j - i
+                dev[d, _NEXT] = min(dev[d, _NEXT], wend + lateness)
+            dev[d, _CUR] = w
+            dev[d, _CURK] = k
+        dev[d, _SLOTS + n_slots + k] += j - i
         b = (d * n_slots + k) * n_ch * _ACC
         for c in range(n_ch):
             col = values[c]
-            cnt = acc[b + c * _ACC + _N]
-            shift = acc[b + c * _ACC + _SHIFT]
-            s1 = acc[b + c * _ACC + _S1]
-            s2 = acc[b + c * _ACC + _S2]
-            lo = acc[b + c * _ACC + _MIN] if cnt > 0.0 else np.inf
-            hi = acc[b + c * _ACC + _MAX] if cnt > 0.0 else -np.inf
+            o = b + c * _ACC
+            cnt = acc[o + _N]
+            shift = acc[o + _SHIFT]
+            s1 = acc[o + _S1]
+            s2 = acc[o + _S2]
+            lo = acc[o + _MIN] if cnt > 0.0 else np.inf
+            hi = acc[o + _MAX] if cnt > 0.0 else -np.inf
             for r in range(i, j):
                 x = np.float64(col[r])
                 if not math.isnan(x):
@@ -205,33 +211,21 @@ def _aggregate(codes, ts, values, start, width, lateness, state, late, outs, pos
                     lo = min(lo, x)
                     hi = max(hi, x)
                     cnt += 1.0
-            acc[b + c * _ACC + _N] = cnt
-            acc[b + c * _ACC + _SHIFT] = shift
-            acc[b + c * _ACC + _S1] = s1
-            acc[b + c * _ACC + _S2] = s2
-            acc[b + c * _ACC + _MIN] = lo
-            acc[b + c * _ACC + _MAX] = hi
+            acc[o + _N] = cnt
+            acc[o + _SHIFT] = shift
+            acc[o + _S1] = s1
+            acc[o + _S2] = s2
+            acc[o + _MIN] = lo
+            acc[o + _MAX] = hi
         i = j
     return i, pos
 
 
 @nb.njit(cache=True)
 def _flush(width, state, outs, pos):
-    next_close, slot_win, slot_rows, acc = state[1], state[4], state[5], state[6]
-    wm = state[0]
-    for d in range(slot_win.shape[0]):
-        pos = _close(
-            d,
-            wm[d] // width,
-            _NEVER - 1,
-            width,
-            0,
-            (slot_win, slot_rows),
-            acc,
-            next_close,
-            outs,
-            pos,
-        )
+    dev, acc = state
+    for d in range(dev.shape[0]):
+        pos = _close(d, dev[d, _WM] // width, _NEVER - 1, width, 0, dev, acc, outs, pos)
     return pos
 
 
@@ -308,17 +302,13 @@ class WindowAggregator:
         """Lake table name of these windows (``aggregates_1s`` for 1 s)."""
         return table_name(self.width_ms)
 
-    def _new_state(self, n_devices: int) -> tuple[np.ndarray, ...]:
+    def _new_state(self, n_devices: int) -> tuple[np.ndarray, np.ndarray]:
         n_slots, n_ch = self._slots, len(self.channels)
-        return (
-            np.full(n_devices, _EMPTY, np.int64),
-            np.full(n_devices, _NEVER, np.int64),
-            np.full(n_devices, _EMPTY, np.int64),
-            np.zeros(n_devices, np.int64),
-            np.full((n_devices, n_slots), _EMPTY, np.int64),
-            np.zeros((n_devices, n_slots), np.int64),
-            np.zeros(n_devices * n_slots * n_ch * _ACC, np.float64),
-        )
+        dev = np.zeros((n_devices, _SLOTS + 2 * n_slots), np.int64)
+        dev[:, [_WM, _CUR]] = _EMPTY
+        dev[:, _NEXT] = _NEVER
+        dev[:, _SLOTS : _SLOTS + n_slots] = _EMPTY
+        return dev, np.zeros(n_devices * n_slots * n_ch * _ACC, np.float64)
 
     def _grow(self, n_devices: int) -> None:
         have = self._state[0].shape[0]
@@ -328,6 +318,9 @@ class WindowAggregator:
         for old, fresh in zip(self._state, new, strict=True):
             fresh[: len(old)] = old
         self._state = new
+
+    def _open_windows(self) -> int:
+        return int(np.count_nonzero(self._state[0][:, _SLOTS : _SLOTS + self._slots] != _EMPTY))
 
     def _outputs(self, cap: int) -> tuple[np.ndarray, ...]:
         return (
@@ -375,7 +368,7 @@ class WindowAggregator:
             raise ValueError("device_codes: must be non-negative")
         self._grow(int(codes.max()) + 1 if len(codes) else 0)
         late = np.zeros(len(ts), np.bool_)
-        open_windows = int(np.count_nonzero(self._state[4] != _EMPTY))
+        open_windows = self._open_windows()
         cap = max(1024, len(ts) // 8 + open_windows + 4 * self._slots)
         parts = []
         start = 0
@@ -435,7 +428,7 @@ class WindowAggregator:
 
     def flush_arrays(self) -> pa.Table:
         """Emit every window still open, with device codes like :meth:`process_arrays`."""
-        open_windows = int(np.count_nonzero(self._state[4] != _EMPTY))
+        open_windows = self._open_windows()
         outs = self._outputs(max(open_windows, 1))
         pos = _flush(self.width_ms, self._state, outs, 0)
         return self._to_table(outs, pos)
