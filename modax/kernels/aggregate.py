@@ -2,7 +2,9 @@
 
 Each device's readings fall into windows ``[k·width, (k+1)·width)`` ms of event time. For every
 channel a window gets mean, sample standard deviation, min, max, RMS and peak-to-peak, from float64
-accumulators merged with Chan's formulas (shifted sums within a run of rows, so no cancellation).
+shifted sums: ``Σ(x - K)`` and ``Σ(x - K)²`` with ``K`` the window's first value (the shifted-data
+algorithm of Chan, Golub & LeVeque), which keeps the variance free of catastrophic cancellation
+even for values like 10⁹ ± 10⁻³, and lets partial windows carry across batches exactly.
 
 Streaming: batches are processed one after another and partial windows carry across them. Each
 device has its own watermark, the latest event time it has sent. A window closes (is emitted) once
