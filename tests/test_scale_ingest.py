@@ -79,23 +79,23 @@ def test_ingesters_in_a_shared_group_store_every_message_once_in_s3(mosquitto_fa
     a, b = IngestProcess(broker, s3_lake, "ingest-a"), IngestProcess(broker, s3_lake, "ingest-b")
     a.wait_ready(), b.wait_ready()
     publisher = Publisher(broker.host, broker.port)
-    messages = fleet_messages(3_000, devices=12)
+    messages = fleet_messages(2_000, devices=12)
     lake = Lake(s3_lake)
 
-    publisher.wait_acked(publisher.publish(messages[:1_500]))
-    wait_for(lambda: rows(lake)[0] >= 1_500, 60, "the first 1500 rows", interval=0.25)
-    wait_for(lambda: a.received() + b.received() == 1_500, 30, "both counters", interval=0.25)
+    publisher.wait_acked(publisher.publish(messages[:1_000]))
+    wait_for(lambda: rows(lake)[0] >= 1_000, 60, "the first 1000 rows", interval=0.25)
+    wait_for(lambda: a.received() + b.received() == 1_000, 30, "both counters", interval=0.25)
     assert a.received() > 0 and b.received() > 0  # the group split the load
 
-    publisher.publish(messages[1_500:])
+    publisher.publish(messages[1_000:])
     a.process.kill()  # SIGKILL mid-stream: what it held uncommitted stays queued for its session
     a.process.wait()
-    publisher.wait_acked(3_000)
+    publisher.wait_acked(2_000)
     a = IngestProcess(broker, s3_lake, "ingest-a").wait_ready()  # same id: its session is back
 
-    wait_for(lambda: rows(lake)[0] >= 3_000, 90, "all 3000 rows", interval=0.5)
+    wait_for(lambda: rows(lake)[0] >= 2_000, 90, "all 2000 rows", interval=0.5)
     outputs = [a.stop(), b.stop()]
-    assert rows(lake) == (3_000, 3_000)
+    assert rows(lake) == (2_000, 2_000)
     assert all("stopped cleanly" in out for out in outputs)
     with_commits = [c for c in lake.history("telemetry") if c["operation"] == "WRITE"]
     assert len(with_commits) >= 4  # several commits from both processes, none lost
