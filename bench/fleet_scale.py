@@ -193,7 +193,7 @@ def run(args: argparse.Namespace, root: str) -> dict[str, Any]:
     log(f"simulating {args.devices:,} devices × {args.seconds:g} s at 10 Hz into {root}")
     written = simulate_into(lake, args.devices, args.seconds, args.chunk_s)
     first = written.pop("first_chunk")
-    log(f"stored {written['telemetry_rows']:,} readings in {written['store_s']} s")
+    log(f"stored: {json.dumps(written)}")
     with tempfile.TemporaryDirectory() as tmp:
         local_rate = append_rate(Lake(tmp), first)
     s3_rate = append_rate(lake, first)
@@ -207,10 +207,10 @@ def run(args: argparse.Namespace, root: str) -> dict[str, Any]:
     ):
         log("querying (DuckDB, Dask) before compaction")
         q_before = queries(lake, client, device)
-        log("compacting telemetry")
+        log(f"before compaction: {json.dumps({**before, **q_before})}")
         compaction, compact_s = timed(lambda: lake.compact("telemetry"))
         after = partitions(lake, "telemetry")
-        log("querying after compaction")
+        log(f"compacted in {compact_s:.1f} s: {json.dumps(after)}")
         q_after = queries(lake, client, device)
     derived = {name: partitions(lake, name) for name in lake.tables() if name != "append_probe"}
     return {

@@ -53,6 +53,8 @@ S3_VARIABLES = (
     "AWS_CONDITIONAL_PUT",
 )
 _TRUE = ("1", "true", "yes", "on")
+_REQUEST_TIMEOUT_S = 30.0
+_CONNECT_TIMEOUT_S = 10.0
 
 
 class StorageError(ConfigError):
@@ -114,7 +116,11 @@ def storage_options(root: str, environ: Mapping[str, str] | None = None) -> dict
 
 
 def _s3_filesystem(options: Mapping[str, str]) -> pafs.S3FileSystem:
+    # The AWS SDK's default gives up on a response that stalls for 3 s; a busy MinIO (or a big
+    # compacted file) can, so allow what deltalake's object store allows (30 s).
     kwargs: dict[str, object] = {
+        "request_timeout": _REQUEST_TIMEOUT_S,
+        "connect_timeout": _CONNECT_TIMEOUT_S,
         "access_key": options.get("AWS_ACCESS_KEY_ID"),
         "secret_key": options.get("AWS_SECRET_ACCESS_KEY"),
         "session_token": options.get("AWS_SESSION_TOKEN"),
