@@ -34,9 +34,9 @@ def _utc(value: str | None, option: str) -> datetime | None:
 def fit_command(
     out: Annotated[Path, typer.Argument(help="Folder to write model.joblib + model.json to.")],
     *,
-    detector: Annotated[str, typer.Option(help="Detector name (see `modax eval skab`).")] = (
-        "level-shift"
-    ),
+    detector: Annotated[
+        str, typer.Option(help="Detector name (see `modax eval sim` / `modax eval skab`).")
+    ] = "level-shift-fleet",
     device: Annotated[
         list[str] | None, typer.Option(help="Train on this device (repeatable; default all).")
     ] = None,

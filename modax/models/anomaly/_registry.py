@@ -66,6 +66,11 @@ DETECTORS: dict[str, DetectorSpec] = {
         False,
         "drift-discounted 10 s mean/std shifts + 20 s alarm filter",
     ),
+    "level-shift-fleet": DetectorSpec(
+        lambda seed: LevelShiftDetector(discount=3.0),
+        False,
+        "level-shift with the strong drift discount warming motors need (simulated fleets)",
+    ),
 }
 
 
