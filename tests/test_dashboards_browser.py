@@ -58,12 +58,17 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _serve(env: dict[str, str], log: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    """``modax dashboards`` on a free port, once it answers ``/liveness``."""
+def _launch(env: dict[str, str], log: Path, *extra: str) -> tuple[subprocess.Popen, str, Path]:
+    """Start ``modax dashboards`` on a free port (without waiting for it)."""
     port = free_port()
     command = [sys.executable, "-m", "modax", "dashboards", "--port", str(port), *extra]
     server = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    return server, f"http://127.0.0.1:{port}", log
+
+
+def _live(launched: tuple[subprocess.Popen, str, Path]) -> str:
+    """Wait until a launched server answers ``/liveness``; its base URL."""
+    server, base, log = launched
     wait_for(
         lambda: server.poll() is not None or _status(f"{base}/liveness") == 200,
         120,
@@ -71,7 +76,7 @@ def _serve(env: dict[str, str], log: Path, *extra: str) -> tuple[subprocess.Pope
     )
     if server.poll() is not None:
         raise AssertionError(f"modax dashboards exited: {log.read_text()[-3000:]}")
-    return server, base
+    return base
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -116,11 +121,31 @@ def fleet_publisher(env: dict[str, str]) -> Iterator[subprocess.Popen]:
 
 
 @pytest.fixture(scope="module")
-def server(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("panel") / "panel.log"
-    process, base = _serve(env, log)
-    yield base
-    _stop(process)
+def credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("auth") / "credentials.json"
+    path.write_text(json.dumps({"operator": "correct horse battery"}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def launched(
+    env: dict[str, str], credentials: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, tuple[subprocess.Popen, str, Path]]]:
+    """Both servers start at once (with and without auth): they warm up side by side."""
+    logs = tmp_path_factory.mktemp("logs")
+    secret_env = {**env, "MODAX_COOKIE_SECRET": os.urandom(16).hex()}
+    servers = {
+        "open": _launch(env, logs / "open.log"),
+        "auth": _launch(secret_env, logs / "auth.log", "--basic-auth", str(credentials)),
+    }
+    yield servers
+    for process, _base, _log in servers.values():
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def server(launched: dict[str, tuple[subprocess.Popen, str, Path]]) -> str:
+    return _live(launched["open"])
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +253,7 @@ def test_clicking_a_device_opens_its_drill_down_with_streaming_plots(
     points = page.locator(".modax-points")
     points.wait_for()
     before = int(points.inner_text())
-    wait_for(lambda: int(points.inner_text()) >= before + 10, 15, "new points in the live plots")
+    wait_for(lambda: int(points.inner_text()) >= before + 10, 30, "new points in the live plots")
     lengths = page.evaluate(
         """() => {
             const doc = window.Bokeh.documents[0];
@@ -241,11 +266,11 @@ def test_clicking_a_device_opens_its_drill_down_with_streaming_plots(
 
 
 def test_basic_auth_refuses_anonymous_requests(
-    env: dict[str, str], tmp_path: Path, browser: object
+    launched: dict[str, tuple[subprocess.Popen, str, Path]],
+    credentials: Path,
+    env: dict[str, str],
+    browser: object,
 ) -> None:
-    credentials = tmp_path / "credentials.json"
-    credentials.write_text(json.dumps({"operator": "correct horse battery"}))
-    log = tmp_path / "dashboards-auth.log"
     no_secret = {k: v for k, v in env.items() if k != "MODAX_COOKIE_SECRET"}
     refused = subprocess.run(
         [sys.executable, "-m", "modax", "dashboards", "--basic-auth", str(credentials)],
@@ -256,25 +281,24 @@ def test_basic_auth_refuses_anonymous_requests(
     )
     assert refused.returncode == 2
     assert "MODAX_COOKIE_SECRET" in refused.stderr
-    secret_env = {**env, "MODAX_COOKIE_SECRET": os.urandom(16).hex()}
-    process, base = _serve(secret_env, log, "--basic-auth", str(credentials))
-    try:
-        assert _status(f"{base}/fleet") in (302, 401, 403)
-        context = browser.new_context()
-        page = context.new_page()
-        page.goto(f"{base}/fleet")
-        assert "/login" in page.url
-        page.fill("input[name=username]", "operator")
-        page.fill("input[name=password]", "wrong")
-        page.click("button[type=submit]")
-        assert "/login" in page.url
-        page.fill("input[name=username]", "operator")
-        page.fill("input[name=password]", "correct horse battery")
-        page.click("button[type=submit]")
-        page.get_by_text("Active safety alarms").wait_for(timeout=30_000)
-        context.close()
-    finally:
-        _stop(process)
+
+    base = _live(launched["auth"])
+    assert _status(f"{base}/fleet") in (302, 401, 403)
+    assert _status(f"{base}/device?id=web-0001") in (302, 401, 403)
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{base}/fleet")
+    assert "/login" in page.url
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", "wrong")
+    page.click("button[type=submit]")
+    assert "/login" in page.url
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.get_by_text("Active safety alarms").wait_for()
+    context.close()
 
 
 def test_model_lab_runs_a_detector_and_shows_metrics(page: object, server: str) -> None:

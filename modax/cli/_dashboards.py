@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -87,8 +86,6 @@ def dashboards(
         )
     console.print(f"dashboards on http://{address}:{port}/fleet (Ctrl-C stops)")
     command = panel_command(port, address, allow_websocket_origin or [], basic_auth)
-    try:
-        code = subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    sys.stdout.flush()
+    # Become the server: signals (Ctrl-C, a supervisor's SIGTERM) reach Panel itself.
+    os.execve(command[0], command, env)
