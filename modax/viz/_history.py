@@ -62,7 +62,8 @@ def history(
     start, end : datetime
         Time range, timezone-aware (UTC).
     channels : tuple of str
-        Columns of ``telemetry`` (A, m/s², °C); channels with no value are left out.
+        Columns of ``telemetry`` (A, m/s², °C); channels the table lacks or that have no value
+        in the range are left out.
     max_points : int
         Points per channel at most.
 
@@ -85,6 +86,8 @@ def history(
         raise ValueError(f"unknown telemetry channels {sorted(unknown)}")
     if "telemetry" not in con.tables:
         return pd.DataFrame(columns=_COLUMNS)
+    present = set(con.sql("select * from telemetry limit 0").columns)
+    channels = tuple(c for c in channels if c in present)
     lo, hi = _epoch_ms(start), _epoch_ms(end)
     where = "device_id = $device and ts >= make_timestamp_ms($lo) and ts < make_timestamp_ms($hi)"
     params = {"device": device_id, "lo": lo, "hi": hi}

@@ -49,7 +49,7 @@ class HistoryView(pn.viewable.Viewer):
         self.range = pn.widgets.DatetimeRangePicker(
             label="Time range (UTC)", value=(end - timedelta(hours=1), end)
         )
-        self.button = pn.widgets.Button(label="Load history", button_type="primary")
+        self.button = pn.widgets.Button(label="Load history", color="primary")
         self.button.on_click(lambda _event: self.load())
         self.summary = pn.pane.HTML("")
         self.plot = pn.pane.HoloViews(hv.Div("Pick a range and load."), sizing_mode="stretch_width")

@@ -132,7 +132,7 @@ class ModelLab(pn.viewable.Viewer):
         )
         self.train_rows = pn.widgets.IntInput(label="Training rows", value=400, start=10)
         self.params = pn.Column()
-        self.run_button = pn.widgets.Button(label="Run detector", button_type="primary")
+        self.run_button = pn.widgets.Button(label="Run detector", color="primary")
         self.status = pn.pane.HTML("")
         self.metrics = pn.widgets.Tabulator(
             metrics_frame({}), show_index=False, disabled=True, label="Metrics", width=360

@@ -96,6 +96,7 @@ class FleetOverview(pn.viewable.Viewer):
         Refresh period of the session, in ms; only changed devices are re-read.
     page_size : int
         Rows per table page (pagination happens on the server, so 1,000 devices stay light).
+        Devices with alarms come first; a click on a column header sorts by it.
 
     Examples
     --------
@@ -141,7 +142,6 @@ class FleetOverview(pn.viewable.Viewer):
             disabled=True,
             pagination="remote",
             page_size=page_size,
-            sorters=[{"field": "severity", "dir": "asc"}, {"field": "device_id", "dir": "asc"}],
             hidden_columns=["device_id", "state", "severity"],
             titles=_TITLES,
             formatters={name: {"type": "html"} for name in ("device", "status", "trend")},
@@ -188,6 +188,7 @@ class FleetOverview(pn.viewable.Viewer):
                 frame.iloc[positions] = fresh.to_numpy()
             else:
                 frame = fleet_frame(self.fleet)
+            frame = frame.sort_values(["severity", "device_id"], ignore_index=True)
             self._frame = frame
             self.table.value = frame
         kpis = self.fleet.kpis()
