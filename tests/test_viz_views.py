@@ -146,7 +146,7 @@ def test_lab_view_runs_and_reports_errors(tmp_path: Path) -> None:
 
 
 def test_remaining_life_on_a_small_cmapss_like_subset(tmp_path: Path) -> None:
-    write_synthetic_cmapss(tmp_path, "FD001", n_train=12, n_test=8, n_conditions=1)
-    scores = run_rul("gbm-window", tmp_path, "FD001", train_units=8)
+    write_synthetic_cmapss(tmp_path, "FD001", n_train=6, n_test=4, n_conditions=1)
+    scores = run_rul("gbm-window", tmp_path, "FD001", train_units=4)
     assert {"rmse", "nasa_score"} <= set(scores)
     assert 0 < scores["rmse"] < 200
