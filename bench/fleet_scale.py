@@ -11,11 +11,14 @@ In one run, on the same data:
 (3) a fleet-wide aggregate (per device and hour: count, mean current, peak vibration, hottest
     winding) by DuckDB (``modax.connect``) and by Dask (``modax.dask.read_table`` on a
     ``distributed.LocalCluster``), checked equal; a one-device query by both, files pruned;
-(4) ``Lake.compact`` of ``telemetry`` (files and bytes before/after), then (3) again.
+(4) ``Lake.compact`` of ``telemetry`` (files and bytes before/after), then (3) again;
+(5) ``telemetry`` rewritten in Z-order of ``device_id``, then (3) again (files per device);
+(6) the first chunk appended again in ``--small-commits`` small commits, as live ingesters commit,
+    and the DuckDB aggregate over it before and after compaction.
 
 Usage::
 
-    nice python bench/fleet_scale.py [--devices 100000] [--seconds 20] [--workers 2]
+    nice python bench/fleet_scale.py [--devices 100000] [--seconds 6] [--chunk-s 1] [--workers 2]
 
 Progress goes to stderr; the last line printed is one JSON object with every figure, the DuckDB /
 Dask time ratios and the compaction effect.
@@ -188,6 +191,40 @@ def queries(lake: Lake, client: Client, device: str) -> dict[str, Any]:
     }
 
 
+def small_files(lake: Lake, chunk: pa.Table, commits: int) -> dict[str, Any]:
+    """(5): ``chunk`` appended in ``commits`` small commits, as live ingesters commit; the fleet
+    aggregate by DuckDB before and after ``compact``."""
+    name = "telemetry_small_commits"
+    step = -(-chunk.num_rows // commits)
+    for offset in range(0, chunk.num_rows, step):
+        lake.append(name, chunk.slice(offset, step))
+    sql = AGGREGATE_SQL.replace("from telemetry", f"from {name}")
+
+    def aggregate_s() -> float:
+        with modax.connect(lake) as con:
+            return timed(lambda: con.sql(sql).to_arrow_table())[1]
+
+    before, before_s = partitions(lake, name), aggregate_s()
+    _, compact_s = timed(lambda: lake.compact(name))
+    after, after_s = partitions(lake, name), aggregate_s()
+    return {
+        "rows": chunk.num_rows,
+        "files_before": before["files"],
+        "files_after": after["files"],
+        "duckdb_aggregate_s_before": round(before_s, 2),
+        "duckdb_aggregate_s_after": round(after_s, 2),
+        "speedup": round(before_s / after_s, 2),
+        "compact_s": round(compact_s, 2),
+    }
+
+
+def z_ordered(lake: Lake, client: Client, device: str) -> dict[str, Any]:
+    """(6): ``telemetry`` rewritten in ``device_id`` Z-order: a device's rows in few files."""
+    _, seconds = timed(lambda: lake._table("telemetry").optimize.z_order(["device_id"]))
+    figures = queries(lake, client, device)
+    return {"z_order_s": round(seconds, 2), **partitions(lake, "telemetry"), **figures}
+
+
 def run(args: argparse.Namespace, root: str) -> dict[str, Any]:
     lake = Lake(root)
     log(f"simulating {args.devices:,} devices × {args.seconds:g} s at 10 Hz into {root}")
@@ -212,7 +249,16 @@ def run(args: argparse.Namespace, root: str) -> dict[str, Any]:
         after = partitions(lake, "telemetry")
         log(f"compacted in {compact_s:.1f} s: {json.dumps(after)}")
         q_after = queries(lake, client, device)
-    derived = {name: partitions(lake, name) for name in lake.tables() if name != "append_probe"}
+        log(f"after compaction: {json.dumps(q_after)}")
+        ordered = z_ordered(lake, client, device)
+        log(f"z-ordered by device_id: {json.dumps(ordered)}")
+    small = small_files(lake, first, args.small_commits)
+    log(f"small commits: {json.dumps(small)}")
+    derived = {
+        name: partitions(lake, name)
+        for name in lake.tables()
+        if name not in ("append_probe", "telemetry_small_commits")
+    }
     return {
         "benchmark": "fleet_scale",
         "lake": "s3 (moto, local)" if args.local_s3 else root.split("/", maxsplit=1)[0] + "//…",
@@ -229,6 +275,8 @@ def run(args: argparse.Namespace, root: str) -> dict[str, Any]:
         "compaction": {**compaction, "seconds": round(compact_s, 2)},
         "query_before_compaction": q_before,
         "query_after_compaction": q_after,
+        "query_after_z_order_by_device": ordered,
+        "small_commits_then_compaction": small,
         "compaction_speedup_duckdb": round(
             q_before["duckdb_aggregate_s"] / q_after["duckdb_aggregate_s"], 2
         ),
@@ -241,9 +289,12 @@ def run(args: argparse.Namespace, root: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=100_000)
-    parser.add_argument("--seconds", type=float, default=20.0, help="simulated s (10 Hz)")
-    parser.add_argument("--chunk-s", type=float, default=2.0, help="simulated s per lake commit")
+    parser.add_argument("--seconds", type=float, default=6.0, help="simulated s (10 Hz)")
+    parser.add_argument("--chunk-s", type=float, default=1.0, help="simulated s per lake commit")
     parser.add_argument("--workers", type=int, default=2, help="Dask workers")
+    parser.add_argument(
+        "--small-commits", type=int, default=200, help="commits of the small-file phase"
+    )
     args = parser.parse_args()
     root = os.environ.get("MODAX_LAKE", "")
     args.local_s3 = not root.startswith("s3://")
