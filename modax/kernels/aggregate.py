@@ -48,6 +48,7 @@ _ACC = 6
 _WM, _NEXT, _CUR, _CURK = range(4)
 _SLOTS = 4
 _MAX_SLOTS = 4096
+_PARALLEL_ROWS = 200_000  # smaller batches run on one thread
 
 
 def table_name(width_ms: int) -> str:
@@ -134,8 +135,11 @@ def _close(d, newest, limit, width, lateness, dev, acc, outs, pos):
 
 
 @nb.njit(cache=True)
-def _aggregate(codes, ts, values, start, width, lateness, state, late, outs, pos):
+def _aggregate(codes, ts, values, start, width, lateness, state, late, outs, pos, part, parts):
     """Feed rows ``start..`` into the per-device windows; stop early when ``outs`` may overflow.
+
+    Only devices with ``code % parts == part`` are handled, so ``parts`` threads can share the
+    state (each device's state is touched by one thread only).
 
     Per device, one row of ``dev`` (one cache line for up to 2 slots) holds the watermark, the
     next closing deadline, the current window and its slot, each slot's window and row count;
@@ -151,6 +155,9 @@ def _aggregate(codes, ts, values, start, width, lateness, state, late, outs, pos
         if pos + 2 * n_slots > cap:
             return i, pos
         d = codes[i]
+        if parts > 1 and d % parts != part:
+            i += 1
+            continue
         t = ts[i]
         w = dev[d, _CUR]
         wstart = w * width
@@ -223,6 +230,20 @@ def _aggregate(codes, ts, values, start, width, lateness, state, late, outs, pos
     return i, pos
 
 
+@nb.njit(cache=True, parallel=True)
+def _aggregate_parts(codes, ts, values, starts, width, lateness, state, late, outs, positions):
+    """:func:`_aggregate` on ``len(starts)`` device partitions in parallel, one output each."""
+    out_dev, out_win, out_rows, out_stats, sel = outs
+    parts = starts.shape[0]
+    for p in nb.prange(parts):
+        part_outs = (out_dev[p], out_win[p], out_rows[p], out_stats[p], sel)
+        i, pos = _aggregate(
+            codes, ts, values, starts[p], width, lateness, state, late, part_outs, 0, p, parts
+        )
+        starts[p] = i
+        positions[p] = pos
+
+
 @nb.njit(cache=True)
 def _flush(width, state, outs, pos):
     dev, acc = state
@@ -245,6 +266,9 @@ class WindowAggregator:
         Numeric columns to aggregate (default: every telemetry channel).
     stats : sequence of str
         Statistics to output per channel, a subset of :data:`STATS` (default: all).
+    threads : int, optional
+        Threads for large batches, each owning a share of the devices (default: numba's
+        thread count, i.e. the CPU count or ``NUMBA_NUM_THREADS``).
 
     Attributes
     ----------
@@ -272,10 +296,12 @@ class WindowAggregator:
         allowed_lateness_ms: int = 2000,
         channels: Sequence[str] = TELEMETRY_CHANNELS,
         stats: Sequence[str] = STATS,
+        threads: int | None = None,
     ) -> None:
         self.width_ms = width_ms
         self.allowed_lateness_ms = allowed_lateness_ms
         self.channels = tuple(channels)
+        self.threads = threads
         self.stats = tuple(s for s in STATS if s in stats)
         unknown = sorted(set(stats) - set(STATS))
         if unknown or not self.stats:
@@ -324,12 +350,12 @@ class WindowAggregator:
     def _open_windows(self) -> int:
         return int(np.count_nonzero(self._state[0][:, _SLOTS : _SLOTS + self._slots] != _EMPTY))
 
-    def _outputs(self, cap: int) -> tuple[np.ndarray, ...]:
+    def _outputs(self, cap: int, parts: int = 1) -> tuple[np.ndarray, ...]:
         return (
-            np.empty(cap, np.int64),
-            np.empty(cap, np.int64),
-            np.empty(cap, np.int64),
-            np.empty((len(self.channels) * len(self.stats), cap), np.float64),
+            np.empty((parts, cap), np.int64),
+            np.empty((parts, cap), np.int64),
+            np.empty((parts, cap), np.int64),
+            np.empty((parts, len(self.channels) * len(self.stats), cap), np.float64),
             self._sel,
         )
 
@@ -370,30 +396,27 @@ class WindowAggregator:
             raise ValueError("device_codes: must be non-negative")
         self._grow(int(codes.max()) + 1 if len(codes) else 0)
         late = np.zeros(len(ts), np.bool_)
-        open_windows = self._open_windows()
-        cap = max(1024, len(ts) // 8 + open_windows + 4 * self._slots)
-        parts = []
-        start = 0
+        parts = self.threads or nb.get_num_threads()
+        parts = 1 if len(ts) < _PARALLEL_ROWS else max(1, min(parts, nb.get_num_threads()))
+        cap = max(1024, len(ts) // (8 * parts) + self._open_windows() + 4 * self._slots)
+        starts = np.zeros(parts, np.int64)
+        tables = []
         while True:
-            outs = self._outputs(cap)
-            start, pos = _aggregate(
-                codes,
-                ts,
-                arrays,
-                start,
-                self.width_ms,
-                self.allowed_lateness_ms,
-                self._state,
-                late,
-                outs,
-                0,
-            )
-            parts.append(self._to_table(outs, pos))
-            if start >= len(ts):
+            outs = self._outputs(cap, parts)
+            positions = np.zeros(parts, np.int64)
+            args = (codes, ts, arrays)
+            rest = (self.width_ms, self.allowed_lateness_ms, self._state, late)
+            if parts == 1:  # no thread pool for the small batches of live ingestion
+                one = tuple(a[0] for a in outs[:4]) + outs[4:]
+                starts[0], positions[0] = _aggregate(*args, starts[0], *rest, one, 0, 0, 1)
+            else:
+                _aggregate_parts(*args, starts, *rest, outs, positions)
+            tables += [self._to_table(outs, int(positions[p]), p) for p in range(parts)]
+            if (starts >= len(ts)).all():
                 break
         self.last_late = late
         self.late_count += int(np.count_nonzero(late))
-        return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
     def process(self, telemetry: pa.Table) -> pa.Table:
         """Aggregate one batch of telemetry rows; returns the windows it closed, lake-ready.
@@ -432,7 +455,7 @@ class WindowAggregator:
         """Emit every window still open, with device codes like :meth:`process_arrays`."""
         open_windows = self._open_windows()
         outs = self._outputs(max(open_windows, 1))
-        pos = _flush(self.width_ms, self._state, outs, 0)
+        pos = _flush(self.width_ms, self._state, tuple(a[0] for a in outs[:4]) + outs[4:], 0)
         return self._to_table(outs, pos)
 
     def late_rows(self) -> pa.Table | None:
@@ -446,8 +469,8 @@ class WindowAggregator:
         self._late = []
         return rows
 
-    def _to_table(self, outs: tuple[np.ndarray, ...], pos: int) -> pa.Table:
-        out_dev, out_win, out_rows, out_stats, _ = outs
+    def _to_table(self, outs: tuple[np.ndarray, ...], pos: int, part: int = 0) -> pa.Table:
+        out_dev, out_win, out_rows, out_stats = (a[part] for a in outs[:4])
         columns: dict[str, pa.Array] = {
             "device": pa.array(out_dev[:pos].astype(np.int32)),
             "window_start": pa.array(out_win[:pos]).cast(UTC_MS),
