@@ -15,13 +15,16 @@ Usage::
     nice python bench/ingest.py [--messages 200000] [--rate 5000] [--latency-messages 50000]
 
 The last line printed is one JSON object with msgs/s of (a) and (b), ``ratio_vs_bare_subscriber``
-(goal ≥ 0.8) and ``p50_latency_s`` / ``p99_latency_s`` (goal p99 ≤ 1 s at 5,000 msgs/s).
+(goal ≥ 0.8) and ``p50_latency_s`` / ``p99_latency_s`` (goal p99 ≤ 1 s at 5,000 msgs/s), plus
+each consumer's CPU time per message (robust when other work shares the machine) and the load
+average at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -121,8 +124,9 @@ def run_publisher(broker: BrokerProcess, n: int, rate: float = 0) -> tuple[subpr
     return proc, float(line.split()[1])
 
 
-def bare_subscriber(broker: BrokerProcess, n: int) -> float:
-    """msgs/s of a paho subscriber that only counts, from publisher start to the last message."""
+def bare_subscriber(broker: BrokerProcess, n: int) -> tuple[float, float]:
+    """msgs/s of a paho subscriber that only counts (publisher start to last message), and its
+    CPU time per message in µs."""
     count = 0
     done = threading.Event()
     subscribed = threading.Event()
@@ -142,15 +146,17 @@ def bare_subscriber(broker: BrokerProcess, n: int) -> float:
     client.subscribe("modax/devices/+/telemetry", qos=1)
     client.loop_start()
     wait_for(subscribed.is_set, 10, "the bare subscriber's subscription")
+    cpu = time.process_time()
     publisher, start = run_publisher(broker, n)
     done.wait(600)
     elapsed = time.monotonic() - start
+    cpu = time.process_time() - cpu
     publisher.wait()
     client.disconnect()
     client.loop_stop()
     if count != n:
         raise RuntimeError(f"bare subscriber got {count} of {n}")
-    return n / elapsed
+    return n / elapsed, cpu / n * 1e6
 
 
 class TimedPipeline(Pipeline):
@@ -173,22 +179,27 @@ class _Stamp(msgspec.Struct):
 _STAMP = msgspec.json.Decoder(_Stamp)
 
 
-def modax_ingest(broker: BrokerProcess, n: int, rate: float = 0, timed: bool = False) -> float:
-    """msgs/s of modax ingest, from publisher start until all ``n`` rows are committed."""
+def modax_ingest(
+    broker: BrokerProcess, n: int, rate: float = 0, timed: bool = False
+) -> tuple[float, float]:
+    """msgs/s of modax ingest (publisher start until all ``n`` rows are committed), and its CPU
+    time per message in µs."""
     with tempfile.TemporaryDirectory(prefix="bench-lake-") as root:
         lake = Lake(root)
         factory = TimedPipeline if timed else Pipeline
         ingester = Ingester(broker.url, lake, pipeline_factory=factory).start()
         ingester.wait_connected()
+        cpu = time.process_time()
         publisher, start = run_publisher(broker, n, rate)
         wait_for(lambda: ingester.totals.accepted >= n, 900, "modax ingest to commit", 0.01)
         elapsed = time.monotonic() - start
+        cpu = time.process_time() - cpu
         publisher.wait()
         totals = ingester.stop()
         rows = lake.read("telemetry", columns=["seq"]).num_rows
         if totals.accepted != n or rows != n:
             raise RuntimeError(f"modax ingest stored {rows} rows of {n}")
-    return n / elapsed
+    return n / elapsed, cpu / n * 1e6
 
 
 def main() -> None:
@@ -203,17 +214,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         log(f"(a) bare paho subscriber, {n:,} messages at QoS 1")
         with start_broker(free_port(), kind="mosquitto", data_dir=Path(tmp) / "a") as broker:
-            bare = bare_subscriber(broker, n)
-        log(f"    {bare:,.0f} msgs/s")
+            bare, bare_cpu = bare_subscriber(broker, n)
+        log(f"    {bare:,.0f} msgs/s, {bare_cpu:.0f} µs CPU per message")
         log(f"(b) modax ingest to committed lake rows, {n:,} messages at QoS 1")
         with start_broker(free_port(), kind="mosquitto", data_dir=Path(tmp) / "b") as broker:
-            ours = modax_ingest(broker, n)
-        log(f"    {ours:,.0f} msgs/s")
+            ours, ours_cpu = modax_ingest(broker, n)
+        log(f"    {ours:,.0f} msgs/s, {ours_cpu:.0f} µs CPU per message")
         m = args.latency_messages
         log(f"(c) publish-to-queryable latency at {args.rate:,.0f} msgs/s, {m:,} messages")
         TimedPipeline.latencies = []
         with start_broker(free_port(), kind="mosquitto", data_dir=Path(tmp) / "c") as broker:
-            achieved = modax_ingest(broker, m, args.rate, timed=True)
+            achieved, _ = modax_ingest(broker, m, args.rate, timed=True)
         latencies = np.concatenate(TimedPipeline.latencies)
         p50, p99 = np.percentile(latencies, [50, 99])
         log(f"    p50 {p50:.3f} s, p99 {p99:.3f} s")
@@ -228,6 +239,10 @@ def main() -> None:
                 "bare_subscriber_msgs_per_s": round(bare),
                 "modax_ingest_msgs_per_s": round(ours),
                 "ratio_vs_bare_subscriber": round(ours / bare, 3),
+                "bare_subscriber_cpu_us_per_msg": round(bare_cpu, 1),
+                "modax_ingest_cpu_us_per_msg": round(ours_cpu, 1),
+                "cpu_ratio_bare_over_ingest": round(bare_cpu / ours_cpu, 3),
+                "load_average_1min": round(os.getloadavg()[0], 2),
                 "latency_rate_msgs_per_s": args.rate,
                 "latency_messages": m,
                 "latency_run_msgs_per_s": round(achieved),
