@@ -159,25 +159,25 @@ def test_kill_9_mid_stream_loses_nothing_and_stores_nothing_twice(mosquitto_fact
     proc = _ingest_cli(broker, lake, port)
     wait_for(lambda: _ready(port), 30, "modax ingest to be ready")
     publisher = Publisher(broker.host, broker.port)
-    messages = fleet_messages(6_000)
-    publisher.publish(messages[:3_000])
+    messages = fleet_messages(4_000)
+    publisher.publish(messages[:2_000])
     wait_for(lambda: rows(lake)[0] > 0, 30, "the first commits")
     proc.kill()  # SIGKILL: no flush, no acknowledgement of what it held
     proc.wait()
     at_kill = rows(lake)[0]
-    publisher.publish(messages[3_000:])
-    publisher.wait_acked(6_000)
-    assert at_kill < 6_000
+    publisher.publish(messages[2_000:])
+    publisher.wait_acked(4_000)
+    assert at_kill < 4_000
 
     port = free_port()
     proc = _ingest_cli(broker, lake, port)
     try:
-        wait_for(lambda: rows(lake)[0] >= 6_000, 60, "all 6000 rows after the restart")
+        wait_for(lambda: rows(lake)[0] >= 4_000, 60, "all 4000 rows after the restart")
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err.decode()
-    assert rows(lake) == (6_000, 6_000)
+    assert rows(lake) == (4_000, 4_000)
     assert b"stopped cleanly" in err
     publisher.close()
 
