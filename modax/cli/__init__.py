@@ -5,6 +5,7 @@ from modax.cli import (  # noqa: F401  (register commands)
     _broker,
     _config,
     _dashboards,
+    _demo,
     _eval_cmapss,
     _eval_sim_anomaly,
     _eval_skab,
@@ -12,6 +13,7 @@ from modax.cli import (  # noqa: F401  (register commands)
     _lake,
     _query,
     _replay,
+    _simulate,
     _wokwi,
 )
 from modax.cli._app import app
