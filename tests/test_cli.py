@@ -90,3 +90,16 @@ def test_compact_and_retention(filled_lake):
     proc = modax("retention", "--days", "0", "--lake", str(filled_lake))
     assert proc.returncode == 0
     assert "telemetry: 30 rows deleted" in proc.stdout
+
+
+def test_every_command_module_is_registered():
+    import sys
+
+    import modax.cli
+
+    folder = Path(modax.cli.__file__).parent
+    modules = {p.stem for p in folder.glob("_*.py") if p.stem not in ("__init__", "__main__")}
+    assert {m for m in modules if f"modax.cli.{m}" not in sys.modules} == set()
+    assert {"demo", "simulate", "ingest", "broker", "replay", "query", "export"} <= {
+        c.name for c in modax.cli.app.registered_commands
+    }
