@@ -46,6 +46,21 @@ def test_notebook_has_a_parameters_cell_with_a_small_switch(path):
     assert "SMALL" in "".join(tagged[0]["source"])
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_and_its_paired_script_hold_the_same_cells(path):
+    import jupytext
+
+    script = path.with_suffix(".py")
+    assert script.is_file(), f"{path.name} has no paired {script.name}"
+
+    def shape(notebook) -> list[tuple[str, str, list[str]]]:
+        return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in notebook.cells]
+
+    assert shape(jupytext.read(script)) == shape(jupytext.read(path)), (
+        f"{path.name} and {script.name} differ: run `jupytext --sync notebooks/{script.name}`"
+    )
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path, tmp_path):
