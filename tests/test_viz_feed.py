@@ -91,3 +91,27 @@ def test_decode_live_rejects_bad_events() -> None:
         decode_live("modax/devices/m1/events", b'{"device_id":"m1","ts":1,"kind":"x","state":"on"}')
     with pytest.raises(ValueError, match="negative_timestamp"):
         decode_live("modax/devices/m1/advisory", b'{"device_id":"m1","ts":-1}')
+
+
+def test_events_published_by_the_ingester_decode() -> None:
+    from datetime import UTC, datetime
+
+    from modax.ingest._ingester import event_payload
+
+    ts = datetime(2026, 1, 1, tzinfo=UTC)
+    row = {
+        "device_id": "m1",
+        "ts": ts,
+        "kind": "overload",
+        "state": "begin",
+        "value": 12.5,
+        "threshold": 10.0,
+        "date": ts.date(),
+    }
+    event = decode_live("modax/devices/m1/events", event_payload(row))
+    assert (event.ts, event.kind, event.state, event.value) == (
+        1767225600000,
+        "overload",
+        "begin",
+        12.5,
+    )
