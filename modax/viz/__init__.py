@@ -1,9 +1,23 @@
 """HoloViews/Panel components for live fleets, devices and models (``dashboards/`` and notebooks).
 
-- :class:`FleetState` — the live state of every device, fed by :class:`LiveFeed` (one MQTT
-  subscription per server process, :func:`shared_feed`), with an :class:`AlarmLog` whose
-  acknowledgements persist in an :class:`AckStore`.
-- :func:`decode_live` — every live message decoded and validated (:mod:`modax.schema` rules).
+Live data
+    :class:`FleetState` — last values, status, recent readings and alarms of every device, fed
+    by :class:`LiveFeed` (one MQTT subscription per server process: :func:`shared_feed`), every
+    message decoded by :func:`decode_live` (malformed ones are only counted as quarantined).
+    :class:`AlarmLog` keeps alarms (active/cleared × acknowledged); :class:`AckStore` persists
+    acknowledgements (``docs/decisions/0005-alarm-acks-in-sqlite.md``).
+Views
+    :class:`FleetOverview` (KPIs, device table, :class:`EventFeed`, quarantine),
+    :class:`DeviceView` (:class:`LivePlots` streaming with ``Buffer``, :class:`HistoryView` from
+    the lake through :func:`history` with MinMax-:func:`lttb` downsampling, :class:`WearPanel`),
+    :class:`ModelLab` (:func:`run_detection`, :func:`run_rul`).
+
+In a notebook::
+
+    import panel as pn
+    from modax.viz import FleetOverview, shared_feed
+    pn.extension("tabulator")
+    FleetOverview(shared_feed().fleet)
 """
 
 from modax.viz._acks import AckStore, default_ack_path

@@ -1,6 +1,6 @@
 """Operator acknowledgements of alarms, kept in a small SQLite file so they survive restarts.
 
-See ``docs/decisions/0004-alarm-acks-in-sqlite.md`` for why a SQLite state file and not a lake
+See ``docs/decisions/0005-alarm-acks-in-sqlite.md`` for why a SQLite state file and not a lake
 table: an acknowledgement is one small, frequent, transactional write that several dashboard
 server processes may make at once.
 """
