@@ -21,6 +21,7 @@ from modax.viz import (
     FleetOverview,
     FleetState,
     HistoryView,
+    LivePlots,
     ModelLab,
     run_detection,
     run_rul,
@@ -150,3 +151,21 @@ def test_remaining_life_on_a_small_cmapss_like_subset(tmp_path: Path) -> None:
     scores = run_rul("gbm-window", tmp_path, "FD001", train_units=4)
     assert {"rmse", "nasa_score"} <= set(scores)
     assert 0 < scores["rmse"] < 200
+
+
+def test_session_buffers_stay_bounded() -> None:
+    fleet = FleetState(ring_size=40)
+    plots = LivePlots(fleet, "m1", length=50)
+    for i in range(400):
+        fleet.apply(reading("m1", T0 + i * 100), received_ms=T0 + i * 100)
+        if i % 60 == 0:
+            plots.refresh()
+    plots.refresh()
+    assert len(plots.buffer.data) == 50
+    assert plots.buffer.data["time"].iloc[-1].value // 1_000_000 == T0 + 399 * 100
+    assert plots.points < 400  # the ring dropped readings between refreshes, as designed
+    log = AlarmLog(max_alarms=30)
+    for i in range(100):
+        log.raise_alarm(f"m{i}", "overload", "safety", i)
+        log.clear(f"m{i}", "overload", i + 1)
+    assert len(EventFeed(log).table.value) == 30
