@@ -27,8 +27,8 @@ def _conda_requirements() -> set[str]:
     reqs = set()
     text = (ROOT / "environment.yml").read_text()
     for line in text.split("\ndependencies:\n", 1)[1].splitlines():
-        m = re.match(r"^  - ([A-Za-z0-9_.\-]+.*)$", line)
-        if m and not m.group(1).startswith(("python", "pip")):
+        m = re.match(r"^  (?:    )?- ([A-Za-z0-9_.\-]+.*)$", line)
+        if m and not m.group(1).startswith(("python", "pip", "-e")):
             reqs.add(m.group(1).replace(" ", ""))
     return reqs
 
