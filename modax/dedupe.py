@@ -2,8 +2,9 @@
 
 A message's identity is ``(device_id, seq)``, or ``(device_id, timestamp)`` when it has no
 ``seq``. Identities are hashed to 64-bit keys; per UTC date partition the index keeps a sorted
-array of the keys stored there, loaded lazily from the lake the first time a batch touches that
-date. Memory: 8 bytes per stored message of each cached date (the newest ``max_dates``).
+array of the keys stored there, read from the partition's files the first time a batch touches
+that date and, after every commit, from the files other writers (another ingester) added since.
+Memory: 8 bytes per stored message of each cached date (the newest ``max_dates``).
 """
 
 from __future__ import annotations
@@ -81,24 +82,44 @@ class DedupeIndex:
         self.table = table
         self.max_dates = max_dates
         self._keys: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._files: dict[int, set[str]] = {}
+        self._version: int | None = None
+
+    def _read_new_files(self, days: list[int]) -> None:
+        """Index files of ``days`` that this index has not read yet (other writers' commits too)."""
+        if not self.lake.exists(self.table):
+            return
+        version = self.lake.version(self.table)
+        loaded = [day for day in days if day in self._keys]
+        if version == self._version and len(loaded) == len(days):
+            return
+        dataset = self.lake.dataset(self.table)
+        for day in days:
+            seen = self._files.setdefault(day, set())
+            day_value = pa.scalar(day, pa.int32()).cast(pa.date32())
+            new = [
+                f
+                for f in dataset.get_fragments(filter=ds.field("date") == day_value)
+                if f.path not in seen
+            ]
+            if not new:
+                self._keys.setdefault(day, np.empty(0, dtype=np.uint64))
+                continue
+            rows = pa.concat_tables(
+                [f.to_table(columns=["device_id", "seq", "timestamp"]) for f in new]
+            )
+            keys = message_keys(rows["device_id"], rows["seq"], rows["timestamp"])
+            self._keys[day] = np.union1d(self._keys.get(day, np.empty(0, np.uint64)), keys)
+            seen.update(f.path for f in new)
+        self._version = version
 
     def _stored(self, day: int) -> np.ndarray:
-        if day in self._keys:
-            self._keys.move_to_end(day)
-            return self._keys[day]
-        keys = np.empty(0, dtype=np.uint64)
-        if self.lake.exists(self.table):
-            day_value = pa.scalar(day, pa.int32()).cast(pa.date32())
-            rows = self.lake.read(
-                self.table,
-                columns=["device_id", "seq", "timestamp"],
-                filter=ds.field("date") == day_value,
-            )
-            keys = np.unique(message_keys(rows["device_id"], rows["seq"], rows["timestamp"]))
-        self._keys[day] = keys
+        self._keys.setdefault(day, np.empty(0, dtype=np.uint64))
+        self._keys.move_to_end(day)
         while len(self._keys) > self.max_dates:
-            self._keys.popitem(last=False)
-        return keys
+            dropped, _ = self._keys.popitem(last=False)
+            self._files.pop(dropped, None)
+        return self._keys[day]
 
     def new_rows(
         self, device_id: pa.Array, seq: pa.Array, timestamp: pa.Array, date: pa.Array
@@ -112,8 +133,10 @@ class DedupeIndex:
         mask = np.zeros(n, dtype=bool)
         _, first = np.unique(np.stack([keys, days.astype(np.uint64)]), axis=1, return_index=True)
         mask[first] = True
-        for day in np.unique(days):
-            stored = self._stored(int(day))
+        unique_days = [int(d) for d in np.unique(days)]
+        self._read_new_files(unique_days)
+        for day in unique_days:
+            stored = self._stored(day)
             if len(stored):
                 rows = np.flatnonzero(days == day)
                 pos = np.searchsorted(stored, keys[rows]).clip(max=len(stored) - 1)

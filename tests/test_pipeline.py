@@ -108,3 +108,16 @@ def test_batch_producers_take_the_same_path_with_store(lake_dir):
     again = Pipeline(lake_dir, derivers=[]).store(result.telemetry, result.device_safety)
     assert again.accepted == 0
     assert again.duplicates == result.telemetry.num_rows + result.device_safety.num_rows
+
+
+def test_a_second_writer_sees_what_the_first_committed(lake_dir):
+    topics = ["modax/devices/m1/telemetry"] * 2
+    a, b = Pipeline(lake_dir, derivers=[]), Pipeline(lake_dir, derivers=[])
+    assert (
+        b.process(topics[:1], [payload("m1", NOW, 1)], [NOW]).accepted == 1
+    )  # b has indexed the day
+    assert (
+        a.process(topics, [payload("m1", NOW, 2), payload("m1", NOW, 3)], [NOW] * 2).accepted == 2
+    )
+    redelivered = b.process(topics, [payload("m1", NOW, 2), payload("m1", NOW, 3)], [NOW] * 2)
+    assert (redelivered.accepted, redelivered.duplicates) == (0, 2)
