@@ -34,7 +34,7 @@ import modax
 import simulator
 from modax.broker import start_broker
 from modax.ingest import Ingester, IngestOptions
-from modax.schema import Kind, Telemetry, decode, parse_topic
+from modax.schema import Kind, decode, parse_topic
 from modax.testing import free_port, wait_for
 from simulator._publish import LivePublisher
 
@@ -93,6 +93,7 @@ watcher.on_connect, watcher.on_subscribe, watcher.on_message = on_connect, on_su
 watcher.connect(broker.host, broker.port)
 watcher.loop_start()
 wait_for(watching.is_set, 10.0, "the watcher's subscription")
+print("watching", broker.url)
 
 # %% [markdown]
 # ## 3 · A live plot
@@ -153,7 +154,7 @@ while publishing.is_alive() or not inbox.empty():
     while not inbox.empty():
         batch.append(inbox.get())
     seen += len(batch)
-    mine = [r for r in batch if isinstance(r, Telemetry) and r.device_id == target]
+    mine = [r for r in batch if r.device_id == target]
     if mine:
         buffer.send(rows(mine))
 publishing.join()
