@@ -204,10 +204,10 @@ folder = save_model(
 print(json.dumps(json.loads((folder / "model.json").read_text())["training"], indent=1))
 
 # %% [markdown]
-# The `Advisor` is a derive step of the pipeline, beside the safety kernels — exactly how the
-# ingester runs it live (`modax ingest` with a saved model, or `modax advise run`). It writes a
-# `scores` row per reading (always `advisory = true`) and publishes one alert when a device
-# starts alarming. Here alerts go to a list instead of MQTT.
+# The `Advisor` is a derive step of the pipeline, beside the safety kernels — the same step a
+# live ingester runs when its `pipeline_factory` adds it (`modax advise run` runs a saved model
+# on live MQTT on its own). It writes a `scores` row per reading (always `advisory = true`) and
+# publishes one alert when a device starts alarming. Here alerts go to a list instead of MQTT.
 #
 # We give one motor an imbalance and stream the next minutes through the pipeline in 10 s
 # micro-batches, as the ingester would.
