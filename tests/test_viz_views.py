@@ -20,6 +20,7 @@ from modax.viz import (
     EventFeed,
     FleetOverview,
     FleetState,
+    FleetTable,
     HistoryView,
     LivePlots,
     ModelLab,
@@ -41,7 +42,7 @@ def test_overview_puts_alarms_first_and_filters() -> None:
     fleet = FleetState()
     for device in ("m1", "m2", "m3"):
         fleet.apply(reading(device, T0), received_ms=T0)
-    overview = FleetOverview(fleet)
+    overview = FleetOverview(fleet, table=FleetTable(fleet, min_interval_s=0.0))
     assert overview.table.value["device_id"].tolist() == ["m1", "m2", "m3"]
     fleet.apply(reading("m3", T0 + 100, current=11.0), received_ms=T0 + 100)
     overview.refresh()

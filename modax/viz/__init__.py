@@ -26,6 +26,7 @@ from modax.viz._device import DeviceView, device_picker
 from modax.viz._event_feed import EventFeed, alarm_frame
 from modax.viz._feed import LiveFeed, recent_events, shared_feed
 from modax.viz._fleet import OVERLOAD_CURRENT_A, OVERTEMP_C, DeviceState, FleetState
+from modax.viz._fleet_table import FleetTable, fleet_frame, shared_table
 from modax.viz._history import history
 from modax.viz._history_view import HistoryView
 from modax.viz._lab import DetectionRun, lake_series, run_detection, run_rul, skab_series
@@ -33,7 +34,7 @@ from modax.viz._lab_view import ModelLab, metrics_frame
 from modax.viz._live_messages import Advisory, Recommendation, SafetyEvent, decode_live
 from modax.viz._live_plots import CHANNEL_GROUPS, LivePlots
 from modax.viz._lttb import lttb, lttb_reference
-from modax.viz._overview import FleetOverview, fleet_frame
+from modax.viz._overview import FleetOverview
 from modax.viz._wear import WearPanel, wear_history
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "EventFeed",
     "FleetOverview",
     "FleetState",
+    "FleetTable",
     "HistoryView",
     "LiveFeed",
     "LivePlots",
@@ -71,6 +73,7 @@ __all__ = [
     "run_detection",
     "run_rul",
     "shared_feed",
+    "shared_table",
     "skab_series",
     "wear_history",
 ]

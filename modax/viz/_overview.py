@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pandas as pd
 import panel as pn
 
-from modax.viz._cells import device_link, sparkline, state_badge
 from modax.viz._event_feed import EventFeed
 from modax.viz._fleet import FleetState
+from modax.viz._fleet_table import STATES, FleetTable, clock_time, shared_table
 
-__all__ = ["FleetOverview", "fleet_frame"]
+__all__ = ["FleetOverview"]
 
-STATES = ["alarm", "warning", "offline", "inactive", "ok"]
-_SEVERITY = {state: i for i, state in enumerate(STATES)}
-_COLUMNS = [
-    "device_id",
-    "device",
-    "state",
-    "status",
-    "last_reading",
-    "current_1",
-    "current_2",
-    "temp_max",
-    "vib_mag",
-    "trend",
-    "score",
-    "rul_h",
-    "alarms",
-    "severity",
-]
 _TITLES = {
     "device": "Device",
     "status": "State",
@@ -46,45 +26,6 @@ _TITLES = {
 }
 
 
-def _time(ms: int) -> str:
-    if not ms:
-        return ""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S.%f")[:-5]
-
-
-def fleet_frame(fleet: FleetState, device_ids: list[str] | None = None) -> pd.DataFrame:
-    """One row per device, as the overview table shows it.
-
-    Examples
-    --------
-    >>> fleet_frame(FleetState()).columns[:3].tolist()
-    ['device_id', 'device', 'state']
-    """
-    rows = []
-    for device_id in fleet.device_ids() if device_ids is None else device_ids:
-        row = fleet.row(device_id)
-        state = str(row["state"])
-        rows.append(
-            {
-                "device_id": device_id,
-                "device": device_link(device_id),
-                "state": state,
-                "status": state_badge(state),
-                "last_reading": _time(int(row["last_ts"])),
-                "current_1": row["current_1"],
-                "current_2": row["current_2"],
-                "temp_max": row["temp_max"],
-                "vib_mag": row["vib_mag"],
-                "trend": sparkline(row["spark"]),
-                "score": row["score"],
-                "rul_h": row["rul_h"],
-                "alarms": row["alarms"],
-                "severity": _SEVERITY[state],
-            }
-        )
-    return pd.DataFrame(rows, columns=_COLUMNS)
-
-
 class FleetOverview(pn.viewable.Viewer):
     """Every device of a live fleet with its state, last values and trend; KPIs; event feed.
 
@@ -97,6 +38,8 @@ class FleetOverview(pn.viewable.Viewer):
     page_size : int
         Rows per table page (pagination happens on the server, so 1,000 devices stay light).
         Devices with alarms come first; a click on a column header sorts by it.
+    table : FleetTable, optional
+        Where rows come from; by default the one shared by every session of this fleet.
 
     Examples
     --------
@@ -106,13 +49,19 @@ class FleetOverview(pn.viewable.Viewer):
     """
 
     def __init__(
-        self, fleet: FleetState, period_ms: int = 500, page_size: int = 25, **params: object
+        self,
+        fleet: FleetState,
+        period_ms: int = 500,
+        page_size: int = 25,
+        table: FleetTable | None = None,
+        **params: object,
     ) -> None:
         super().__init__(**params)
         self.fleet = fleet
         self._version = -1
         self._quarantined = 0
-        self._frame = fleet_frame(fleet)
+        self.shared = table if table is not None else shared_table(fleet)
+        self._frame = self.shared.frame()
         self.search = pn.widgets.TextInput(label="Device", placeholder="filter by device id")
         self.states = pn.widgets.MultiChoice(label="State", options=STATES, value=[])
         self.kpi = {
@@ -173,24 +122,15 @@ class FleetOverview(pn.viewable.Viewer):
         return df[df["state"].isin(states)] if states else df
 
     def refresh(self) -> None:
-        """Re-read the devices that changed since the last refresh and the KPIs."""
-        version, changed = self.fleet.changed_since(self._version)
+        """Show the shared table if it changed, and the KPIs."""
+        frame = self.shared.frame()
+        if frame is not self._frame:
+            self._frame = frame
+            self.table.value = frame
+        version = self.fleet.version
         if version == self._version:
             return
         self._version = version
-        frame = self._frame
-        known = set(frame["device_id"])
-        if changed:
-            fresh = fleet_frame(self.fleet, changed)
-            if known.issuperset(changed):
-                positions = pd.Index(frame["device_id"]).get_indexer(fresh["device_id"])
-                frame = frame.copy()
-                frame.iloc[positions] = fresh.to_numpy()
-            else:
-                frame = fleet_frame(self.fleet)
-            frame = frame.sort_values(["severity", "device_id"], ignore_index=True)
-            self._frame = frame
-            self.table.value = frame
         kpis = self.fleet.kpis()
         for name in ("devices", "online", "safety_alarms", "anomaly_alerts", "quarantined"):
             self.kpi[name].value = int(kpis[name] or 0)
@@ -204,7 +144,7 @@ class FleetOverview(pn.viewable.Viewer):
         self.quarantine.value = pd.DataFrame(
             [
                 {
-                    "time": _time(q.received_ms),
+                    "time": clock_time(q.received_ms),
                     "topic": q.topic,
                     "reason": q.reason,
                     "field": q.field,
