@@ -211,7 +211,7 @@ def test_overview_lists_devices_with_live_values_and_quarantine(
     page.get_by_text("not_json").first.wait_for()
     page.get_by_text("invalid_device_id").first.wait_for()
     assert page.get_by_role("link", name="web-x").count() == 0
-    _shot(page, "fleet.png")
+    _shot(page, "fleet-quarantine.png")
 
 
 def test_overload_turns_to_alarm_and_is_acknowledged_in_the_feed(
@@ -236,6 +236,7 @@ def test_overload_turns_to_alarm_and_is_acknowledged_in_the_feed(
         "the acknowledgement in the state file",
     )
     assert len(acked) == 1
+    _shot(page, "fleet.png")
 
 
 def _acks(store: AckStore) -> list[str]:
