@@ -12,6 +12,7 @@ Tables written by modax: ``telemetry``, ``device_safety``, ``devices``, ``quaran
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -87,6 +88,8 @@ class Lake:
             **env_storage_options(self.root, {**os.environ, **explicit}),
             **explicit,
         }
+        self._handles: dict[str, DeltaTable] = {}
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"Lake({self.root!r})"
@@ -94,6 +97,18 @@ class Lake:
     def table_uri(self, name: str) -> str:
         """Where table ``name`` lives."""
         return f"{self.root}/{name}"
+
+    def _current(self, name: str) -> DeltaTable:
+        """The table's newest snapshot, from a cached handle (only new log entries are read).
+
+        Callers hold ``self._lock``: a handle is updated in place.
+        """
+        table = self._handles.get(name)
+        if table is None:
+            table = self._handles[name] = self._table(name)
+        else:
+            table.update_incremental()
+        return table
 
     def _table(self, name: str) -> DeltaTable:
         try:
@@ -156,22 +171,29 @@ class Lake:
             return None
         table = _with_date(table)
         delay = 0.05
-        for attempt in range(_COMMIT_RETRIES):
-            try:
-                write_deltalake(
-                    self.table_uri(name),
-                    table,
-                    mode="append",
-                    partition_by=["date"],
-                    storage_options=self.storage_options or None,
-                )
-                break
-            except CommitFailedError:
-                if attempt == _COMMIT_RETRIES - 1:
-                    raise
-                time.sleep(delay)
-                delay *= 2
-        return self._table(name).version()
+        with self._lock:
+            handle = self._handles.get(name)
+            for attempt in range(_COMMIT_RETRIES):
+                try:
+                    if handle is None:
+                        write_deltalake(
+                            self.table_uri(name),
+                            table,
+                            mode="append",
+                            partition_by=["date"],
+                            storage_options=self.storage_options or None,
+                        )
+                    else:
+                        write_deltalake(handle, table, mode="append", partition_by=["date"])
+                    break
+                except CommitFailedError:
+                    if attempt == _COMMIT_RETRIES - 1:
+                        raise
+                    time.sleep(delay)
+                    delay *= 2
+                    if handle is not None:
+                        handle.update_incremental()
+            return self._current(name).version()
 
     def dataset(self, name: str, version: int | None = None) -> ds.Dataset:
         """The table's current (or ``version``'s) snapshot as an Arrow dataset, without copying.
@@ -179,11 +201,13 @@ class Lake:
         Files are read through a native Arrow filesystem where there is one (local, ``s3://``),
         so readers in other threads or processes (DuckDB, Dask) never call back into Python.
         """
-        table = self._table(name)
+        filesystem = arrow_filesystem(self.table_uri(name), self.storage_options)
         if version is not None:
+            table = self._table(name)
             table.load_as_version(version)
-        uri = self.table_uri(name)
-        return table.to_pyarrow_dataset(filesystem=arrow_filesystem(uri, self.storage_options))
+            return table.to_pyarrow_dataset(filesystem=filesystem)
+        with self._lock:
+            return self._current(name).to_pyarrow_dataset(filesystem=filesystem)
 
     def read(
         self,
@@ -197,7 +221,8 @@ class Lake:
 
     def version(self, name: str) -> int:
         """The table's current version number."""
-        return self._table(name).version()
+        with self._lock:
+            return self._current(name).version()
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """The table's commits, newest first."""
