@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -18,8 +18,9 @@ from modax.cli._app import EXIT_USAGE, app, console, fail, settings_from_env
 from modax.config import ConfigError, parse_broker_url
 from modax.lake import Lake
 from modax.pipeline import BatchResult, Pipeline
-from simulator import DEFAULT_START, Fleet, Scenario, ScenarioError, SimResult
-from simulator._publish import LivePublisher
+
+if TYPE_CHECKING:  # the simulator (numba) loads only when the command runs
+    from simulator import Fleet, SimResult
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -35,6 +36,8 @@ def parse_duration(text: str) -> float:
 
 
 def _start(text: str | None, live: bool) -> datetime:
+    from simulator import DEFAULT_START
+
     if text is None:
         return datetime.now(UTC).replace(microsecond=0) if live else DEFAULT_START
     if text == "now":
@@ -99,6 +102,8 @@ def _live(
         broker = parse_broker_url(url, name="--mqtt")
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
+    from simulator._publish import LivePublisher
+
     settings = settings_from_env()
     publisher = LivePublisher(
         fleet,
@@ -178,6 +183,8 @@ def simulate_command(
         fail(f"--duration: {exc}", EXIT_USAGE)
     if mqtt is None and duration_s is None:
         duration_s = 600.0
+    from simulator import Fleet, Scenario, ScenarioError
+
     try:
         fleet = Fleet(
             n_devices=devices,
