@@ -7,6 +7,7 @@ ring of recent readings and a short sparkline; the alarm log and the quarantine 
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -357,15 +358,15 @@ class FleetState:
                 state = "warning"
             else:
                 state = "ok"
-            last = device.last
-            temps = last[_N_CURRENTS + 4 :]
+            last = device.last.tolist()
+            temps = [t for t in last[_N_CURRENTS + 4 :] if not math.isnan(t)]
             return {
                 "device_id": device_id,
                 "state": state,
                 "online": bool(device.online) and not device.inactive,
                 "last_ts": device.last_ts_ms,
                 **{f"current_{i + 1}": _num(last[i]) for i in range(_N_CURRENTS)},
-                "temp_max": _num(np.nanmax(temps)) if np.isfinite(temps).any() else None,
+                "temp_max": round(max(temps), 3) if temps else None,
                 "vib_mag": _num(last[_N_CURRENTS + 3]),
                 "score": device.score,
                 "rul_h": device.rul_h,
@@ -418,4 +419,4 @@ class FleetState:
 
 
 def _num(value: float) -> float | None:
-    return None if np.isnan(value) else round(float(value), 3)
+    return None if math.isnan(value) else round(value, 3)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -51,7 +50,10 @@ def clock_time(ms: int) -> str:
     """
     if not ms:
         return ""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S.%f")[:-5]
+    day_ms = ms % 86_400_000
+    hours, rest = divmod(day_ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000 // 100}"
 
 
 class FleetTable:
@@ -82,6 +84,7 @@ class FleetTable:
         self._version = -1
         self._built_at = float("-inf")
         self._sparks: dict[str, tuple[str, float]] = {}
+        self._records: dict[str, dict[str, object]] = {}
         self._frame = pd.DataFrame(columns=_COLUMNS)
 
     def frame(self) -> pd.DataFrame:
@@ -94,21 +97,14 @@ class FleetTable:
             if version == self._version:
                 return self._frame
             self._version, self._built_at = version, now
-            frame = self._frame
             if changed:
-                fresh = self._rows(changed, now)
-                positions = pd.Index(frame["device_id"]).get_indexer(fresh["device_id"])
-                if (positions >= 0).all():
-                    frame = frame.copy()
-                    frame.iloc[positions] = fresh.to_numpy()
-                else:
-                    frame = self._rows(self.fleet.device_ids(), now)
-                frame = frame.sort_values(["severity", "device_id"], ignore_index=True)
-            self._frame = frame
-            return frame
+                self._records.update(self._rows(changed, now))
+                frame = pd.DataFrame(list(self._records.values()), columns=_COLUMNS)
+                self._frame = frame.sort_values(["severity", "device_id"], ignore_index=True)
+            return self._frame
 
-    def _rows(self, device_ids: list[str], now: float) -> pd.DataFrame:
-        rows = []
+    def _rows(self, device_ids: list[str], now: float) -> dict[str, dict[str, object]]:
+        rows = {}
         for device_id in device_ids:
             row = self.fleet.row(device_id)
             state = str(row["state"])
@@ -116,25 +112,23 @@ class FleetTable:
             if now - drawn >= self.spark_every_s:
                 svg = sparkline(row["spark"])
                 self._sparks[device_id] = (svg, now)
-            rows.append(
-                {
-                    "device_id": device_id,
-                    "device": device_link(device_id),
-                    "state": state,
-                    "status": state_badge(state),
-                    "last_reading": clock_time(int(row["last_ts"])),
-                    "current_1": row["current_1"],
-                    "current_2": row["current_2"],
-                    "temp_max": row["temp_max"],
-                    "vib_mag": row["vib_mag"],
-                    "trend": svg,
-                    "score": row["score"],
-                    "rul_h": row["rul_h"],
-                    "alarms": row["alarms"],
-                    "severity": _SEVERITY[state],
-                }
-            )
-        return pd.DataFrame(rows, columns=_COLUMNS)
+            rows[device_id] = {
+                "device_id": device_id,
+                "device": device_link(device_id),
+                "state": state,
+                "status": state_badge(state),
+                "last_reading": clock_time(int(row["last_ts"])),
+                "current_1": row["current_1"],
+                "current_2": row["current_2"],
+                "temp_max": row["temp_max"],
+                "vib_mag": row["vib_mag"],
+                "trend": svg,
+                "score": row["score"],
+                "rul_h": row["rul_h"],
+                "alarms": row["alarms"],
+                "severity": _SEVERITY[state],
+            }
+        return rows
 
 
 _SHARED: weakref.WeakKeyDictionary[FleetState, FleetTable] = weakref.WeakKeyDictionary()
