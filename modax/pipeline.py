@@ -86,11 +86,12 @@ class BatchResult:
         self.rows.update(other.rows)
 
 
-def _derivers() -> list[Deriver]:
-    """The derive step: the kernels that run on every batch of new readings."""
+def _derivers(lake: Lake) -> list[Deriver]:
+    """The derive step: safety and aggregation kernels, and the live wear estimate (advisory)."""
     from modax.kernels.deriver import KernelDeriver
+    from modax.models.wear.live import WearDeriver
 
-    return [KernelDeriver()]
+    return [KernelDeriver(), WearDeriver(lake)]
 
 
 def _quarantine_keys(table: pa.Table) -> np.ndarray:
@@ -167,7 +168,7 @@ class Pipeline:
         self, lake: Lake | str | None = None, derivers: Sequence[Deriver] | None = None
     ) -> None:
         self.lake = lake if isinstance(lake, Lake) else Lake(lake)
-        self.derivers = list(_derivers() if derivers is None else derivers)
+        self.derivers = list(_derivers(self.lake) if derivers is None else derivers)
         self.clock = BootClock()
         self._telemetry_index = DedupeIndex(self.lake, "telemetry")
         self._safety_index = DedupeIndex(self.lake, "device_safety")
