@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import duckdb
+import pandas as pd
 import typer
 from rich.table import Table
 
 from modax.cli._app import app, console, fail, settings_from_env
 from modax.export import export_duckdb
 from modax.query import connect
+
+
+def _cell(value: object) -> str:
+    """A value as table text; nulls (None, NaN, NA) are blank."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
 
 
 class QueryFormat(StrEnum):
@@ -52,7 +61,7 @@ def query_command(
         for column in frame.columns:
             table.add_column(str(column))
         for row in frame.itertuples(index=False):
-            table.add_row(*("" if v is None else str(v) for v in row))
+            table.add_row(*(_cell(v) for v in row))
         console.print(table)
 
 
