@@ -51,7 +51,7 @@ class FleetOverview(pn.viewable.Viewer):
     def __init__(
         self,
         fleet: FleetState,
-        period_ms: int = 500,
+        period_ms: int = 250,
         page_size: int = 25,
         table: FleetTable | None = None,
         **params: object,
