@@ -279,9 +279,13 @@ def test_health_ready_and_metrics_are_served(mosquitto_factory, lake, ingesters)
     publisher = Publisher(broker.host, broker.port)
     publisher.wait_acked(publisher.publish(fleet_messages(50)))
     wait_for(lambda: rows(lake)[0] == 50, 20, "50 rows")
-    with urllib.request.urlopen(f"{server.url}/metrics") as response:
-        text = response.read().decode()
-    assert 'modax_ingest_accepted_total{kind="telemetry"} 50.0' in text
+
+    def metrics_once_counted() -> str:
+        with urllib.request.urlopen(f"{server.url}/metrics") as response:
+            text = response.read().decode()
+        return text if 'modax_ingest_accepted_total{kind="telemetry"} 50.0' in text else ""
+
+    text = wait_for(metrics_once_counted, 10, "the accepted count in /metrics")
     assert "modax_ingest_commit_seconds_bucket" in text
     assert _ready(server.port)
     broker.kill()

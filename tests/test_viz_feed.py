@@ -55,7 +55,7 @@ def test_valid_messages_reach_the_state_and_malformed_ones_are_quarantined(
     fleet = feed.fleet
     wait_for(lambda: fleet.kpis()["quarantined"] == 3, 10, "three quarantined messages")
     wait_for(lambda: fleet.alarms.is_active("vf-1", "overload"), 10, "the overload event")
-    assert fleet.device_ids() == ["vf-1"]
+    assert [d for d in fleet.device_ids() if d.startswith("vf-")] == ["vf-1"]  # not vf-2, vf-3
     assert fleet.row("vf-1")["current_1"] == 4.2
     assert dict(fleet.quarantined) == {
         "not_json": 1,
