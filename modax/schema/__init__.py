@@ -12,6 +12,7 @@ from modax.schema._decode import (
     TEMPERATURE_RANGE_C,
     VIBRATION_LIMIT_MS2,
     DecodedBatch,
+    check_size,
     decode,
     decode_batch,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "SafetyStatus",
     "Telemetry",
     "Vibration",
+    "check_size",
     "decode",
     "decode_batch",
     "parse_topic",

@@ -36,6 +36,7 @@ __all__ = [
     "TEMPERATURE_RANGE_C",
     "VIBRATION_LIMIT_MS2",
     "DecodedBatch",
+    "check_size",
     "decode",
     "decode_batch",
 ]
@@ -104,14 +105,28 @@ def _classify_validation(message: str) -> tuple[Reason, str | None, str]:
     return Reason.WRONG_TYPE, field, detail
 
 
-def _structural(kind: Kind, topic_device: str | None, payload: bytes) -> msgspec.Struct:
-    """Decode one payload of a known kind and apply every per-message rule but value ranges."""
+def check_size(payload: bytes) -> None:
+    """Raise :class:`MessageError` for an empty payload or one above :data:`MAX_PAYLOAD_BYTES`.
+
+    Examples
+    --------
+    >>> check_size(b"{}")
+    >>> check_size(b"")
+    Traceback (most recent call last):
+    ...
+    modax.schema._reasons.MessageError: empty_payload: payload is empty
+    """
     if not payload:
         raise MessageError(Reason.EMPTY_PAYLOAD, None, "payload is empty")
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise MessageError(
             Reason.OVERSIZED, None, f"payload is {len(payload)} bytes, limit {MAX_PAYLOAD_BYTES}"
         )
+
+
+def _structural(kind: Kind, topic_device: str | None, payload: bytes) -> msgspec.Struct:
+    """Decode one payload of a known kind and apply every per-message rule but value ranges."""
+    check_size(payload)
     try:
         msg = _DECODERS[kind].decode(payload)
     except msgspec.ValidationError as exc:

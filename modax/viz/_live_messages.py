@@ -15,13 +15,13 @@ import msgspec
 
 from modax.schema import (
     DEVICE_ID_PATTERN,
-    MAX_PAYLOAD_BYTES,
     DeviceStatus,
     Kind,
     MessageError,
     Reason,
     SafetyStatus,
     Telemetry,
+    check_size,
     decode,
     parse_topic,
 )
@@ -117,12 +117,7 @@ _DECODERS = {
 
 
 def _derived(kind: Kind, topic_device: str | None, payload: bytes) -> SafetyEvent | Advisory:
-    if not payload:
-        raise MessageError(Reason.EMPTY_PAYLOAD, None, "payload is empty")
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise MessageError(
-            Reason.OVERSIZED, None, f"payload is {len(payload)} bytes, limit {MAX_PAYLOAD_BYTES}"
-        )
+    check_size(payload)
     try:
         msg = _DECODERS[kind].decode(payload)
     except msgspec.ValidationError as exc:
