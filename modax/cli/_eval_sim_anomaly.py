@@ -13,10 +13,9 @@ import json
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from modax.cli._app import console, eval_app, fail
-from modax.cli._eval_skab import LeaderboardFormat, _json_safe, _table
+from modax.cli._eval_skab import LeaderboardFormat, _json_safe, _table, run_leaderboard
 
 RUL_SCENARIOS = ("run-to-failure",)
 
@@ -57,7 +56,6 @@ def eval_sim_command(
     import simulator
     from modax.models.anomaly import DETECTORS
     from modax.models.anomaly._sim import SIM_PARAMS, device_series
-    from modax.models.anomaly._skab import evaluate_skab
 
     if scenario not in simulator.list_scenarios():
         fail(f"unknown scenario {scenario!r}; known: {', '.join(simulator.list_scenarios())}")
@@ -79,30 +77,9 @@ def eval_sim_command(
         return
     labels = result.labels()
     series = device_series(result.telemetry, labels["anomaly"], labels["fault"])
-    names = list(detector or DETECTORS)
-    runs = sum(seeds if DETECTORS[n].stochastic else 1 for n in names)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=quiet,
-    ) as progress:
-        task = progress.add_task("evaluating", total=runs)
-        try:
-            results = evaluate_skab(
-                series,
-                names,
-                seeds=range(seeds),
-                train_rows=train_s,
-                params=SIM_PARAMS,
-                progress=lambda name: progress.update(task, advance=1, description=name),
-            )
-        except ValueError as exc:
-            fail(str(exc))
-    best = max(results.values(), key=lambda r: r.mean("f1")).name
+    results, best = run_leaderboard(
+        series, detector, seeds, quiet=quiet, train_rows=train_s, params=SIM_PARAMS
+    )
     if quiet:
         payload = {
             "benchmark": "sim",

@@ -69,7 +69,6 @@ def eval_skab_command(
 ) -> None:
     """Fit on the first rows of every SKAB file, score the rest, pool, rank detectors by F1."""
     from modax.models.anomaly import DETECTORS
-    from modax.models.anomaly._skab import evaluate_skab
     from modax.models.datasets.skab import SkabError, load_skab
 
     unknown = [d for d in detector or [] if d not in DETECTORS]
@@ -81,29 +80,9 @@ def eval_skab_command(
         fail(str(exc))
     if not files:
         fail(f"{directory}: no labelled SKAB file (with 'anomaly' and 'changepoint' columns)")
-    names = list(detector or DETECTORS)
-    runs = sum(seeds if DETECTORS[n].stochastic else 1 for n in names)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=output is LeaderboardFormat.json,
-    ) as progress:
-        task = progress.add_task("evaluating", total=runs)
-        try:
-            results = evaluate_skab(
-                files,
-                names,
-                seeds=range(seeds),
-                train_rows=train_rows,
-                progress=lambda name: progress.update(task, advance=1, description=name),
-            )
-        except ValueError as exc:
-            fail(str(exc))
-    best = max(results.values(), key=lambda r: r.mean("f1")).name
+    results, best = run_leaderboard(
+        files, detector, seeds, quiet=output is LeaderboardFormat.json, train_rows=train_rows
+    )
     if output is LeaderboardFormat.json:
         payload = {
             "benchmark": "skab",
@@ -116,6 +95,40 @@ def eval_skab_command(
         return
     console.print(_table(results, f"SKAB outlier detection — {len(files)} files"))
     console.print(f"best by F1: [bold]{best}[/]")
+
+
+def run_leaderboard(
+    data: object, detector: list[str] | None, seeds: int, *, quiet: bool, **options: object
+) -> tuple[dict[str, DetectorResult], str]:
+    """Evaluate detectors (all when ``detector`` is empty) with a progress bar; return the
+    results and the name of the best by mean F1. ``options`` go to ``evaluate_skab``.
+    """
+    from modax.models.anomaly import DETECTORS
+    from modax.models.anomaly._skab import evaluate_skab
+
+    names = list(detector or DETECTORS)
+    runs = sum(seeds if DETECTORS[n].stochastic else 1 for n in names)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task("evaluating", total=runs)
+        try:
+            results = evaluate_skab(
+                data,
+                names,
+                seeds=range(seeds),
+                progress=lambda name: progress.update(task, advance=1, description=name),
+                **options,
+            )
+        except ValueError as exc:
+            fail(str(exc))
+    return results, max(results.values(), key=lambda r: r.mean("f1")).name
 
 
 def _json_safe(value: object) -> object:
