@@ -25,6 +25,7 @@ from numba import njit
 
 __all__ = [
     "INRUSH_GAIN",
+    "INRUSH_SETTLED_S",
     "INRUSH_TAU_S",
     "OVERLOAD_TARGET_A",
     "SOFT_START_LIMIT_A",
@@ -37,6 +38,9 @@ INRUSH_GAIN = 1.2
 INRUSH_TAU_S = 0.4
 #: The soft starter limits start-up current to this, A.
 SOFT_START_LIMIT_A = 9.0
+#: After this long the inrush term ``1 + 1.2 e^(−Δt/τ)`` rounds to exactly 1.0 (``e^(−37.5)`` is
+#: below half a float64 ulp of 1), so it is not computed, s.
+INRUSH_SETTLED_S = 37.5 * INRUSH_TAU_S
 #: Current an overload of severity 1 drives the motor to, A.
 OVERLOAD_TARGET_A = 13.5
 #: Extra current per unit of wear damage (friction), fraction of the running current.
@@ -61,7 +65,9 @@ def phase_currents(
         return 0.0, 0.0
     running = load * rated_a * (1.0 + WEAR_CURRENT_GAIN * damage)
     running += overload * max(0.0, OVERLOAD_TARGET_A - running)
-    current = running * (1.0 + INRUSH_GAIN * math.exp(-since_on_s / INRUSH_TAU_S))
+    current = running
+    if since_on_s < INRUSH_SETTLED_S:
+        current *= 1.0 + INRUSH_GAIN * math.exp(-since_on_s / INRUSH_TAU_S)
     current = min(current, max(SOFT_START_LIMIT_A, running))
     i1 = current * (1.0 + asym_1 + _PHASE_UP * phase_imbalance)
     i2 = current * (1.0 + asym_2 - _PHASE_DOWN * phase_imbalance)

@@ -37,7 +37,7 @@ from simulator._sensors import (
     VIBRATION_RANGE_MS2,
 )
 
-__all__ = ["FaultEvents", "FaultKind", "apply_sensor_faults", "process_modifiers"]
+__all__ = ["FaultEvents", "FaultKind", "apply_sensor_faults", "overlapping", "process_modifiers"]
 
 
 class FaultKind(StrEnum):
@@ -191,23 +191,54 @@ class FaultEvents:
 
 
 @njit(cache=True)
+def overlapping(
+    kinds: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    lo: int,
+    hi: int,
+    t_first: float,
+    t_last: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The events ``lo:hi`` (one device's) active at some ``t`` in ``[t_first, t_last]``.
+
+    Returns the indices of the process and safety faults, and those of the sensor faults (network
+    faults act on delivery, not here): the kernel scans only these at each step, however many
+    events the device has had, and skips the scan when there are none.
+    """
+    process = np.empty(hi - lo, np.int64)
+    sensor = np.empty(hi - lo, np.int64)
+    n_process = n_sensor = 0
+    for f in range(lo, hi):
+        if starts[f] > t_last or ends[f] <= t_first:
+            continue
+        kind = kinds[f]
+        if K_STUCK <= kind <= K_DROPOUT:
+            sensor[n_sensor] = f
+            n_sensor += 1
+        elif kind <= K_DOOR:
+            process[n_process] = f
+            n_process += 1
+    return process[:n_process], sensor[:n_sensor]
+
+
+@njit(cache=True)
 def process_modifiers(
     kinds: np.ndarray,
     starts: np.ndarray,
     ends: np.ndarray,
     severities: np.ndarray,
-    lo: int,
-    hi: int,
+    events: np.ndarray,
     t: float,
 ) -> tuple[float, float, float, float, float, float, bool, bool]:
-    """Severities of the process faults active at ``t`` among events ``lo:hi`` of one device.
+    """Severities of the process faults active at ``t`` among ``events`` (indices, one device).
 
     Returns ``(imbalance, misalignment, bearing, overload, cooling_failure, phase_imbalance,
     estop, door_open)``; a bearing fault grows as the square of its progress.
     """
     imb = mis = bear = over = cool = phase = 0.0
     estop = door = False
-    for f in range(lo, hi):
+    for f in events:
         s = starts[f]
         e = ends[f]
         if t < s or t >= e:
@@ -243,21 +274,20 @@ def apply_sensor_faults(
     severities: np.ndarray,
     channels: np.ndarray,
     hold: np.ndarray,
-    lo: int,
-    hi: int,
+    events: np.ndarray,
     t: float,
     step: int,
     key: np.uint64,
     values: np.ndarray,
     with_vibration: bool,
 ) -> None:
-    """Apply the sensor faults active at ``t`` to reported ``values`` in place.
+    """Apply the sensor faults active at ``t`` among ``events`` to reported ``values`` in place.
 
     ``values`` is ``[current_1, current_2, vib_x, vib_y, vib_z, temp_1, temp_2]``; the vibration
     channel is skipped unless ``with_vibration``. A stuck fault records its ``hold`` value the
     first time it acts.
     """
-    for f in range(lo, hi):
+    for f in events:
         kind = kinds[f]
         if kind < K_STUCK or kind > K_DROPOUT:
             continue

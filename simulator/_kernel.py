@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit, prange
 
 from simulator._electrical import phase_currents
-from simulator._faults import FaultEvents, apply_sensor_faults, process_modifiers
+from simulator._faults import FaultEvents, apply_sensor_faults, overlapping, process_modifiers
 from simulator._load import PROFILE_START_STOP, load_fraction
 from simulator._noise import normal
 from simulator._params import (
@@ -123,7 +123,6 @@ LIFE_REPLACED = 2.0
     N_STATE,
 ) = range(13)
 (T_C1, T_C2, T_VX, T_VY, T_VZ, T_VMAG, T_T1, T_T2, T_DAMAGE, T_STRESS, N_TEL) = range(11)
-_TWO_PI = 2.0 * math.pi
 _CYCLING_ALPHA = DT_S / CYCLING_TAU_S
 _S_CUR1, _S_CUR2, _S_T1, _S_T2, _S_VX, _S_VY, _S_VZ, _S_MX, _S_MY, _S_MZ = range(1, 11)
 
@@ -247,8 +246,12 @@ def simulate_chunk(
         key = keys[d]
         p = params[d]
         m = np.empty(7)
-        lo = f_ptr[d]
-        hi = f_ptr[d + 1]
+        process, sensor = overlapping(
+            f_kind, f_start, f_end, f_ptr[d], f_ptr[d + 1], k0 * DT_S, (k0 + n_steps - 1) * DT_S
+        )
+        profile = int(p[P_PROFILE])
+        cos_phi2 = math.cos(p[P_PHI2])
+        sin_phi2 = math.sin(p[P_PHI2])
         tw = state[d, S_TW]
         tb = state[d, S_TB]
         damage = state[d, S_DAMAGE]
@@ -265,9 +268,12 @@ def simulate_chunk(
         for i in range(n_steps):
             k = k0 + i
             t = k * DT_S
-            imb, mis, bear, over, cool, phase, estop, door = process_modifiers(
-                f_kind, f_start, f_end, f_sev, lo, hi, t
-            )
+            imb = mis = bear = over = cool = phase = 0.0
+            estop = door = False
+            if len(process):
+                imb, mis, bear, over, cool, phase, estop, door = process_modifiers(
+                    f_kind, f_start, f_end, f_sev, process, t
+                )
             if (
                 not math.isnan(failed_at)
                 and replace_after_s >= 0.0
@@ -280,7 +286,7 @@ def simulate_chunk(
                     life[d, n_life, 1] = LIFE_REPLACED
                     n_life += 1
             load = load_fraction(
-                int(p[P_PROFILE]), p[P_LOAD], p[P_AMP], p[P_PERIOD], p[P_PHASE], p[P_DUTY], key, t
+                profile, p[P_LOAD], p[P_AMP], p[P_PERIOD], p[P_PHASE], p[P_DUTY], key, t
             )
             if tripped and tw < CUTOUT_RESET_C:
                 tripped = False
@@ -361,16 +367,16 @@ def simulate_chunk(
             reading = k % TELEMETRY_EVERY == 0
             if reading:
                 turns = p[P_FROT] * t
-                theta = _TWO_PI * (turns - math.floor(turns))
                 x, y, z = axes(
                     a1,
                     a2,
                     ab,
                     az,
                     sm,
-                    theta,
+                    turns - math.floor(turns),
                     p[P_BPFO],
-                    p[P_PHI2],
+                    cos_phi2,
+                    sin_phi2,
                     normal(key, k, _S_MX),
                     normal(key, k, _S_MY),
                     normal(key, k, _S_MZ),
@@ -388,9 +394,10 @@ def simulate_chunk(
                     _clip(z + VIBRATION_NOISE_MS2 * normal(key, k, _S_VZ), -lim, lim),
                     VIBRATION_RESOLUTION,
                 )
-            apply_sensor_faults(
-                f_kind, f_start, f_end, f_sev, f_chan, f_hold, lo, hi, t, k, key, m, reading
-            )
+            if len(sensor):
+                apply_sensor_faults(
+                    f_kind, f_start, f_end, f_sev, f_chan, f_hold, sensor, t, k, key, m, reading
+                )
             flags = 0
             if estop:
                 flags |= FLAG_ESTOP

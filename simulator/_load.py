@@ -28,6 +28,7 @@ import numpy as np
 from numba import njit
 
 from simulator._noise import uniform
+from simulator._trig import sincos_turns
 
 __all__ = [
     "PROFILES",
@@ -45,7 +46,6 @@ PROFILE_START_STOP = 3
 #: Profile names as scenarios spell them, by code.
 PROFILES = ("steady", "cyclic", "random", "start_stop")
 _STREAM_SEGMENT = 40
-_TWO_PI = 2.0 * math.pi
 
 
 @njit(cache=True)
@@ -60,14 +60,14 @@ def load_fraction(
     t: float,
 ) -> float:
     """Load as a fraction of rated load (0 = motor stopped) at sim time ``t`` (s)."""
-    u = t + phase_s
+    cycles = (t + phase_s) / period_s
     if profile == PROFILE_CYCLIC:
-        return base * (1.0 + amp * math.sin(_TWO_PI * u / period_s))
+        return base * (1.0 + amp * sincos_turns(cycles)[0])
     if profile == PROFILE_RANDOM:
-        segment = int(u // period_s)
+        segment = math.floor(cycles)
         return base * (0.6 + 0.7 * uniform(key, segment, _STREAM_SEGMENT))
     if profile == PROFILE_START_STOP:
-        if u % period_s >= duty * period_s:
+        if cycles - math.floor(cycles) >= duty:
             return 0.0
         return base
-    return base * (1.0 + 0.04 * math.sin(_TWO_PI * u / period_s))
+    return base * (1.0 + 0.04 * sincos_turns(cycles)[0])

@@ -61,13 +61,8 @@ def uniform(key: np.uint64, step: int, stream: int) -> float:
 def normal(key: np.uint64, step: int, stream: int) -> float:
     """An approximately standard-normal number (Irwin–Hall of four 16-bit uniforms)."""
     h = hash64(key, step, stream)
-    total = (
-        float(h & _LOW16)
-        + float((h >> _S16) & _LOW16)
-        + float((h >> _S32) & _LOW16)
-        + float((h >> _S48) & _LOW16)
-    )
-    return (total - _IH_MEAN) * _IH_SCALE
+    total = (h & _LOW16) + ((h >> _S16) & _LOW16) + ((h >> _S32) & _LOW16) + (h >> _S48)
+    return (float(total) - _IH_MEAN) * _IH_SCALE
 
 
 @njit(cache=True)

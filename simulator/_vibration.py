@@ -28,6 +28,8 @@ import math
 
 from numba import njit
 
+from simulator._trig import sincos_turns
+
 __all__ = ["GRAVITY_MS2", "amplitudes", "axes", "dynamic_rms"]
 
 #: Standard gravity, m/s².
@@ -38,6 +40,10 @@ _MISALIGN_AXIAL = 1.5
 _BEARING_GAIN = 4.0
 _WEAR_GAIN = 3.0
 _NOISE_BASE = 0.12
+# The fixed phase offsets of the y (0.7 rad) and z (1 rad, 1.3 rad) components, as cos / sin.
+_COS_07, _SIN_07 = math.cos(0.7), math.sin(0.7)
+_COS_1, _SIN_1 = math.cos(1.0), math.sin(1.0)
+_COS_13, _SIN_13 = math.cos(1.3), math.sin(1.3)
 
 
 @njit(cache=True)
@@ -80,21 +86,30 @@ def axes(
     ab: float,
     az: float,
     sigma: float,
-    theta: float,
+    turns: float,
     bpfo: float,
-    phi2: float,
+    cos_phi2: float,
+    sin_phi2: float,
     nx: float,
     ny: float,
     nz: float,
 ) -> tuple[float, float, float]:
-    """True acceleration ``(x, y, z)`` in m/s² at rotor angle ``theta`` (rad); ``n*`` ~ N(0, 1)."""
-    bt = bpfo * theta
-    x = a1 * math.sin(theta) + a2 * math.sin(2.0 * theta + phi2) + ab * math.sin(bt)
-    y = a1 * math.cos(theta) + 0.8 * a2 * math.cos(2.0 * theta + phi2) + ab * math.cos(bt + 0.7)
+    """True acceleration ``(x, y, z)`` in m/s²; ``n*`` ~ N(0, 1).
+
+    ``turns`` is the rotor angle in turns, ``θ = 2π · turns`` with ``turns`` in [0, 1);
+    ``cos_phi2, sin_phi2`` are the cosine and sine of the 2× phase ``φ₂``. Two sine/cosine pairs
+    (of ``θ`` and ``b θ``) give every component through the double-angle and angle-sum rules.
+    """
+    s1, c1 = sincos_turns(turns)
+    s2 = 2.0 * s1 * c1
+    c2 = c1 * c1 - s1 * s1
+    sb, cb = sincos_turns(bpfo * turns)
+    x = a1 * s1 + a2 * (s2 * cos_phi2 + c2 * sin_phi2) + ab * sb
+    y = a1 * c1 + 0.8 * a2 * (c2 * cos_phi2 - s2 * sin_phi2) + ab * (cb * _COS_07 - sb * _SIN_07)
     z = (
         GRAVITY_MS2
-        + 0.3 * a1 * math.sin(theta + 1.0)
-        + az * math.sin(2.0 * theta)
-        + 0.5 * ab * math.sin(bt + 1.3)
+        + 0.3 * a1 * (s1 * _COS_1 + c1 * _SIN_1)
+        + az * s2
+        + 0.5 * ab * (sb * _COS_13 + cb * _SIN_13)
     )
     return x + sigma * nx, y + sigma * ny, z + 0.5 * sigma * nz

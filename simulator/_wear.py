@@ -32,6 +32,8 @@ Examples
 
 from __future__ import annotations
 
+import math
+
 from numba import njit
 
 __all__ = [
@@ -47,7 +49,6 @@ __all__ = [
 #: Nominal life at factor 1: 10 000 h, in s.
 NOMINAL_LIFE_S = 10_000.0 * 3600.0
 CURRENT_NORMAL_A = 5.0
-LOAD_EXPONENT = 1.5
 CURRENT_SPIKE_A = 8.0
 SPIKE_BASE = 1.1
 SPIKE_PER_A = 0.05
@@ -70,7 +71,8 @@ def stress_factor(
     """The MODAX multiplicative wear-rate factor (1 = nominal) for one instant."""
     f = 1.0
     if i_mean > CURRENT_NORMAL_A:
-        f *= (i_mean / CURRENT_NORMAL_A) ** LOAD_EXPONENT
+        ratio = i_mean / CURRENT_NORMAL_A
+        f *= ratio * math.sqrt(ratio)  # ratio ** 1.5, without pow
     if i_max > CURRENT_SPIKE_A:
         f *= SPIKE_BASE + SPIKE_PER_A * (i_max - CURRENT_SPIKE_A)
     if vibration > VIBRATION_NORMAL_MS2:

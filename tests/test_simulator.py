@@ -408,14 +408,25 @@ def test_physics_kernel_equals_its_reference_twin():
             (60.0, 45.0, 25.0, 30.0, 0.999, 0.998, 5.0, 4.0, 5.0, 0.5, 3.0),
         ),
         ("_vibration", "amplitudes", (True, 0.2, 0.1, 0.04, 0.3, 0.2, 0.5, 0.4)),
-        ("_vibration", "axes", (0.3, 0.2, 1.0, 0.1, 0.2, 1.3, 3.2, 0.7, 0.5, -0.2, 1.1)),
+        ("_vibration", "axes", (0.3, 0.2, 1.0, 0.1, 0.2, 1.3, 3.2, 0.76, 0.64, 0.5, -0.2, 1.1)),
         ("_wear", "stress_factor", (7.0, 9.0, 3.5, 70.0, True)),
+        ("_trig", "sincos_turns", (3.3716,)),
     ],
 )
 def test_helper_kernels_equal_their_reference_twins(module, name, args):
     fn = getattr(importlib.import_module(f"simulator.{module}"), name)
     with np.errstate(over="ignore"):
         assert fn(*args) == fn.py_func(*args)
+
+
+def test_sincos_in_turns_matches_libm():
+    from simulator._trig import sincos_turns
+
+    turns = np.concatenate([np.random.default_rng(0).uniform(-4, 4, 20_000), np.arange(-8, 9) / 8])
+    got = np.array([sincos_turns(x) for x in turns])
+    np.testing.assert_allclose(got[:, 0], np.sin(2 * np.pi * turns), rtol=0, atol=4e-15)
+    np.testing.assert_allclose(got[:, 1], np.cos(2 * np.pi * turns), rtol=0, atol=4e-15)
+    assert [sincos_turns(x) for x in (0.0, 0.25, 0.5)] == [(0.0, 1.0), (1.0, -0.0), (-0.0, -1.0)]
 
 
 @pytest.mark.parametrize(
@@ -436,6 +447,7 @@ def test_helper_kernels_equal_their_reference_twins(module, name, args):
         "_sensors",
         "_tables",
         "_thermal",
+        "_trig",
         "_vibration",
         "_wear",
     ],
