@@ -45,6 +45,7 @@ from simulator._kernel import (
 )
 from simulator._network import Delivery
 from simulator._result import SimResult, Wire
+from simulator._rows import Grid, dates, keep, timestamps
 from simulator._sensors import CHANNELS
 from simulator._tables import GROUND_TRUTH_SCHEMA, REMAINING_LIFE_SCHEMA
 
@@ -75,6 +76,7 @@ class Chunk:
     """What :func:`assemble` needs to know about the chunk that just ran."""
 
     device_ids: pa.Array
+    grid: Grid
     keys: np.ndarray
     start_ms: int
     k0: int
@@ -122,58 +124,54 @@ def seq_base(start_ms: int) -> int:
 
 
 def _telemetry(chunk: Chunk, buffers: ChunkBuffers, events: FaultEvents) -> tuple:
-    n_dev = len(chunk.keys)
+    grid = chunk.grid
     n_tel = chunk.n_steps // TELEMETRY_EVERY
-    device = np.repeat(np.arange(n_dev, dtype=np.int64), n_tel)
-    steps = chunk.k0 + TELEMETRY_EVERY * np.tile(np.arange(n_tel, dtype=np.int64), n_dev)
-    delivery = Delivery.of(device, steps, chunk.start_ms, chunk.keys)
+    steps = chunk.k0 + TELEMETRY_EVERY * grid.reading
+    delivery = Delivery.of(grid.device, steps, chunk.start_ms, chunk.keys)
     delivery.apply(events, salt=0)
     cols = {name: buffers.telemetry[c].ravel() for name, c in _COLUMNS.items()}
     sent = delivery.delivered
     valid = _valid(cols)
-    seq = seq_base(chunk.start_ms) + steps // TELEMETRY_EVERY
-
-    def table(rows: np.ndarray) -> dict[str, pa.Array]:
-        return {
-            "device_id": chunk.device_ids.take(pa.array(device[rows])),
-            "seq": pa.array(seq[rows]),
-            "timestamp": pa.array(delivery.timestamp[rows]),
-            "ts": _ms(delivery.event_ms[rows]),
-            "received_at": _ms(delivery.received_ms[rows]),
-            **{name: pa.array(cols[name][rows]) for name in _COLUMNS},
-        }
-
-    lake_rows = np.flatnonzero(sent & valid)
-    lake = table(lake_rows)
-    n = len(lake_rows)
-    nulls = pa.nulls(n, pa.float64())
-    telemetry = pa.table(
-        {
-            **lake,
-            "current_3": nulls,
-            "current_4": nulls,
-            "temp_3": nulls,
-            "temp_4": nulls,
-            "date": pc.cast(lake["ts"], pa.date32()),
-        }
-    ).select(TELEMETRY_SCHEMA.names)
-    sent_rows = np.flatnonzero(sent)
-    wire = table(sent_rows)
-    wire_table = pa.table(
-        {
-            "device_id": wire["device_id"],
-            "seq": wire["seq"],
-            "timestamp": wire["timestamp"],
-            "received_ms": pa.array(delivery.received_ms[sent_rows]),
-            "copies": pa.array(delivery.copies[sent_rows]),
-            **{name: wire[name] for name in _COLUMNS},
-        }
+    first_seq = seq_base(chunk.start_ms) + chunk.k0 // TELEMETRY_EVERY
+    floats = {name: pa.array(values) for name, values in cols.items()}
+    key = {
+        "device_id": grid.ids,
+        "seq": pa.array(first_seq + grid.reading),
+        "timestamp": pa.array(delivery.timestamp),
+    }
+    wire = keep(
+        pa.table(
+            {
+                **key,
+                "received_ms": pa.array(delivery.received_ms),
+                "copies": pa.array(delivery.copies),
+                **floats,
+            }
+        ),
+        sent,
     )
-    life_rows = np.flatnonzero(seq % LIFE_EVERY == 0)
-    life = (device[life_rows], delivery.true_ms[life_rows])
+    nulls = dict.fromkeys(("current_3", "current_4", "temp_3", "temp_4"), grid.nulls)
+    lake = pa.Table.from_pydict(
+        {
+            **key,
+            "ts": timestamps(delivery.event_ms),
+            "received_at": timestamps(delivery.received_ms),
+            **floats,
+            **nulls,
+            "date": dates(delivery.event_ms),
+        },
+        schema=TELEMETRY_SCHEMA,
+    )
+    telemetry = keep(lake, sent & valid)
+    first_life = -first_seq % LIFE_EVERY
+    life_rows = (
+        np.arange(len(chunk.keys), dtype=np.int64)[:, None] * n_tel
+        + np.arange(first_life, n_tel, LIFE_EVERY)
+    ).ravel()
+    life = (grid.device[life_rows], delivery.true_ms[life_rows])
     damage = buffers.telemetry[T_DAMAGE].ravel()[life_rows]
     stress = buffers.telemetry[T_STRESS].ravel()[life_rows]
-    return telemetry.cast(TELEMETRY_SCHEMA), wire_table, ~valid[sent_rows], life, damage, stress
+    return telemetry, wire, ~valid[sent], life, damage, stress
 
 
 def _quarantine(wire: pa.Table, corrupt: np.ndarray) -> pa.Table:

@@ -37,6 +37,7 @@ from simulator._kernel import (
 from simulator._noise import device_keys
 from simulator._params import device_params
 from simulator._result import SimResult
+from simulator._rows import Grid
 from simulator._scenario import FaultRule, Scenario
 
 __all__ = ["DEFAULT_START", "Fleet"]
@@ -109,6 +110,7 @@ class Fleet:
         self.device_ids = [f"{prefix}-{i:0{width}d}" for i in range(n_devices)]
         self._ids = pa.array(self.device_ids, pa.string())
         self._index = {d: i for i, d in enumerate(self.device_ids)}
+        self._grid: Grid | None = None
         self.keys_ = device_keys(seed, n_devices)
         self.params_ = device_params(self.keys_, self.scenario, DT_S)
         self.state_ = initial_state(self.params_)
@@ -218,8 +220,12 @@ class Fleet:
             buffers,
         )
         self._step = k0 + n_steps
+        n_readings = n_steps // TELEMETRY_EVERY
+        if self._grid is None or len(self._grid.reading) != self.n_devices * n_readings:
+            self._grid = Grid.of(self._ids, n_readings)
         chunk = Chunk(
             device_ids=self._ids,
+            grid=self._grid,
             keys=self.keys_,
             start_ms=self.start_ms,
             k0=k0,

@@ -69,6 +69,8 @@ class Delivery:
     """Per message: delivered or not, copies, device timestamp, arrival and event times (ms).
 
     Rows must be grouped by device and in time order within a device (as chunks produce them).
+    Until a network fault acts on them, ``timestamp``, ``received_ms`` and ``event_ms`` are
+    ``true_ms`` itself (no copies); treat them as read-only.
     """
 
     device: np.ndarray
@@ -92,16 +94,19 @@ class Delivery:
             keys=keys,
             delivered=np.ones(len(step), np.bool_),
             copies=np.ones(len(step), np.int64),
-            timestamp=true_ms.copy(),
-            received_ms=true_ms.copy(),
-            event_ms=true_ms.copy(),
+            timestamp=true_ms,
+            received_ms=true_ms,
+            event_ms=true_ms,
         )
 
     def apply(self, events: FaultEvents, salt: int) -> None:
         """Apply the network events in ``events``; ``salt`` separates message kinds' noise."""
         start_ms = int(self.true_ms[0] - self.step[0] * _STEP_MS) if len(self.step) else 0
-        bounds = np.searchsorted(self.device, np.arange(len(self.keys) + 1))
-        for f in np.flatnonzero(np.isin(events.kind, list(_NETWORK))):
+        network = np.flatnonzero(np.isin(events.kind, list(_NETWORK)))
+        bounds = (
+            np.searchsorted(self.device, np.arange(len(self.keys) + 1)) if len(network) else None
+        )
+        for f in network:
             d = int(events.device[f])
             lo, hi = int(bounds[d]), int(bounds[d + 1])
             s_ms = start_ms + round(events.start_s[f] * 1000)
@@ -110,6 +115,9 @@ class Delivery:
             b = lo + int(np.searchsorted(self.true_ms[lo:hi], e_ms))
             if a == b:
                 continue
+            if self.timestamp is self.true_ms:
+                self.timestamp = self.true_ms.copy()
+                self.received_ms = self.true_ms.copy()
             rows = slice(a, b)
             key = self.keys[d]
             sev = float(events.severity[f])
@@ -134,14 +142,16 @@ class Delivery:
                 self.delivered[a : min(c, b)] = False
                 if c < b:
                     self.timestamp[c:b] = self.true_ms[c:b] - s_ms
-        self._event_time()
+        if self.timestamp is not self.true_ms:
+            self._event_time()
 
     def _event_time(self) -> None:
         """Event time as ingestion derives it (see :mod:`modax.clock`)."""
-        self.event_ms = self.timestamp.copy()
         since_boot = np.flatnonzero(self.timestamp < 10**12)
         if not len(since_boot):
+            self.event_ms = self.timestamp
             return
+        self.event_ms = self.timestamp.copy()
         # a boot is a run of since-boot rows of one device; anchor it on its first delivered row
         new_device = np.r_[True, self.device[since_boot][1:] != self.device[since_boot][:-1]]
         starts = np.flatnonzero((np.diff(since_boot, prepend=-2) != 1) | new_device)

@@ -443,6 +443,7 @@ def test_sincos_in_turns_matches_libm():
         "_params",
         "_publish",
         "_result",
+        "_rows",
         "_scenario",
         "_sensors",
         "_tables",
