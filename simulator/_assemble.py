@@ -10,15 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from modax.schema import (
-    CURRENT_LIMIT_A,
     DEVICE_SAFETY_SCHEMA,
     QUARANTINE_SCHEMA,
     TELEMETRY_SCHEMA,
-    TEMPERATURE_RANGE_C,
-    VIBRATION_LIMIT_MS2,
     MessageError,
     decode,
     topic_for,
@@ -48,6 +44,7 @@ from simulator._result import SimResult, Wire
 from simulator._rows import Grid, dates, keep, timestamps
 from simulator._sensors import CHANNELS
 from simulator._tables import GROUND_TRUTH_SCHEMA, REMAINING_LIFE_SCHEMA
+from simulator._validity import CHECKS, first_invalid
 
 __all__ = ["Chunk", "assemble"]
 
@@ -65,10 +62,6 @@ _KINDS = tuple(FaultKind)
 _STEP_MS = 50
 #: A remaining-life row every this many telemetry readings (1 Hz).
 LIFE_EVERY = 10
-
-
-def _ms(values: np.ndarray) -> pa.Array:
-    return pa.array(np.asarray(values, np.int64)).cast(pa.timestamp("ms", tz="UTC"))
 
 
 @dataclass
@@ -96,18 +89,6 @@ class Chunk:
         return (self.k0 + self.n_steps) * _STEP_MS / 1000
 
 
-def _valid(cols: dict[str, np.ndarray]) -> np.ndarray:
-    lo, hi = TEMPERATURE_RANGE_C
-    ok = np.ones(len(cols["current_1"]), np.bool_)
-    for name in ("current_1", "current_2"):
-        ok &= np.abs(cols[name]) <= CURRENT_LIMIT_A
-    for name in ("vib_x", "vib_y", "vib_z"):
-        ok &= np.abs(cols[name]) <= VIBRATION_LIMIT_MS2
-    for name in ("temp_1", "temp_2"):
-        ok &= (cols[name] >= lo) & (cols[name] <= hi)
-    return ok
-
-
 def seq_base(start_ms: int) -> int:
     """First ``seq`` of a run: the fleet's start (epoch s) as the boot count, times 2³².
 
@@ -131,7 +112,8 @@ def _telemetry(chunk: Chunk, buffers: ChunkBuffers, events: FaultEvents) -> tupl
     delivery.apply(events, salt=0)
     cols = {name: buffers.telemetry[c].ravel() for name, c in _COLUMNS.items()}
     sent = delivery.delivered
-    valid = _valid(cols)
+    check = first_invalid(*(cols[name] for name in CHECKS))
+    valid = check < 0
     first_seq = seq_base(chunk.start_ms) + chunk.k0 // TELEMETRY_EVERY
     floats = {name: pa.array(values) for name, values in cols.items()}
     key = {
@@ -171,33 +153,48 @@ def _telemetry(chunk: Chunk, buffers: ChunkBuffers, events: FaultEvents) -> tupl
     life = (grid.device[life_rows], delivery.true_ms[life_rows])
     damage = buffers.telemetry[T_DAMAGE].ravel()[life_rows]
     stress = buffers.telemetry[T_STRESS].ravel()[life_rows]
-    return telemetry, wire, ~valid[sent], life, damage, stress
+    return telemetry, wire, check if sent.all() else check[sent], life, damage, stress
 
 
-def _quarantine(wire: pa.Table, corrupt: np.ndarray) -> pa.Table:
+def _quarantine(wire: pa.Table, check: np.ndarray) -> pa.Table:
+    """Corrupt readings with the contract's reason: one decode per distinct failure.
+
+    ``check`` is :func:`~simulator._validity.first_invalid` of the wire rows. Readings that fail
+    the same check with the same value (and sign of ``timestamp``) get the same reason, field and
+    detail, so only the first of each is decoded.
+    """
+    corrupt = check >= 0
     rows = wire.filter(pa.array(corrupt))
     payloads = Wire(rows, pa.table({})).telemetry_payloads()
     topics = [topic_for(d, "telemetry") for d in rows["device_id"].to_pylist()]
+    failed = check[corrupt]
+    values = np.choose(failed, [rows[name].to_numpy() for name in CHECKS])
+    negative = rows["timestamp"].to_numpy() < 0
+    known: dict[tuple, tuple[str, str | None, str]] = {}
     reasons, fields, details = [], [], []
-    for topic, payload in zip(topics, payloads, strict=True):
-        try:
-            decode(topic, payload)
-        except MessageError as err:
-            reasons.append(err.reason.value)
-            fields.append(err.field)
-            details.append(err.detail)
-        else:  # pragma: no cover - the range check above mirrors the contract
-            raise AssertionError(f"payload marked corrupt passes the contract: {payload!r}")
-    received = _ms(rows["received_ms"].to_numpy())
-    return pa.table(
+    keys = zip(failed.tolist(), [v.hex() for v in values.tolist()], negative.tolist(), strict=True)
+    for topic, payload, key in zip(topics, payloads, keys, strict=True):
+        if key not in known:
+            try:
+                decode(topic, payload)
+            except MessageError as err:
+                known[key] = (err.reason.value, err.field, err.detail)
+            else:  # pragma: no cover - first_invalid mirrors the contract
+                raise AssertionError(f"payload marked corrupt passes the contract: {payload!r}")
+        reason, field, detail = known[key]
+        reasons.append(reason)
+        fields.append(field)
+        details.append(detail)
+    received = rows["received_ms"].to_numpy()
+    return pa.Table.from_pydict(
         {
             "topic": pa.array(topics, pa.string()),
             "payload": pa.array(payloads, pa.binary()),
             "reason": pa.array(reasons, pa.string()),
             "field": pa.array(fields, pa.string()),
             "detail": pa.array(details, pa.string()),
-            "received_at": received,
-            "date": pc.cast(received, pa.date32()),
+            "received_at": timestamps(received),
+            "date": dates(received),
         },
         schema=QUARANTINE_SCHEMA,
     )
@@ -220,18 +217,19 @@ def _safety(chunk: Chunk, buffers: ChunkBuffers, events: FaultEvents) -> tuple[p
         "temperature_ok": pa.array((flags[rows] & FLAG_TEMPERATURE) == 0),
     }
     ids = chunk.device_ids.take(pa.array(device[rows]))
-    ts = _ms(delivery.event_ms[rows])
-    lake = pa.table(
+    event_ms = delivery.event_ms[rows]
+    lake = pa.Table.from_pydict(
         {
             "device_id": ids,
             "seq": pa.array(seq[rows]),
             "timestamp": pa.array(delivery.timestamp[rows]),
-            "ts": ts,
-            "received_at": _ms(delivery.received_ms[rows]),
+            "ts": timestamps(event_ms),
+            "received_at": timestamps(delivery.received_ms[rows]),
             **flag_cols,
-            "date": pc.cast(ts, pa.date32()),
-        }
-    ).cast(DEVICE_SAFETY_SCHEMA)
+            "date": dates(event_ms),
+        },
+        schema=DEVICE_SAFETY_SCHEMA,
+    )
     wire = pa.table(
         {
             "device_id": ids,
@@ -262,7 +260,7 @@ def ground_truth(
     finite = np.isfinite(ends)
     end_ms = np.where(finite, chunk.start_ms + np.round(np.where(finite, ends, 0) * 1000), 0)
     corrupts = np.concatenate([events.corrupts()[mine], np.zeros(len(fail_dev), np.bool_)])
-    start_ts = _ms(chunk.start_ms + np.round(starts * 1000).astype(np.int64))
+    start_ms = chunk.start_ms + np.round(starts * 1000).astype(np.int64)
     channels = [CHANNELS[c] if c >= 0 else None for c in events.channel[mine]]
     return pa.table(
         {
@@ -273,12 +271,12 @@ def ground_truth(
             "category": pa.array([k.category for k in kinds], pa.string()),
             "severity": pa.array(np.concatenate([events.severity[mine], np.ones(len(fail_dev))])),
             "channel": pa.array(channels + [None] * len(fail_dev), pa.string()),
-            "start_ts": start_ts,
+            "start_ts": timestamps(start_ms),
             "end_ts": pa.array(end_ms.astype(np.int64), mask=~finite).cast(
                 pa.timestamp("ms", tz="UTC")
             ),
             "corrupts_payload": pa.array(corrupts),
-            "date": pc.cast(start_ts, pa.date32()),
+            "date": dates(start_ms),
         },
         schema=GROUND_TRUTH_SCHEMA,
     )
@@ -310,17 +308,16 @@ def remaining_life(
     rul = np.where(exact, (nxt_key - row_key) / 1000.0, projected)
     rul = np.where(failed, 0.0, rul)
     exact = exact | failed
-    ts = _ms(true_ms)
     return pa.table(
         {
             "device_id": device_ids.take(pa.array(device)),
-            "ts": ts,
+            "ts": timestamps(true_ms),
             "damage": pa.array(damage),
             "stress_factor": pa.array(stress),
             "failed": pa.array(failed),
             "rul_s": pa.array(rul, from_pandas=True),
             "rul_exact": pa.array(exact),
-            "date": pc.cast(ts, pa.date32()),
+            "date": dates(true_ms),
         },
         schema=REMAINING_LIFE_SCHEMA,
     )
@@ -336,7 +333,7 @@ def assemble(chunk: Chunk, buffers: ChunkBuffers, events: FaultEvents) -> tuple[
     life : tuple
         ``(device, true_ms, damage, stress, failure_device, failure_ms)`` numpy arrays.
     """
-    telemetry, wire_tel, corrupt, (life_dev, life_ms), damage, stress = _telemetry(
+    telemetry, wire_tel, check, (life_dev, life_ms), damage, stress = _telemetry(
         chunk, buffers, events
     )
     safety, wire_safety = _safety(chunk, buffers, events)
@@ -362,7 +359,7 @@ def assemble(chunk: Chunk, buffers: ChunkBuffers, events: FaultEvents) -> tuple[
             failure_ms=fail_ms,
             damage_rate=chunk.damage_rate,
         ),
-        quarantine=_quarantine(wire_tel, corrupt),
+        quarantine=_quarantine(wire_tel, check),
         wire=Wire(wire_tel, wire_safety),
     )
     return result, life

@@ -34,6 +34,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,13 +65,22 @@ _NETWORK = {
 }
 
 
+@functools.lru_cache(maxsize=4)
+def _ones(n: int, dtype: type) -> np.ndarray:
+    """A read-only array of ``n`` ones, shared by every undisturbed delivery of that size."""
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    return ones
+
+
 @dataclass
 class Delivery:
     """Per message: delivered or not, copies, device timestamp, arrival and event times (ms).
 
     Rows must be grouped by device and in time order within a device (as chunks produce them).
     Until a network fault acts on them, ``timestamp``, ``received_ms`` and ``event_ms`` are
-    ``true_ms`` itself (no copies); treat them as read-only.
+    ``true_ms`` itself and ``delivered``, ``copies`` shared arrays of ones (no copies); treat them
+    as read-only.
     """
 
     device: np.ndarray
@@ -92,8 +102,8 @@ class Delivery:
             step=step,
             true_ms=true_ms,
             keys=keys,
-            delivered=np.ones(len(step), np.bool_),
-            copies=np.ones(len(step), np.int64),
+            delivered=_ones(len(step), np.bool_),
+            copies=_ones(len(step), np.int64),
             timestamp=true_ms,
             received_ms=true_ms,
             event_ms=true_ms,
@@ -115,9 +125,7 @@ class Delivery:
             b = lo + int(np.searchsorted(self.true_ms[lo:hi], e_ms))
             if a == b:
                 continue
-            if self.timestamp is self.true_ms:
-                self.timestamp = self.true_ms.copy()
-                self.received_ms = self.true_ms.copy()
+            self._own()
             rows = slice(a, b)
             key = self.keys[d]
             sev = float(events.severity[f])
@@ -144,6 +152,14 @@ class Delivery:
                     self.timestamp[c:b] = self.true_ms[c:b] - s_ms
         if self.timestamp is not self.true_ms:
             self._event_time()
+
+    def _own(self) -> None:
+        """Give the delivery its own arrays before a network fault changes them."""
+        if self.timestamp is self.true_ms:
+            self.delivered = self.delivered.copy()
+            self.copies = self.copies.copy()
+            self.timestamp = self.true_ms.copy()
+            self.received_ms = self.true_ms.copy()
 
     def _event_time(self) -> None:
         """Event time as ingestion derives it (see :mod:`modax.clock`)."""
