@@ -32,7 +32,7 @@ from numba import njit, prange
 from simulator._electrical import phase_currents
 from simulator._faults import FaultEvents, apply_sensor_faults, overlapping, process_modifiers
 from simulator._load import PROFILE_START_STOP, load_fraction
-from simulator._noise import normal
+from simulator._noise import normal_pair
 from simulator._params import (
     P_A1,
     P_A2,
@@ -65,10 +65,10 @@ from simulator._sensors import (
     VIBRATION_NOISE_MS2,
     VIBRATION_RANGE_MS2,
     VIBRATION_RESOLUTION,
-    quantise,
+    sense,
 )
 from simulator._thermal import CUTOUT_RESET_C, CUTOUT_TRIP_C, friction_rise, thermal_step
-from simulator._vibration import amplitudes, axes, dynamic_rms
+from simulator._vibration import amplitudes, axes, dynamic_mean_square
 from simulator._wear import CYCLING_C, CYCLING_TAU_S, NOMINAL_LIFE_S, stress_factor
 
 __all__ = [
@@ -124,7 +124,8 @@ LIFE_REPLACED = 2.0
 ) = range(13)
 (T_C1, T_C2, T_VX, T_VY, T_VZ, T_VMAG, T_T1, T_T2, T_DAMAGE, T_STRESS, N_TEL) = range(11)
 _CYCLING_ALPHA = DT_S / CYCLING_TAU_S
-_S_CUR1, _S_CUR2, _S_T1, _S_T2, _S_VX, _S_VY, _S_VZ, _S_MX, _S_MY, _S_MZ = range(1, 11)
+# Noise streams, each giving a pair of normals (simulator._noise.normal_pair).
+_S_CURRENTS, _S_TEMPERATURES, _S_MACHINE_XY, _S_MACHINE_Z, _S_VIBRATION_YZ = range(1, 6)
 
 
 def initial_state(params: np.ndarray) -> np.ndarray:
@@ -213,11 +214,6 @@ class ChunkBuffers:
         )
 
 
-@njit(cache=True)
-def _clip(value: float, low: float, high: float) -> float:
-    return min(high, max(low, value))
-
-
 @njit(cache=True, parallel=True)
 def simulate_chunk(
     params: np.ndarray,
@@ -242,6 +238,9 @@ def simulate_chunk(
 ) -> None:
     """Advance every device by ``n_steps`` steps from global step ``k0`` (even), in place."""
     t_lo, t_hi = TEMPERATURE_RANGE_C
+    i_lim = CURRENT_RANGE_A
+    v_lim = VIBRATION_RANGE_MS2
+    wear_per_step = acceleration * DT_S / NOMINAL_LIFE_S
     for d in prange(params.shape[0]):
         key = keys[d]
         p = params[d]
@@ -326,11 +325,11 @@ def simulate_chunk(
                 stress = stress_factor(
                     0.5 * (i1 + i2),
                     max(i1, i2),
-                    dynamic_rms(a1, a2, ab, az, sm),
+                    dynamic_mean_square(a1, a2, ab, az, sm),
                     max(tw, tb),
                     abs(tw - tslow) > CYCLING_C,
                 )
-                increment = acceleration * stress * DT_S / NOMINAL_LIFE_S
+                increment = wear_per_step * stress
                 damage += increment
                 added += increment
                 if damage >= 1.0:
@@ -340,32 +339,17 @@ def simulate_chunk(
                         life[d, n_life, 0] = t
                         life[d, n_life, 1] = LIFE_FAILED
                         n_life += 1
-            m[0] = quantise(
-                _clip(
-                    i1 + CURRENT_NOISE_A * normal(key, k, _S_CUR1),
-                    -CURRENT_RANGE_A,
-                    CURRENT_RANGE_A,
-                ),
-                CURRENT_RESOLUTION,
-            )
-            m[1] = quantise(
-                _clip(
-                    i2 + CURRENT_NOISE_A * normal(key, k, _S_CUR2),
-                    -CURRENT_RANGE_A,
-                    CURRENT_RANGE_A,
-                ),
-                CURRENT_RESOLUTION,
-            )
-            m[5] = quantise(
-                _clip(tw + TEMPERATURE_NOISE_C * normal(key, k, _S_T1), t_lo, t_hi),
-                TEMPERATURE_RESOLUTION,
-            )
-            m[6] = quantise(
-                _clip(tb + TEMPERATURE_NOISE_C * normal(key, k, _S_T2), t_lo, t_hi),
-                TEMPERATURE_RESOLUTION,
-            )
+            n_c1, n_c2 = normal_pair(key, k, _S_CURRENTS)
+            n_t1, n_t2 = normal_pair(key, k, _S_TEMPERATURES)
+            m[0] = sense(i1, CURRENT_NOISE_A * n_c1, -i_lim, i_lim, CURRENT_RESOLUTION)
+            m[1] = sense(i2, CURRENT_NOISE_A * n_c2, -i_lim, i_lim, CURRENT_RESOLUTION)
+            m[5] = sense(tw, TEMPERATURE_NOISE_C * n_t1, t_lo, t_hi, TEMPERATURE_RESOLUTION)
+            m[6] = sense(tb, TEMPERATURE_NOISE_C * n_t2, t_lo, t_hi, TEMPERATURE_RESOLUTION)
             reading = k % TELEMETRY_EVERY == 0
             if reading:
+                n_mx, n_my = normal_pair(key, k, _S_MACHINE_XY)
+                n_mz, n_vx = normal_pair(key, k, _S_MACHINE_Z)
+                n_vy, n_vz = normal_pair(key, k, _S_VIBRATION_YZ)
                 turns = p[P_FROT] * t
                 x, y, z = axes(
                     a1,
@@ -377,23 +361,14 @@ def simulate_chunk(
                     p[P_BPFO],
                     cos_phi2,
                     sin_phi2,
-                    normal(key, k, _S_MX),
-                    normal(key, k, _S_MY),
-                    normal(key, k, _S_MZ),
+                    n_mx,
+                    n_my,
+                    n_mz,
                 )
-                lim = VIBRATION_RANGE_MS2
-                m[2] = quantise(
-                    _clip(x + VIBRATION_NOISE_MS2 * normal(key, k, _S_VX), -lim, lim),
-                    VIBRATION_RESOLUTION,
-                )
-                m[3] = quantise(
-                    _clip(y + VIBRATION_NOISE_MS2 * normal(key, k, _S_VY), -lim, lim),
-                    VIBRATION_RESOLUTION,
-                )
-                m[4] = quantise(
-                    _clip(z + VIBRATION_NOISE_MS2 * normal(key, k, _S_VZ), -lim, lim),
-                    VIBRATION_RESOLUTION,
-                )
+                noise = VIBRATION_NOISE_MS2
+                m[2] = sense(x, noise * n_vx, -v_lim, v_lim, VIBRATION_RESOLUTION)
+                m[3] = sense(y, noise * n_vy, -v_lim, v_lim, VIBRATION_RESOLUTION)
+                m[4] = sense(z, noise * n_vz, -v_lim, v_lim, VIBRATION_RESOLUTION)
             if len(sensor):
                 apply_sensor_faults(
                     f_kind, f_start, f_end, f_sev, f_chan, f_hold, sensor, t, k, key, m, reading

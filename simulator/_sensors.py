@@ -22,6 +22,8 @@ Examples
 4.03
 >>> quantise(21.3, TEMPERATURE_RESOLUTION)
 21.3125
+>>> sense(21.3, 0.01, -55.0, 125.0, TEMPERATURE_RESOLUTION), sense(300.0, 0.0, -55.0, 125.0, 16.0)
+(21.3125, 125.0)
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ __all__ = [
     "VIBRATION_RANGE_MS2",
     "VIBRATION_RESOLUTION",
     "quantise",
+    "sense",
 ]
 
 CH_CURRENT_1 = 0
@@ -84,3 +87,9 @@ SPIKE_SIZE = (10.0, 10.0, 30.0, 40.0, 40.0)
 def quantise(value: float, steps_per_unit: float) -> float:
     """Round ``value`` to the sensor's resolution (``1 / steps_per_unit``)."""
     return math.floor(value * steps_per_unit + 0.5) / steps_per_unit
+
+
+@njit(cache=True)
+def sense(true_value: float, noise: float, low: float, high: float, steps_per_unit: float) -> float:
+    """What a sensor reports: ``true_value + noise``, clipped to its range, at its resolution."""
+    return quantise(min(high, max(low, true_value + noise)), steps_per_unit)

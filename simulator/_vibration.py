@@ -10,15 +10,15 @@ Sampled at 10 Hz, each component is an aliased sample of:
 with gravity ``g = 9.80665`` on z, the 1× (imbalance) amplitude ``a₁``, the 2× (misalignment)
 amplitude ``a₂`` and its axial part ``a_z``, the bearing-defect amplitude ``a_b`` at the outer-race
 frequency ``b · f_rot`` (b = 3.05–3.6) and broadband machine noise ``σ_m``. Faults and wear add to
-them (see :func:`amplitudes`); a stopped motor has none. ``dynamic_rms`` is the true RMS of the
-dynamic part ``|a − g ẑ|``, the "vibration" of the MODAX stress factors.
+them (see :func:`amplitudes`); a stopped motor has none. ``dynamic_mean_square`` is the true mean
+square of the dynamic part ``|a − g ẑ|``: its root is the "vibration" of the MODAX stress factors.
 
 Examples
 --------
 >>> a = amplitudes(True, 0.2, 0.1, 0.04, 0.0, 0.0, 0.0, 0.0)
->>> round(dynamic_rms(*a), 3)  # healthy: well below 1 m/s²
+>>> round(dynamic_mean_square(*a) ** 0.5, 3)  # healthy: well below 1 m/s²
 0.29
->>> dynamic_rms(*amplitudes(True, 0.2, 0.1, 0.04, 0.0, 0.0, 1.0, 0.0)) > 3.0  # bad bearing
+>>> dynamic_mean_square(*amplitudes(True, 0.2, 0.1, 0.04, 0.0, 0.0, 1.0, 0.0)) > 3.0**2  # bearing
 True
 """
 
@@ -30,7 +30,7 @@ from numba import njit
 
 from simulator._trig import sincos_turns
 
-__all__ = ["GRAVITY_MS2", "amplitudes", "axes", "dynamic_rms"]
+__all__ = ["GRAVITY_MS2", "amplitudes", "axes", "dynamic_mean_square"]
 
 #: Standard gravity, m/s².
 GRAVITY_MS2 = 9.80665
@@ -71,12 +71,12 @@ def amplitudes(
 
 
 @njit(cache=True)
-def dynamic_rms(a1: float, a2: float, ab: float, az: float, sigma: float) -> float:
-    """True RMS of the dynamic acceleration vector (gravity removed), m/s²."""
+def dynamic_mean_square(a1: float, a2: float, ab: float, az: float, sigma: float) -> float:
+    """True mean square of the dynamic acceleration vector (gravity removed), (m/s²)²."""
     ex = 0.5 * (a1 * a1 + a2 * a2 + ab * ab) + sigma * sigma
     ey = 0.5 * (a1 * a1 + 0.64 * a2 * a2 + ab * ab) + sigma * sigma
     ez = 0.5 * (0.09 * a1 * a1 + az * az + 0.25 * ab * ab) + 0.25 * sigma * sigma
-    return math.sqrt(ex + ey + ez)
+    return ex + ey + ez
 
 
 @njit(cache=True)

@@ -16,17 +16,17 @@ max temperature > 50 °C       ``1 + 0.02 · (T_max − 50)``                   
 ``|T_w − T̄_w| > 15 °C``       ``1.1``                                         thermal cycling
 ============================  ==============================================  =================
 
-``v`` is the RMS of the dynamic acceleration (gravity removed, :func:`dynamic_rms
-<simulator._vibration.dynamic_rms>`); ``T̄_w`` is a 10-minute exponential average of the winding
-temperature. Wear feeds back: it raises vibration, bearing temperature and current, which raise
-``f`` — degradation accelerates towards the end, as real bearings do. At ``D = 1`` the motor
-fails and stops.
+``v`` is the RMS of the dynamic acceleration (gravity removed; ``v²`` is :func:`dynamic_mean_square
+<simulator._vibration.dynamic_mean_square>`); ``T̄_w`` is a 10-minute exponential average of the
+winding temperature. Wear feeds back: it raises vibration, bearing temperature and current,
+which raise ``f`` — degradation accelerates towards the end, as real bearings do. At ``D = 1``
+the motor fails and stops.
 
 Examples
 --------
->>> stress_factor(4.0, 4.1, 0.3, 45.0, False)  # nominal conditions
+>>> stress_factor(4.0, 4.1, 0.3**2, 45.0, False)  # nominal conditions
 1.0
->>> round(stress_factor(10.0, 10.0, 0.3, 45.0, False), 4)  # (10/5)^1.5 · (1.1 + 0.05·2)
+>>> round(stress_factor(10.0, 10.0, 0.3**2, 45.0, False), 4)  # (10/5)^1.5 · (1.1 + 0.05·2)
 3.3941
 """
 
@@ -66,18 +66,22 @@ CYCLING_TAU_S = 600.0
 
 @njit(cache=True)
 def stress_factor(
-    i_mean: float, i_max: float, vibration: float, t_max: float, cycling: bool
+    i_mean: float, i_max: float, vibration_sq: float, t_max: float, cycling: bool
 ) -> float:
-    """The MODAX multiplicative wear-rate factor (1 = nominal) for one instant."""
+    """The MODAX multiplicative wear-rate factor (1 = nominal) for one instant.
+
+    ``vibration_sq`` is ``v²``, the mean square of the dynamic acceleration ((m/s²)²): the
+    thresholds compare squares, so the square root is taken only above 3 m/s².
+    """
     f = 1.0
     if i_mean > CURRENT_NORMAL_A:
         ratio = i_mean / CURRENT_NORMAL_A
         f *= ratio * math.sqrt(ratio)  # ratio ** 1.5, without pow
     if i_max > CURRENT_SPIKE_A:
         f *= SPIKE_BASE + SPIKE_PER_A * (i_max - CURRENT_SPIKE_A)
-    if vibration > VIBRATION_NORMAL_MS2:
-        f *= 1.0 + VIBRATION_PER_MS2 * (vibration - VIBRATION_NORMAL_MS2)
-    if vibration > VIBRATION_STD_MS2:
+    if vibration_sq > VIBRATION_NORMAL_MS2 * VIBRATION_NORMAL_MS2:
+        f *= 1.0 + VIBRATION_PER_MS2 * (math.sqrt(vibration_sq) - VIBRATION_NORMAL_MS2)
+    if vibration_sq > VIBRATION_STD_MS2 * VIBRATION_STD_MS2:
         f *= VIBRATION_STD_FACTOR
     if t_max > TEMPERATURE_NORMAL_C:
         f *= 1.0 + TEMPERATURE_PER_C * (t_max - TEMPERATURE_NORMAL_C)

@@ -398,7 +398,7 @@ def test_physics_kernel_equals_its_reference_twin():
 @pytest.mark.parametrize(
     ("module", "name", "args"),
     [
-        ("_noise", "normal", (np.uint64(12345), 77, 3)),
+        ("_noise", "normal_pair", (np.uint64(12345), 77, 3)),
         ("_noise", "uniform", (np.uint64(12345), 77, 3)),
         ("_load", "load_fraction", (2, 0.7, 0.2, 60.0, 5.0, 0.5, np.uint64(9), 123.4)),
         ("_electrical", "phase_currents", (0.8, 5.0, 0.3, 0.5, 0.2, 0.4, 0.01, -0.01)),
@@ -409,8 +409,9 @@ def test_physics_kernel_equals_its_reference_twin():
         ),
         ("_vibration", "amplitudes", (True, 0.2, 0.1, 0.04, 0.3, 0.2, 0.5, 0.4)),
         ("_vibration", "axes", (0.3, 0.2, 1.0, 0.1, 0.2, 1.3, 3.2, 0.76, 0.64, 0.5, -0.2, 1.1)),
-        ("_wear", "stress_factor", (7.0, 9.0, 3.5, 70.0, True)),
+        ("_wear", "stress_factor", (7.0, 9.0, 3.5**2, 70.0, True)),
         ("_trig", "sincos_turns", (3.3716,)),
+        ("_sensors", "sense", (4.0337, 0.021, -20.0, 20.0, 100.0)),
     ],
 )
 def test_helper_kernels_equal_their_reference_twins(module, name, args):
