@@ -91,14 +91,19 @@ stream = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     rows=stream,
     cuts=st.lists(st.integers(0, 200), max_size=5),
     lateness=st.sampled_from([0, 500, 1000, 2500]),
     width=st.sampled_from([250, 1000, 1500]),
+    order=st.sampled_from(["arrival", "by device", "by device and time"]),
 )
-def test_any_split_equals_one_piece_and_the_reference(rows, cuts, lateness, width):
+def test_any_split_equals_one_piece_and_the_reference(rows, cuts, lateness, width, order):
+    if order == "by device":  # runs of one device, time in drawn order: the sorted path's exits
+        rows = sorted(rows, key=lambda r: r[0])
+    elif order == "by device and time":  # a lake scan: the sorted path end to end
+        rows = sorted(rows, key=lambda r: (r[0], r[1]))
     codes = np.array([r[0] for r in rows], np.int32)
     ts = np.array([T0 + r[1] for r in rows], np.int64)
     a = np.array([r[2] for r in rows])

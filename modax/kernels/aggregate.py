@@ -16,7 +16,12 @@ split into batches gives the windows of processing it in one piece (up to float 
 
 Input need not be sorted: rows of many devices may interleave freely (per-device state, no sort);
 within a device, readings out of order by less than the allowed lateness are merged correctly.
-Sorted input (by device, then time) is fastest: a run of rows in one window is summed in registers.
+Sorted input (by device, then time) is fastest: a run of rows in one window is summed in registers,
+and a window certain to close within the run is written straight out, never stored as state.
+
+The kernels allocate nothing and run without numba's reference counting (``_nrt=False``): with
+it, every array handed from one kernel to another costs an atomic increment and decrement per
+call, which made the per-row path three times slower.
 """
 
 from __future__ import annotations
@@ -43,12 +48,13 @@ _NEVER = np.iinfo(np.int64).max
 # accumulator layout per (device, slot, channel): n, shift, Σ(x-shift), Σ(x-shift)², min, max
 _N, _SHIFT, _S1, _S2, _MIN, _MAX = range(6)
 _ACC = 6
-# per-device integer state: watermark, next closing deadline, current window and its slot, then
-# each slot's window index and row count
-_WM, _NEXT, _CUR, _CURK = range(4)
-_SLOTS = 4
+# per-device integer state: watermark, next closing deadline, current window, its slot and its
+# bounds [_LO, _HI) in ms while it is open, then each slot's window index and row count
+_WM, _NEXT, _CUR, _CURK, _LO, _HI = range(6)
+_SLOTS = 6
 _MAX_SLOTS = 4096
 _PARALLEL_ROWS = 200_000  # smaller batches run on one thread
+_ALL = np.zeros(0, np.int32)  # owner map of a single-threaded run: every device
 
 
 def table_name(width_ms: int) -> str:
@@ -65,37 +71,41 @@ def table_name(width_ms: int) -> str:
     return f"aggregates_{width_ms}ms"
 
 
-@nb.njit(cache=True, inline="always")
-def _emit(d, k, width, dev, acc, outs, pos):
-    """Write window ``(d, k)``'s statistics to row ``pos`` of ``outs`` and free the slot.
+@nb.njit(cache=True, inline="always", _nrt=False)
+def _write(d, start_ms, rows, acc, b, outs, pos):
+    """Write one window's statistics, from the accumulators at ``acc[b:]``, to row ``pos``.
 
-    ``sel[s]`` is the output row (within a channel's block) of statistic ``STATS[s]``, or -1.
+    ``sel[s]`` is the output row (within a channel's block) of statistic ``STATS[s]``, or -1;
+    ``nans[0]`` counts the NaN statistics written (none: the columns need no null bitmap).
     """
-    out_dev, out_win, out_rows, out_stats, sel = outs
-    n_slots = (dev.shape[1] - _SLOTS) // 2
+    out_dev, out_win, out_rows, out_stats, sel, nans = outs
     n_stats = 0
     for s in range(6):
         n_stats += sel[s] >= 0
     n_ch = out_stats.shape[0] // n_stats
-    b = (d * n_slots + k) * n_ch * _ACC
     out_dev[pos] = d
-    out_win[pos] = dev[d, _SLOTS + k] * width
-    out_rows[pos] = dev[d, _SLOTS + n_slots + k]
+    out_win[pos] = start_ms
+    out_rows[pos] = rows
     for c in range(n_ch):
-        n = acc[b + c * _ACC + _N]
+        o = b + c * _ACC
+        n = acc[o + _N]
         row = c * n_stats
         if n > 0.0:
-            shift = acc[b + c * _ACC + _SHIFT]
-            s1 = acc[b + c * _ACC + _S1]
-            s2 = acc[b + c * _ACC + _S2]
-            lo = acc[b + c * _ACC + _MIN]
-            hi = acc[b + c * _ACC + _MAX]
+            shift = acc[o + _SHIFT]
+            s1 = acc[o + _S1]
+            s2 = acc[o + _S2]
+            lo = acc[o + _MIN]
+            hi = acc[o + _MAX]
             inv = 1.0 / n
             if sel[0] >= 0:
                 out_stats[row + sel[0], pos] = shift + s1 * inv
             if sel[1] >= 0:
-                m2 = max(s2 - s1 * s1 * inv, 0.0)
-                out_stats[row + sel[1], pos] = math.sqrt(m2 / (n - 1.0)) if n > 1.0 else np.nan
+                if n > 1.0:
+                    m2 = max(s2 - s1 * s1 * inv, 0.0)
+                    out_stats[row + sel[1], pos] = math.sqrt(m2 / (n - 1.0))
+                else:
+                    out_stats[row + sel[1], pos] = np.nan
+                    nans[0] += 1
             if sel[2] >= 0:
                 out_stats[row + sel[2], pos] = lo
             if sel[3] >= 0:
@@ -108,11 +118,25 @@ def _emit(d, k, width, dev, acc, outs, pos):
         else:
             for s in range(n_stats):
                 out_stats[row + s, pos] = np.nan
-    dev[d, _SLOTS + k] = _EMPTY
+            nans[0] += n_stats
     return pos + 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always", _nrt=False)
+def _emit(d, k, width, dev, acc, outs, pos):
+    """Write window ``(d, k)``'s statistics to row ``pos`` of ``outs`` and free the slot."""
+    n_slots = (dev.shape[1] - _SLOTS) // 2
+    n_ch = acc.shape[0] // (dev.shape[0] * n_slots * _ACC)
+    b = (d * n_slots + k) * n_ch * _ACC
+    start_ms = dev[d, _SLOTS + k] * width
+    pos = _write(d, start_ms, dev[d, _SLOTS + n_slots + k], acc, b, outs, pos)
+    dev[d, _SLOTS + k] = _EMPTY
+    if dev[d, _CURK] == k:
+        dev[d, _LO] = _NEVER
+    return pos
+
+
+@nb.njit(cache=True, _nrt=False)
 def _close(d, newest, limit, width, lateness, dev, acc, outs, pos):
     """Emit device ``d``'s windows whose deadline (end + lateness) is ``<= limit``, oldest first.
 
@@ -134,117 +158,215 @@ def _close(d, newest, limit, width, lateness, dev, acc, outs, pos):
     return pos
 
 
-@nb.njit(cache=True)
-def _aggregate(codes, ts, values, start, width, lateness, state, late, outs, pos, part, parts):
-    """Feed rows ``start..`` into the per-device windows; stop early when ``outs`` may overflow.
+@nb.njit(cache=True, inline="always", _nrt=False)
+def _accumulate(values, i, j, acc, b):
+    """Add rows ``i..j`` of every channel to the accumulators at ``acc[b:]`` (NaN = missing)."""
+    o = b
+    for col in nb.literal_unroll(values):
+        cnt = acc[o + _N]
+        shift = acc[o + _SHIFT]
+        s1 = acc[o + _S1]
+        s2 = acc[o + _S2]
+        lo = acc[o + _MIN]
+        hi = acc[o + _MAX]
+        for r in range(i, j):
+            x = np.float64(col[r])
+            if not math.isnan(x):
+                if cnt == 0.0:
+                    shift = x
+                dx = x - shift
+                s1 += dx
+                s2 += dx * dx
+                lo = min(lo, x)
+                hi = max(hi, x)
+                cnt += 1.0
+        acc[o + _N] = cnt
+        acc[o + _SHIFT] = shift
+        acc[o + _S1] = s1
+        acc[o + _S2] = s2
+        acc[o + _MIN] = lo
+        acc[o + _MAX] = hi
+        o += _ACC
 
-    Only devices with ``code % parts == part`` are handled, so ``parts`` threads can share the
-    state (each device's state is touched by one thread only).
 
-    Per device, one row of ``dev`` (one cache line for up to 2 slots) holds the watermark, the
-    next closing deadline, the current window and its slot, each slot's window and row count;
-    ``acc`` holds each slot's accumulators. Returns the next row and the output rows written.
+@nb.njit(cache=True, inline="always", _nrt=False)
+def _accumulate_row(values, r, acc, b):
+    """Add row ``r`` of every channel to the accumulators at ``acc[b:]`` (NaN = missing)."""
+    o = b
+    for col in nb.literal_unroll(values):
+        x = np.float64(col[r])
+        if not math.isnan(x):
+            cnt = acc[o + _N]
+            if cnt == 0.0:
+                acc[o + _SHIFT] = x
+            dx = x - acc[o + _SHIFT]
+            acc[o + _N] = cnt + 1.0
+            acc[o + _S1] += dx
+            acc[o + _S2] += dx * dx
+            acc[o + _MIN] = min(acc[o + _MIN], x)
+            acc[o + _MAX] = max(acc[o + _MAX], x)
+        o += _ACC
+
+
+@nb.njit(cache=True, inline="always", _nrt=False)
+def _clear(acc, b, n_ch):
+    """Empty accumulators for ``n_ch`` channels at ``acc[b:]``."""
+    for o in range(b, b + n_ch * _ACC, _ACC):
+        acc[o + _N] = 0.0
+        acc[o + _SHIFT] = 0.0
+        acc[o + _S1] = 0.0
+        acc[o + _S2] = 0.0
+        acc[o + _MIN] = np.inf
+        acc[o + _MAX] = -np.inf
+
+
+@nb.njit(cache=True, inline="always", _nrt=False)
+def _advance(d, t, width, lateness, dev, acc, outs, pos):
+    """Raise device ``d``'s watermark to ``t`` ms, emitting the windows that closes."""
+    if t > dev[d, _WM]:
+        dev[d, _WM] = t
+        if dev[d, _NEXT] <= t:
+            pos = _close(d, dev[d, _CUR], t, width, lateness, dev, acc, outs, pos)
+    return pos
+
+
+@nb.njit(cache=True, _nrt=False)
+def _run(codes, ts, values, i, width, lateness, state, outs, pos, scratch):
+    """Rows ``i..`` of the device of row ``i - 1``, in time order: the sorted-input fast path.
+
+    First the rows left in the device's current window go into its accumulators at once.
+    Then each following window that is certain to close within this run of rows (the run stays
+    in time order up to a reading past the window's deadline, so no reading can still join it)
+    is summed in ``scratch`` and written straight out, never touching the per-device state.
+    Returns the first row not handled and the output rows written.
     """
     dev, acc = state
     n = ts.shape[0]
     n_ch = len(values)
     n_slots = (dev.shape[1] - _SLOTS) // 2
     cap = outs[1].shape[0]
+    d = codes[i - 1]
+    lo, hi, k = dev[d, _LO], dev[d, _HI], dev[d, _CURK]
+    j = i
+    while j < n and codes[j] == d and ts[j] >= lo and ts[j] < hi:
+        j += 1
+    if j > i:
+        dev[d, _SLOTS + n_slots + k] += j - i
+        _accumulate(values, i, j, acc, (d * n_slots + k) * n_ch * _ACC)
+        pos = _advance(d, max(ts[i:j]), width, lateness, dev, acc, outs, pos)
+    end = j  # rows j..end are this device's, in time order
+    while end < n and codes[end] == d and ts[end] >= ts[end - 1]:
+        end += 1
+    last = ts[end - 1]
+    while j < end and pos + 2 * n_slots + 1 <= cap:
+        w = ts[j] // width
+        wend = (w + 1) * width
+        if wend + lateness > last or wend + lateness <= dev[d, _WM]:
+            break
+        if dev[d, _SLOTS + w % n_slots] == w:
+            break
+        e = j + 1
+        while e < end and ts[e] < wend:
+            e += 1
+        pos = _advance(d, ts[j], width, lateness, dev, acc, outs, pos)
+        _clear(scratch, 0, n_ch)
+        _accumulate(values, j, e, scratch, 0)
+        pos = _write(d, w * width, e - j, scratch, 0, outs, pos)
+        pos = _advance(d, ts[e - 1], width, lateness, dev, acc, outs, pos)
+        j = e
+    return j, pos
+
+
+@nb.njit(cache=True, _nrt=False)
+def _aggregate(
+    codes, ts, values, start, width, lateness, state, late, outs, pos, owner, part, scratch
+):
+    """Feed rows ``start..`` into the per-device windows; stop early when ``outs`` may overflow.
+
+    Only devices with ``owner[code] == part`` are handled (all when ``owner`` is empty), so
+    threads can share the state (each device's state is touched by one thread only).
+
+    Per device, one row of ``dev`` holds the watermark, the next closing deadline, the current
+    window, its slot and its bounds ``[_LO, _HI)`` (empty once it closed), then each slot's
+    window and row count; ``acc`` holds each slot's accumulators. A row inside its device's
+    current window takes the fast path: watermark, count, accumulators. A row followed by
+    more of its device's rows hands them to :func:`_run`. Returns the next row and the output
+    rows written.
+    """
+    dev, acc = state
+    n = ts.shape[0]
+    n_ch = len(values)
+    n_slots = (dev.shape[1] - _SLOTS) // 2
+    cap = outs[1].shape[0]
+    shared = owner.shape[0] > 0
     i = start
     while i < n:
         if pos + 2 * n_slots > cap:
             return i, pos
         d = codes[i]
-        if parts > 1 and d % parts != part:
+        if shared and owner[d] != part:
             i += 1
             continue
         t = ts[i]
-        w = dev[d, _CUR]
-        wstart = w * width
-        if w == _EMPTY or t < wstart or t >= wstart + width:
+        if t >= dev[d, _LO] and t < dev[d, _HI]:
+            k = dev[d, _CURK]
+        else:
             w = t // width
-            wstart = w * width
-        wend = wstart + width
-        j = i + 1
-        tmax = t
-        while j < n and codes[j] == d:
-            tj = ts[j]
-            if tj < wstart or tj >= wend:
-                break
-            tmax = max(tmax, tj)
-            j += 1
-        wm = dev[d, _WM]
-        if wend + lateness <= wm:
-            for r in range(i, j):
-                late[r] = True
-            i = j
-            continue
-        if tmax > wm:
-            dev[d, _WM] = tmax
-            if dev[d, _NEXT] <= tmax:
-                pos = _close(d, w, tmax, width, lateness, dev, acc, outs, pos)
-        k = dev[d, _CURK]
-        if w != dev[d, _CUR] or dev[d, _SLOTS + k] != w:
+            wend = (w + 1) * width
+            if wend + lateness <= dev[d, _WM]:
+                late[i] = True
+                i += 1
+                continue
             k = w % n_slots
             if dev[d, _SLOTS + k] != w:
                 if dev[d, _SLOTS + k] != _EMPTY:
                     pos = _emit(d, k, width, dev, acc, outs, pos)
                 dev[d, _SLOTS + k] = w
                 dev[d, _SLOTS + n_slots + k] = 0
-                b = (d * n_slots + k) * n_ch * _ACC
-                for c in range(n_ch):
-                    for a in range(_ACC):
-                        acc[b + c * _ACC + a] = 0.0
+                _clear(acc, (d * n_slots + k) * n_ch * _ACC, n_ch)
                 dev[d, _NEXT] = min(dev[d, _NEXT], wend + lateness)
             dev[d, _CUR] = w
             dev[d, _CURK] = k
-        dev[d, _SLOTS + n_slots + k] += j - i
-        b = (d * n_slots + k) * n_ch * _ACC
-        for c in range(n_ch):
-            col = values[c]
-            o = b + c * _ACC
-            cnt = acc[o + _N]
-            shift = acc[o + _SHIFT]
-            s1 = acc[o + _S1]
-            s2 = acc[o + _S2]
-            lo = acc[o + _MIN] if cnt > 0.0 else np.inf
-            hi = acc[o + _MAX] if cnt > 0.0 else -np.inf
-            for r in range(i, j):
-                x = np.float64(col[r])
-                if not math.isnan(x):
-                    if cnt == 0.0:
-                        shift = x
-                    dx = x - shift
-                    s1 += dx
-                    s2 += dx * dx
-                    lo = min(lo, x)
-                    hi = max(hi, x)
-                    cnt += 1.0
-            acc[o + _N] = cnt
-            acc[o + _SHIFT] = shift
-            acc[o + _S1] = s1
-            acc[o + _S2] = s2
-            acc[o + _MIN] = lo
-            acc[o + _MAX] = hi
-        i = j
-    return i, pos
+            dev[d, _LO] = wend - width
+            dev[d, _HI] = wend
+        pos = _advance(d, t, width, lateness, dev, acc, outs, pos)
+        dev[d, _SLOTS + n_slots + k] += 1
+        _accumulate_row(values, i, acc, (d * n_slots + k) * n_ch * _ACC)
+        i += 1
+        if i < n and codes[i] == d:
+            i, pos = _run(codes, ts, values, i, width, lateness, state, outs, pos, scratch)
+    return n, pos
 
 
 @nb.njit(cache=True, parallel=True)
-def _aggregate_parts(codes, ts, values, starts, width, lateness, state, late, outs, positions):
+def _aggregate_parts(
+    codes, ts, values, starts, width, lateness, state, late, outs, positions, owner, scratch
+):
     """:func:`_aggregate` on ``len(starts)`` device partitions in parallel, one output each."""
-    out_dev, out_win, out_rows, out_stats, sel = outs
+    out_dev, out_win, out_rows, out_stats, sel, nans = outs
     parts = starts.shape[0]
     for p in nb.prange(parts):
-        part_outs = (out_dev[p], out_win[p], out_rows[p], out_stats[p], sel)
+        part_outs = (out_dev[p], out_win[p], out_rows[p], out_stats[p], sel, nans[p])
         i, pos = _aggregate(
-            codes, ts, values, starts[p], width, lateness, state, late, part_outs, 0, p, parts
+            codes,
+            ts,
+            values,
+            starts[p],
+            width,
+            lateness,
+            state,
+            late,
+            part_outs,
+            0,
+            owner,
+            p,
+            scratch[p],
         )
         starts[p] = i
         positions[p] = pos
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def _flush(width, state, outs, pos):
     dev, acc = state
     for d in range(dev.shape[0]):
@@ -334,7 +456,7 @@ class WindowAggregator:
         n_slots, n_ch = self._slots, len(self.channels)
         dev = np.zeros((n_devices, _SLOTS + 2 * n_slots), np.int64)
         dev[:, [_WM, _CUR]] = _EMPTY
-        dev[:, _NEXT] = _NEVER
+        dev[:, [_NEXT, _LO, _HI]] = _NEVER
         dev[:, _SLOTS : _SLOTS + n_slots] = _EMPTY
         return dev, np.zeros(n_devices * n_slots * n_ch * _ACC, np.float64)
 
@@ -351,13 +473,20 @@ class WindowAggregator:
         return int(np.count_nonzero(self._state[0][:, _SLOTS : _SLOTS + self._slots] != _EMPTY))
 
     def _outputs(self, cap: int, parts: int = 1) -> tuple[np.ndarray, ...]:
+        """Output arrays for ``parts`` threads: device, window start, rows, stats, sel, NaNs."""
         return (
-            np.empty((parts, cap), np.int64),
+            np.empty((parts, cap), np.int32),
             np.empty((parts, cap), np.int64),
             np.empty((parts, cap), np.int64),
             np.empty((parts, len(self.channels) * len(self.stats), cap), np.float64),
             self._sel,
+            np.zeros((parts, 1), np.int64),
         )
+
+    @staticmethod
+    def _part(outs: tuple[np.ndarray, ...], part: int) -> tuple[np.ndarray, ...]:
+        """The output arrays of thread ``part``, as the kernels take them."""
+        return (*(a[part] for a in outs[:4]), outs[4], outs[5][part])
 
     def process_arrays(
         self,
@@ -406,11 +535,15 @@ class WindowAggregator:
             positions = np.zeros(parts, np.int64)
             args = (codes, ts, arrays)
             rest = (self.width_ms, self.allowed_lateness_ms, self._state, late)
+            scratch = np.empty((parts, len(self.channels) * _ACC))
             if parts == 1:  # no thread pool for the small batches of live ingestion
-                one = tuple(a[0] for a in outs[:4]) + outs[4:]
-                starts[0], positions[0] = _aggregate(*args, starts[0], *rest, one, 0, 0, 1)
+                one = self._part(outs, 0)
+                starts[0], positions[0] = _aggregate(
+                    *args, starts[0], *rest, one, 0, _ALL, 0, scratch[0]
+                )
             else:
-                _aggregate_parts(*args, starts, *rest, outs, positions)
+                owner = (np.arange(len(self._state[0])) % parts).astype(np.int32)
+                _aggregate_parts(*args, starts, *rest, outs, positions, owner, scratch)
             tables += [self._to_table(outs, int(positions[p]), p) for p in range(parts)]
             if (starts >= len(ts)).all():
                 break
@@ -455,7 +588,7 @@ class WindowAggregator:
         """Emit every window still open, with device codes like :meth:`process_arrays`."""
         open_windows = self._open_windows()
         outs = self._outputs(max(open_windows, 1))
-        pos = _flush(self.width_ms, self._state, tuple(a[0] for a in outs[:4]) + outs[4:], 0)
+        pos = _flush(self.width_ms, self._state, self._part(outs, 0), 0)
         return self._to_table(outs, pos)
 
     def late_rows(self) -> pa.Table | None:
@@ -471,8 +604,9 @@ class WindowAggregator:
 
     def _to_table(self, outs: tuple[np.ndarray, ...], pos: int, part: int = 0) -> pa.Table:
         out_dev, out_win, out_rows, out_stats = (a[part] for a in outs[:4])
+        nulls = bool(outs[5][part, 0])  # NaN statistics become nulls; else no scan for them
         columns: dict[str, pa.Array] = {
-            "device": pa.array(out_dev[:pos].astype(np.int32)),
+            "device": pa.array(out_dev[:pos]),
             "window_start": pa.array(out_win[:pos]).cast(UTC_MS),
             "width_ms": pa.array(np.full(pos, self.width_ms, np.int64)),
             "count": pa.array(out_rows[:pos]),
@@ -480,7 +614,7 @@ class WindowAggregator:
         for c, channel in enumerate(self.channels):
             for s, stat in enumerate(self.stats):
                 columns[f"{channel}_{stat}"] = pa.array(
-                    out_stats[c * len(self.stats) + s, :pos], from_pandas=True
+                    out_stats[c * len(self.stats) + s, :pos], from_pandas=nulls
                 )
         return pa.table(columns)
 
