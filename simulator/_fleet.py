@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from simulator._assemble import Chunk, assemble, remaining_life
 from simulator._faults import FaultEvents, FaultKind
+from simulator._handoff import Handoff
 from simulator._kernel import (
     DT_S,
     S_DAMAGE_ADDED,
@@ -260,6 +261,7 @@ class Fleet:
         on_chunk: Callable[[SimResult], None] | None = None,
         progress: Callable[[float], None] | None = None,
         chunk_s: float | None = None,
+        overlap: bool = False,
     ) -> SimResult:
         """Simulate ``duration_s`` more seconds (a multiple of 0.1 s) and return the tables.
 
@@ -275,6 +277,10 @@ class Fleet:
         chunk_s : float, optional
             Simulated seconds per chunk (default: about a million readings per chunk). The
             output does not depend on it.
+        overlap : bool
+            Call ``on_chunk`` on a worker thread, one chunk behind, while the next chunk is
+            simulated (:class:`~simulator._handoff.Handoff`): worth it when ``on_chunk`` spends
+            its time in native code, as a Delta Lake append does.
         """
         total = self.steps(duration_s)
         per_chunk = (
@@ -284,26 +290,18 @@ class Fleet:
         )
         parts, lives = [], []
         done = 0
-        while done < total:
-            n = min(per_chunk, total - done)
-            result, life = self._advance(n)
-            lives.append(life)
-            if on_chunk is not None:
-                on_chunk(result)
-                result = SimResult(
-                    result.telemetry.slice(0, 0),
-                    result.device_safety.slice(0, 0),
-                    result.ground_truth,
-                    result.remaining_life,
-                    result.quarantine.slice(0, 0),
-                    result.wire.__class__(
-                        result.wire.telemetry.slice(0, 0), result.wire.safety.slice(0, 0)
-                    ),
-                )
-            parts.append(result)
-            done += n
-            if progress is not None:
-                progress(n * DT_S)
+        with Handoff(on_chunk or (lambda _: None), overlap) as handoff:
+            while done < total:
+                n = min(per_chunk, total - done)
+                result, life = self._advance(n)
+                lives.append(life)
+                if on_chunk is not None:
+                    handoff.put(result)
+                    result = result.without_rows()
+                parts.append(result)
+                done += n
+                if progress is not None:
+                    progress(n * DT_S)
         joined = SimResult.concat(parts)
         device, true_ms, damage, stress, fail_dev, fail_ms = (
             np.concatenate([life[i] for life in lives]) for i in range(6)

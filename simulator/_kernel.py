@@ -214,7 +214,7 @@ class ChunkBuffers:
         )
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def simulate_chunk(
     params: np.ndarray,
     state: np.ndarray,

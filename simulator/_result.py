@@ -134,6 +134,17 @@ class SimResult:
             "quarantine": self.quarantine,
         }
 
+    def without_rows(self) -> SimResult:
+        """A shallow copy with only ``ground_truth`` and ``remaining_life`` (others empty)."""
+        return SimResult(
+            self.telemetry.slice(0, 0),
+            self.device_safety.slice(0, 0),
+            self.ground_truth,
+            self.remaining_life,
+            self.quarantine.slice(0, 0),
+            Wire(self.wire.telemetry.slice(0, 0), self.wire.safety.slice(0, 0)),
+        )
+
     def messages(self) -> list[tuple[int, str, bytes]]:
         """``(received_ms, topic, payload)`` in arrival order, duplicates and corrupt ones included.
 

@@ -84,6 +84,26 @@ def test_same_seed_gives_identical_tables_whatever_the_chunking():
     assert a.messages() == c.messages()
 
 
+def test_overlapped_chunks_reach_the_consumer_in_order_and_its_errors_the_caller():
+    def fleet() -> Fleet:
+        return Fleet(n_devices=3, seed=11, scenario="mixed-faults")
+
+    seen: list[simulator.SimResult] = []
+    result = fleet().run(30.0, on_chunk=seen.append, chunk_s=4.0, overlap=True)
+    assert result.telemetry.num_rows == 0 and len(seen) == 8
+    inline = fleet().run(30.0, chunk_s=4.0)
+    joined = simulator.SimResult.concat(seen)
+    assert joined.telemetry.equals(inline.telemetry)
+    assert joined.device_safety.equals(inline.device_safety)
+    assert result.remaining_life.equals(inline.remaining_life)
+
+    def fail(_: simulator.SimResult) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        fleet().run(30.0, on_chunk=fail, chunk_s=4.0, overlap=True)
+
+
 def test_another_seed_gives_another_fleet():
     a = Fleet(n_devices=2, seed=1).run(10.0).telemetry
     b = Fleet(n_devices=2, seed=2).run(10.0).telemetry
@@ -461,6 +481,7 @@ def test_sincos_in_turns_matches_libm():
         "_electrical",
         "_faults",
         "_fleet",
+        "_handoff",
         "_kernel",
         "_load",
         "_network",
