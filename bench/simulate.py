@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import pyarrow as pa
 
 from modax.broker import start_broker
 from modax.lake import Lake
@@ -23,6 +24,9 @@ from modax.testing import free_port
 from simulator import Fleet
 from simulator._kernel import ChunkBuffers, FaultArrays, initial_state, run_chunk, simulate_chunk
 from simulator._publish import LivePublisher
+
+#: Rows a Delta commit collects before it is written (bigger commits, fewer small files).
+ROWS_PER_COMMIT = 1_000_000
 
 
 def kernel_rate(fleet: Fleet, steps: int, kernel: object, repeat: int = 1) -> float:
@@ -42,23 +46,34 @@ def kernel_rate(fleet: Fleet, steps: int, kernel: object, repeat: int = 1) -> fl
 def batch(devices: int, duration: float, lake_root: str | None) -> dict[str, float]:
     """Generate ``duration`` s of ``devices`` devices, to tables only or into a lake.
 
-    Into a lake, each chunk is appended on a worker thread while the next one is simulated.
+    Into a lake, chunks are appended on a worker thread while the next one is simulated, each
+    table once it holds :data:`ROWS_PER_COMMIT` rows (the small ones at the end): few commits,
+    few small files.
     """
     fleet = Fleet(n_devices=devices, seed=1, scenario="mixed-faults")
     lake = Lake(lake_root) if lake_root else None
+    pending: dict[str, list[pa.Table]] = {"telemetry": [], "device_safety": [], "quarantine": []}
     rows = 0
+
+    def commit(name: str, at_least: int) -> None:
+        if sum(t.num_rows for t in pending[name]) >= at_least:
+            lake.append(name, pa.concat_tables(pending[name]))
+            pending[name].clear()
 
     def sink(result) -> None:
         nonlocal rows
         rows += result.telemetry.num_rows
         if lake is not None:
-            for name, table in result.tables().items():
-                if name not in ("ground_truth", "remaining_life"):
-                    lake.append(name, table)
+            tables = result.tables()
+            for name, parts in pending.items():
+                parts.append(tables[name])
+                commit(name, ROWS_PER_COMMIT)
 
     began = time.perf_counter()
-    result = fleet.run(duration, on_chunk=sink)
+    result = fleet.run(duration, on_chunk=sink, overlap=lake is not None)
     if lake is not None:
+        for name in pending:
+            commit(name, 1)
         lake.append("ground_truth", result.ground_truth)
         lake.append("remaining_life", result.remaining_life)
     wall = time.perf_counter() - began
