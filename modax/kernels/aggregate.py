@@ -55,6 +55,8 @@ _SLOTS = 6
 _MAX_SLOTS = 4096
 _PARALLEL_ROWS = 200_000  # smaller batches run on one thread
 _ALL = np.zeros(0, np.int32)  # owner map of a single-threaded run: every device
+_NO_ROWS = np.zeros(0, np.int64)
+_BLOCK = 4096  # rows a thread sorts out at a time
 
 
 def table_name(width_ms: int) -> str:
@@ -277,70 +279,97 @@ def _run(codes, ts, values, i, width, lateness, state, outs, pos, scratch):
     return j, pos
 
 
+@nb.njit(cache=True, inline="always", _nrt=False)
+def _row(codes, ts, values, i, width, lateness, state, late, outs, pos, scratch):
+    """Row ``i`` into its device's window, then the device's rows right after it (if any).
+
+    A row inside its device's current window takes the fast path: watermark, count,
+    accumulators. Any other row finds or opens its window's slot, or is late. Following rows
+    of the same device go to :func:`_run`. Returns the next row and the output rows written.
+    """
+    dev, acc = state
+    n_ch = len(values)
+    n_slots = (dev.shape[1] - _SLOTS) // 2
+    d = codes[i]
+    t = ts[i]
+    if t >= dev[d, _LO] and t < dev[d, _HI]:
+        k = dev[d, _CURK]
+    else:
+        w = t // width
+        wend = (w + 1) * width
+        if wend + lateness <= dev[d, _WM]:
+            late[i] = True
+            return i + 1, pos
+        k = w % n_slots
+        if dev[d, _SLOTS + k] != w:
+            if dev[d, _SLOTS + k] != _EMPTY:
+                pos = _emit(d, k, width, dev, acc, outs, pos)
+            dev[d, _SLOTS + k] = w
+            dev[d, _SLOTS + n_slots + k] = 0
+            _clear(acc, (d * n_slots + k) * n_ch * _ACC, n_ch)
+            dev[d, _NEXT] = min(dev[d, _NEXT], wend + lateness)
+        dev[d, _CUR] = w
+        dev[d, _CURK] = k
+        dev[d, _LO] = wend - width
+        dev[d, _HI] = wend
+    pos = _advance(d, t, width, lateness, dev, acc, outs, pos)
+    dev[d, _SLOTS + n_slots + k] += 1
+    _accumulate_row(values, i, acc, (d * n_slots + k) * n_ch * _ACC)
+    i += 1
+    if i < codes.shape[0] and codes[i] == d:
+        return _run(codes, ts, values, i, width, lateness, state, outs, pos, scratch)
+    return i, pos
+
+
 @nb.njit(cache=True, _nrt=False)
 def _aggregate(
-    codes, ts, values, start, width, lateness, state, late, outs, pos, owner, part, scratch
+    codes, ts, values, start, width, lateness, state, late, outs, pos, owner, part, scratch, rows
 ):
     """Feed rows ``start..`` into the per-device windows; stop early when ``outs`` may overflow.
 
     Only devices with ``owner[code] == part`` are handled (all when ``owner`` is empty), so
-    threads can share the state (each device's state is touched by one thread only).
+    threads can share the state (each device's state is touched by one thread only). A thread
+    first lists its rows among the next ``len(rows)`` without a branch, then handles them: on
+    interleaved devices, testing each row's owner would mispredict every other row.
 
     Per device, one row of ``dev`` holds the watermark, the next closing deadline, the current
     window, its slot and its bounds ``[_LO, _HI)`` (empty once it closed), then each slot's
-    window and row count; ``acc`` holds each slot's accumulators. A row inside its device's
-    current window takes the fast path: watermark, count, accumulators. A row followed by
-    more of its device's rows hands them to :func:`_run`. Returns the next row and the output
-    rows written.
+    window and row count; ``acc`` holds each slot's accumulators. Returns the next row and the
+    output rows written.
     """
-    dev, acc = state
     n = ts.shape[0]
-    n_ch = len(values)
-    n_slots = (dev.shape[1] - _SLOTS) // 2
+    n_slots = (state[0].shape[1] - _SLOTS) // 2
     cap = outs[1].shape[0]
-    shared = owner.shape[0] > 0
     i = start
+    if owner.shape[0] == 0:
+        while i < n:
+            if pos + 2 * n_slots > cap:
+                return i, pos
+            i, pos = _row(codes, ts, values, i, width, lateness, state, late, outs, pos, scratch)
+        return n, pos
     while i < n:
-        if pos + 2 * n_slots > cap:
-            return i, pos
-        d = codes[i]
-        if shared and owner[d] != part:
-            i += 1
-            continue
-        t = ts[i]
-        if t >= dev[d, _LO] and t < dev[d, _HI]:
-            k = dev[d, _CURK]
-        else:
-            w = t // width
-            wend = (w + 1) * width
-            if wend + lateness <= dev[d, _WM]:
-                late[i] = True
-                i += 1
-                continue
-            k = w % n_slots
-            if dev[d, _SLOTS + k] != w:
-                if dev[d, _SLOTS + k] != _EMPTY:
-                    pos = _emit(d, k, width, dev, acc, outs, pos)
-                dev[d, _SLOTS + k] = w
-                dev[d, _SLOTS + n_slots + k] = 0
-                _clear(acc, (d * n_slots + k) * n_ch * _ACC, n_ch)
-                dev[d, _NEXT] = min(dev[d, _NEXT], wend + lateness)
-            dev[d, _CUR] = w
-            dev[d, _CURK] = k
-            dev[d, _LO] = wend - width
-            dev[d, _HI] = wend
-        pos = _advance(d, t, width, lateness, dev, acc, outs, pos)
-        dev[d, _SLOTS + n_slots + k] += 1
-        _accumulate_row(values, i, acc, (d * n_slots + k) * n_ch * _ACC)
-        i += 1
-        if i < n and codes[i] == d:
-            i, pos = _run(codes, ts, values, i, width, lateness, state, outs, pos, scratch)
+        end = min(n, i + rows.shape[0])
+        m = 0
+        for r in range(i, end):
+            rows[m] = r
+            m += owner[codes[r]] == part
+        q = 0
+        i = end
+        while q < m:
+            r = rows[q]
+            if pos + 2 * n_slots > cap:
+                return r, pos
+            after, pos = _row(
+                codes, ts, values, r, width, lateness, state, late, outs, pos, scratch
+            )
+            q += after - r
+            i = max(i, after)
     return n, pos
 
 
 @nb.njit(cache=True, parallel=True)
 def _aggregate_parts(
-    codes, ts, values, starts, width, lateness, state, late, outs, positions, owner, scratch
+    codes, ts, values, starts, width, lateness, state, late, outs, positions, owner, scratch, rows
 ):
     """:func:`_aggregate` on ``len(starts)`` device partitions in parallel, one output each."""
     out_dev, out_win, out_rows, out_stats, sel, nans = outs
@@ -361,6 +390,7 @@ def _aggregate_parts(
             owner,
             p,
             scratch[p],
+            rows[p],
         )
         starts[p] = i
         positions[p] = pos
@@ -539,11 +569,12 @@ class WindowAggregator:
             if parts == 1:  # no thread pool for the small batches of live ingestion
                 one = self._part(outs, 0)
                 starts[0], positions[0] = _aggregate(
-                    *args, starts[0], *rest, one, 0, _ALL, 0, scratch[0]
+                    *args, starts[0], *rest, one, 0, _ALL, 0, scratch[0], _NO_ROWS
                 )
             else:
                 owner = (np.arange(len(self._state[0])) % parts).astype(np.int32)
-                _aggregate_parts(*args, starts, *rest, outs, positions, owner, scratch)
+                rows = np.empty((parts, _BLOCK), np.int64)
+                _aggregate_parts(*args, starts, *rest, outs, positions, owner, scratch, rows)
             tables += [self._to_table(outs, int(positions[p]), p) for p in range(parts)]
             if (starts >= len(ts)).all():
                 break
