@@ -25,11 +25,10 @@ from simulator._kernel import (
     FLAG_ESTOP,
     FLAG_OVERLOAD,
     FLAG_TEMPERATURE,
+    LIFE_EVERY,
     LIFE_FAILED,
     T_C1,
     T_C2,
-    T_DAMAGE,
-    T_STRESS,
     T_T1,
     T_T2,
     T_VMAG,
@@ -46,7 +45,7 @@ from simulator._sensors import CHANNELS
 from simulator._tables import GROUND_TRUTH_SCHEMA, REMAINING_LIFE_SCHEMA
 from simulator._validity import CHECKS, first_invalid
 
-__all__ = ["Chunk", "assemble"]
+__all__ = ["Chunk", "assemble", "first_life"]
 
 _COLUMNS = {
     "current_1": T_C1,
@@ -60,8 +59,6 @@ _COLUMNS = {
 }
 _KINDS = tuple(FaultKind)
 _STEP_MS = 50
-#: A remaining-life row every this many telemetry readings (1 Hz).
-LIFE_EVERY = 10
 
 
 @dataclass
@@ -102,6 +99,19 @@ def seq_base(start_ms: int) -> int:
     1767225600
     """
     return ((start_ms // 1000) & 0x7FFFFFFF) << 32
+
+
+def first_life(start_ms: int, k0: int) -> int:
+    """The first reading of the chunk from step ``k0`` with a remaining-life row.
+
+    Remaining-life rows are the readings whose ``seq`` is a multiple of ``LIFE_EVERY`` (1 Hz).
+
+    Examples
+    --------
+    >>> first_life(1_767_225_600_000, 0), first_life(1_767_225_600_000, 2)
+    (0, 9)
+    """
+    return -(seq_base(start_ms) + k0 // TELEMETRY_EVERY) % LIFE_EVERY
 
 
 def _telemetry(chunk: Chunk, buffers: ChunkBuffers, events: FaultEvents) -> tuple:
@@ -145,14 +155,14 @@ def _telemetry(chunk: Chunk, buffers: ChunkBuffers, events: FaultEvents) -> tupl
         schema=TELEMETRY_SCHEMA,
     )
     telemetry = keep(lake, sent & valid)
-    first_life = -first_seq % LIFE_EVERY
+    first_life = buffers.first_life
     life_rows = (
         np.arange(len(chunk.keys), dtype=np.int64)[:, None] * n_tel
         + np.arange(first_life, n_tel, LIFE_EVERY)
     ).ravel()
     life = (grid.device[life_rows], delivery.true_ms[life_rows])
-    damage = buffers.telemetry[T_DAMAGE].ravel()[life_rows]
-    stress = buffers.telemetry[T_STRESS].ravel()[life_rows]
+    damage = buffers.wear[0].ravel()
+    stress = buffers.wear[1].ravel()
     return telemetry, wire, check if sent.all() else check[sent], life, damage, stress
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from simulator._assemble import Chunk, assemble, remaining_life
+from simulator._assemble import Chunk, assemble, first_life, remaining_life
 from simulator._faults import FaultEvents, FaultKind
 from simulator._handoff import Handoff
 from simulator._kernel import (
@@ -206,7 +206,7 @@ class Fleet:
         k0 = self._step
         end_s = (k0 + n_steps) * DT_S
         self._draw(end_s)
-        buffers = ChunkBuffers.allocate(self.n_devices, n_steps)
+        buffers = ChunkBuffers.allocate(self.n_devices, n_steps, first_life(self.start_ms, k0))
         safety_before = self.state_[:, S_SAFETY_COUNT].copy()
         replace = self.scenario.replace_after_s
         run_chunk(

@@ -17,8 +17,8 @@ Examples
 >>> out = ChunkBuffers.allocate(2, 20)
 >>> state = initial_state(params)
 >>> run_chunk(params, state, keys, FaultArrays.empty(2), 0, 20, 1.0, -1.0, out)
->>> out.telemetry.shape
-(10, 2, 10)
+>>> out.telemetry.shape, out.wear.shape
+((8, 2, 10), (2, 2, 1))
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ __all__ = [
     "FLAG_ESTOP",
     "FLAG_OVERLOAD",
     "FLAG_TEMPERATURE",
+    "LIFE_EVERY",
     "OVERLOAD_LIMIT_A",
     "SAFETY_EVERY",
     "TELEMETRY_EVERY",
@@ -122,7 +123,9 @@ LIFE_REPLACED = 2.0
     S_DAMAGE_ADDED,
     N_STATE,
 ) = range(13)
-(T_C1, T_C2, T_VX, T_VY, T_VZ, T_VMAG, T_T1, T_T2, T_DAMAGE, T_STRESS, N_TEL) = range(11)
+(T_C1, T_C2, T_VX, T_VY, T_VZ, T_VMAG, T_T1, T_T2, N_TEL) = range(9)
+#: The true wear state (damage, stress factor) is kept every this many readings (1 Hz).
+LIFE_EVERY = 10
 _CYCLING_ALPHA = DT_S / CYCLING_TAU_S
 # Noise streams, each giving a pair of normals (simulator._noise.normal_pair).
 _S_CURRENTS, _S_TEMPERATURES, _S_MACHINE_XY, _S_MACHINE_Z, _S_VIBRATION_YZ = range(1, 6)
@@ -187,7 +190,10 @@ class ChunkBuffers:
     Attributes
     ----------
     telemetry : numpy.ndarray, shape (N_TEL, n_devices, n_readings)
-        Reported currents, vibration, temperatures, plus the true damage and stress factor.
+        Reported currents, vibration and temperatures.
+    wear : numpy.ndarray, shape (2, n_devices, n_life)
+        True damage and stress factor at readings ``first_life``, ``first_life + LIFE_EVERY``, …
+        of the chunk.
     flags : numpy.ndarray of uint8, shape (n_devices, n_steps)
         Safety flags after every 20 Hz check (``FLAG_*`` bits).
     emit : numpy.ndarray of bool, shape (n_devices, n_steps)
@@ -197,16 +203,26 @@ class ChunkBuffers:
     """
 
     telemetry: np.ndarray
+    wear: np.ndarray
+    first_life: int
     flags: np.ndarray
     emit: np.ndarray
     life: np.ndarray
     life_count: np.ndarray
 
     @classmethod
-    def allocate(cls, n_devices: int, n_steps: int) -> ChunkBuffers:
-        """Buffers for ``n_steps`` 20 Hz steps (an even number) of ``n_devices`` devices."""
+    def allocate(cls, n_devices: int, n_steps: int, first_life: int = 0) -> ChunkBuffers:
+        """Buffers for ``n_steps`` 20 Hz steps (an even number) of ``n_devices`` devices.
+
+        ``first_life`` (0 … ``LIFE_EVERY − 1``) is the first reading of the chunk whose wear
+        state is kept.
+        """
+        n_readings = n_steps // TELEMETRY_EVERY
+        n_life = len(range(first_life, n_readings, LIFE_EVERY))
         return cls(
-            np.empty((N_TEL, n_devices, n_steps // TELEMETRY_EVERY)),
+            np.empty((N_TEL, n_devices, n_readings)),
+            np.empty((2, n_devices, n_life)),
+            first_life,
             np.empty((n_devices, n_steps), np.uint8),
             np.empty((n_devices, n_steps), np.bool_),
             np.zeros((n_devices, MAX_LIFE_EVENTS, 2)),
@@ -231,6 +247,8 @@ def simulate_chunk(
     acceleration: float,
     replace_after_s: float,
     tel: np.ndarray,
+    wear: np.ndarray,
+    first_life: int,
     flags_out: np.ndarray,
     emit_out: np.ndarray,
     life: np.ndarray,
@@ -400,8 +418,9 @@ def simulate_chunk(
                 tel[T_VMAG, d, j] = math.sqrt(m[2] * m[2] + m[3] * m[3] + m[4] * m[4])
                 tel[T_T1, d, j] = m[5]
                 tel[T_T2, d, j] = m[6]
-                tel[T_DAMAGE, d, j] = damage
-                tel[T_STRESS, d, j] = stress
+                if j >= first_life and (j - first_life) % LIFE_EVERY == 0:
+                    wear[0, d, (j - first_life) // LIFE_EVERY] = damage
+                    wear[1, d, (j - first_life) // LIFE_EVERY] = stress
         state[d, S_TW] = tw
         state[d, S_TB] = tb
         state[d, S_DAMAGE] = damage
@@ -449,6 +468,8 @@ def run_chunk(
         acceleration,
         replace_after_s,
         out.telemetry,
+        out.wear,
+        out.first_life,
         out.flags,
         out.emit,
         out.life,

@@ -410,6 +410,7 @@ def test_physics_kernel_equals_its_reference_twin():
         outs.append((out, state))
     (a, sa), (b, sb) = outs
     np.testing.assert_array_equal(a.telemetry, b.telemetry)
+    np.testing.assert_array_equal(a.wear, b.wear)
     np.testing.assert_array_equal(a.flags, b.flags)
     np.testing.assert_array_equal(a.emit, b.emit)
     np.testing.assert_array_equal(sa, sb)
