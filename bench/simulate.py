@@ -46,9 +46,9 @@ def kernel_rate(fleet: Fleet, steps: int, kernel: object, repeat: int = 1) -> fl
 def batch(devices: int, duration: float, lake_root: str | None) -> dict[str, float]:
     """Generate ``duration`` s of ``devices`` devices, to tables only or into a lake.
 
-    Into a lake, chunks are appended on a worker thread while the next one is simulated, each
-    table once it holds :data:`ROWS_PER_COMMIT` rows (the small ones at the end): few commits,
-    few small files.
+    Pipelined (``Fleet.run(overlap=True)``): a chunk's tables are made, and appended to the lake,
+    on worker threads while the next chunk is simulated. Each lake table is committed once it
+    holds :data:`ROWS_PER_COMMIT` rows (the small ones at the end): few commits, few small files.
     """
     fleet = Fleet(n_devices=devices, seed=1, scenario="mixed-faults")
     lake = Lake(lake_root) if lake_root else None
@@ -70,7 +70,7 @@ def batch(devices: int, duration: float, lake_root: str | None) -> dict[str, flo
                 commit(name, ROWS_PER_COMMIT)
 
     began = time.perf_counter()
-    result = fleet.run(duration, on_chunk=sink, overlap=lake is not None)
+    result = fleet.run(duration, on_chunk=sink, overlap=True)
     if lake is not None:
         for name in pending:
             commit(name, 1)

@@ -14,8 +14,10 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -202,7 +204,11 @@ class Fleet:
         elapsed = max(self.time_s, DT_S)
         return self.state_[:, S_DAMAGE_ADDED] / elapsed
 
-    def _advance(self, n_steps: int) -> tuple[SimResult, tuple]:
+    def _simulate(self, n_steps: int) -> tuple[Chunk, ChunkBuffers, FaultEvents]:
+        """Run the kernel for the next chunk; what :func:`assemble` needs to make its tables.
+
+        The fault events are a snapshot: drawing the next chunk's faults does not change them.
+        """
         k0 = self._step
         end_s = (k0 + n_steps) * DT_S
         self._draw(end_s)
@@ -235,7 +241,30 @@ class Fleet:
             damage_rate=self._damage_rate(),
             replace_after_s=replace,
         )
-        return assemble(chunk, buffers, self.faults_)
+        return chunk, buffers, copy.copy(self.faults_)
+
+    def _advance(self, n_steps: int) -> tuple[SimResult, tuple]:
+        return assemble(*self._simulate(n_steps))
+
+    def _chunks(self, sizes: list[int], overlap: bool) -> Iterator[tuple[int, SimResult, tuple]]:
+        """``(n_steps, result, life)`` of chunks of ``sizes`` steps, in order.
+
+        With ``overlap``, chunk *n* is assembled on a worker thread while the kernel (which
+        releases the GIL) simulates chunk *n + 1*.
+        """
+        if not overlap:
+            for n in sizes:
+                yield n, *self._advance(n)
+            return
+        with ThreadPoolExecutor(1, "simulator-assemble") as pool:
+            pending: tuple[int, Future] | None = None
+            for n in sizes:
+                simulated = self._simulate(n)
+                if pending is not None:
+                    yield pending[0], *pending[1].result()
+                pending = (n, pool.submit(assemble, *simulated))
+            if pending is not None:
+                yield pending[0], *pending[1].result()
 
     @staticmethod
     def steps(duration_s: float) -> int:
@@ -278,9 +307,11 @@ class Fleet:
             Simulated seconds per chunk (default: about a million readings per chunk). The
             output does not depend on it.
         overlap : bool
-            Call ``on_chunk`` on a worker thread, one chunk behind, while the next chunk is
-            simulated (:class:`~simulator._handoff.Handoff`): worth it when ``on_chunk`` spends
-            its time in native code, as a Delta Lake append does.
+            Pipeline the chunks: while the kernel simulates chunk *n + 1*, a worker thread makes
+            the tables of chunk *n* and another calls ``on_chunk`` with chunk *n − 1*
+            (:class:`~simulator._handoff.Handoff`) — worth it when cores are free, since the
+            kernel, most of the table making and a Delta Lake append all release the GIL. The
+            output is the same.
         """
         total = self.steps(duration_s)
         per_chunk = (
@@ -288,18 +319,14 @@ class Fleet:
             if chunk_s is not None
             else max(1, CHUNK_ROWS // self.n_devices) * TELEMETRY_EVERY
         )
+        sizes = [per_chunk] * (total // per_chunk) + [total % per_chunk] * (total % per_chunk > 0)
         parts, lives = [], []
-        done = 0
         with Handoff(on_chunk or (lambda _: None), overlap) as handoff:
-            while done < total:
-                n = min(per_chunk, total - done)
-                result, life = self._advance(n)
+            for n, result, life in self._chunks(sizes, overlap):
                 lives.append(life)
                 if on_chunk is not None:
                     handoff.put(result)
-                    result = result.without_rows()
-                parts.append(result)
-                done += n
+                parts.append(result if on_chunk is None else result.without_rows())
                 if progress is not None:
                     progress(n * DT_S)
         joined = SimResult.concat(parts)

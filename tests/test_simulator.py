@@ -96,6 +96,9 @@ def test_overlapped_chunks_reach_the_consumer_in_order_and_its_errors_the_caller
     assert joined.telemetry.equals(inline.telemetry)
     assert joined.device_safety.equals(inline.device_safety)
     assert result.remaining_life.equals(inline.remaining_life)
+    pipelined = fleet().run(30.0, chunk_s=4.0, overlap=True)
+    for name, table in inline.tables().items():
+        assert pipelined.tables()[name].equals(table), name
 
     def fail(_: simulator.SimResult) -> None:
         raise OSError("disk full")
