@@ -73,7 +73,10 @@ def _batch(fleet: Fleet, duration_s: float, lake: Lake, quiet: bool) -> dict[str
     ) as progress:
         task = progress.add_task("simulate", total=duration_s)
         result = fleet.run(
-            duration_s, on_chunk=append, progress=lambda s: progress.advance(task, s)
+            duration_s,
+            on_chunk=append,
+            progress=lambda s: progress.advance(task, s),
+            overlap=True,  # store chunk n while chunk n + 1 is simulated
         )
     store(pipeline.close())
     for name in ("ground_truth", "remaining_life"):
