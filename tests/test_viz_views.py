@@ -60,6 +60,34 @@ def test_overview_puts_alarms_first_and_filters() -> None:
     assert len(overview.table.value) == 4
 
 
+def test_overview_pages_sorts_and_patches_only_changed_cells() -> None:
+    fleet = FleetState()
+    for i in range(60):
+        fleet.apply(reading(f"m{i:02d}", T0, current=1.0 + i / 100), received_ms=T0)
+    overview = FleetOverview(fleet, page_size=25, table=FleetTable(fleet, min_interval_s=0.0))
+    assert overview.table.value["device_id"].tolist() == [f"m{i:02d}" for i in range(25)]
+    assert overview.position.object.startswith("1–25 of 60 devices")
+    assert overview.previous.disabled and not overview.next.disabled
+
+    overview.next.clicks += 1
+    assert overview.table.value["device_id"].iloc[0] == "m25"
+    shown = overview.table.value
+    fleet.apply(reading("m30", T0 + 100, current=2.5), received_ms=T0 + 100)
+    overview.refresh()
+    assert overview.table.value is shown  # same devices on the page: patched in place
+    assert shown.loc[shown["device_id"] == "m30", "current_1"].item() == 2.5
+
+    overview.table.sorters = [{"field": "current_1", "dir": "desc"}]
+    assert overview.page == 2 and overview.table.value["device_id"].iloc[0] == "m35"
+    overview.previous.clicks += 1
+    assert overview.table.value["device_id"].iloc[0] == "m30"  # the fleet's highest current
+
+    overview.search.value = "m5"
+    assert overview.page == 1
+    assert overview.table.value["device_id"].tolist() == [f"m5{i}" for i in range(9, -1, -1)]
+    assert overview.position.object.startswith("1–10 of 10 devices")
+
+
 def test_event_feed_acknowledges_the_clicked_alarm() -> None:
     log = AlarmLog()
     log.raise_alarm("m1", "overload", "safety", T0, value=12.0)

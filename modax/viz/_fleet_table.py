@@ -1,9 +1,11 @@
-"""The fleet table as a DataFrame, built once per server process for every session to share.
+"""The fleet table, shared by every session of a server process; each session dresses one page.
 
-Re-reading 1,000 devices and drawing their sparklines costs tens of milliseconds; with one
-:class:`FleetTable` per :class:`FleetState` (:func:`shared_table`), that work happens at most
-every ``min_interval_s`` whatever the number of open sessions, only for changed devices, and each
-sparkline is redrawn at most every ``spark_every_s``.
+Re-reading 1,000 devices costs milliseconds; with one :class:`FleetTable` per :class:`FleetState`
+(:func:`shared_table`), that happens at most every ``min_interval_s`` whatever the number of open
+sessions, and only for changed devices. The shared frame holds plain values (what filters and
+sorting need); the HTML a page shows — device links, state badges, clock times, sparklines — is
+made by :meth:`FleetTable.dress` for the rows of one page only, each sparkline redrawn at most
+every ``spark_every_s``.
 """
 
 from __future__ import annotations
@@ -17,25 +19,24 @@ import pandas as pd
 from modax.viz._cells import device_link, sparkline, state_badge
 from modax.viz._fleet import FleetState
 
-__all__ = ["STATES", "FleetTable", "clock_time", "fleet_frame", "shared_table"]
+__all__ = ["COLUMNS", "STATES", "FleetTable", "clock_time", "fleet_frame", "shared_table"]
 
 #: Device states, most severe first (the table's default order).
 STATES = ["alarm", "warning", "offline", "inactive", "ok"]
 _SEVERITY = {state: i for i, state in enumerate(STATES)}
-_COLUMNS = [
+_VALUES = ["current_1", "current_2", "temp_max", "vib_mag", "score", "rul_h", "alarms"]
+#: Columns of the shared frame: plain values, alarms first then by device id.
+_RAW = ["device_id", "state", "severity", "last_ts", *_VALUES]
+#: Columns of a dressed page, in display order (``device_id``, ``state``, ``severity`` hidden).
+COLUMNS = [
     "device_id",
     "device",
     "state",
     "status",
     "last_reading",
-    "current_1",
-    "current_2",
-    "temp_max",
-    "vib_mag",
+    *_VALUES[:4],
     "trend",
-    "score",
-    "rul_h",
-    "alarms",
+    *_VALUES[4:],
     "severity",
 ]
 
@@ -70,8 +71,9 @@ class FleetTable:
 
     Examples
     --------
-    >>> FleetTable(FleetState()).frame().columns[:3].tolist()
-    ['device_id', 'device', 'state']
+    >>> table = FleetTable(FleetState())
+    >>> table.frame().columns[:3].tolist(), table.dress(table.frame()).columns[:3].tolist()
+    (['device_id', 'state', 'severity'], ['device_id', 'device', 'state'])
     """
 
     def __init__(
@@ -84,11 +86,15 @@ class FleetTable:
         self._version = -1
         self._built_at = float("-inf")
         self._sparks: dict[str, tuple[str, float]] = {}
-        self._records: dict[str, dict[str, object]] = {}
-        self._frame = pd.DataFrame(columns=_COLUMNS)
+        self._records: dict[str, tuple[object, ...]] = {}
+        self._frame = pd.DataFrame(columns=_RAW)
 
     def frame(self) -> pd.DataFrame:
-        """The current table; a new object only when something changed (never mutate it)."""
+        """Every device's plain values; a new object only when something changed (never mutate).
+
+        Columns ``device_id, state, severity, last_ts`` (epoch ms), ``current_1, current_2`` (A),
+        ``temp_max`` (°C), ``vib_mag`` (m/s²), ``score``, ``rul_h`` (h), ``alarms``.
+        """
         with self._lock:
             now = time.monotonic()
             if now - self._built_at < self.min_interval_s:
@@ -98,37 +104,40 @@ class FleetTable:
                 return self._frame
             self._version, self._built_at = version, now
             if changed:
-                self._records.update(self._rows(changed, now))
-                frame = pd.DataFrame(list(self._records.values()), columns=_COLUMNS)
+                for device_id in changed:
+                    row = self.fleet.row(device_id)
+                    row["severity"] = _SEVERITY[str(row["state"])]
+                    self._records[device_id] = tuple(row[c] for c in _RAW)
+                frame = pd.DataFrame(list(self._records.values()), columns=_RAW)
                 self._frame = frame.sort_values(["severity", "device_id"], ignore_index=True)
             return self._frame
 
-    def _rows(self, device_ids: list[str], now: float) -> dict[str, dict[str, object]]:
-        rows = {}
-        for device_id in device_ids:
-            row = self.fleet.row(device_id)
-            state = str(row["state"])
-            svg, drawn = self._sparks.get(device_id, ("", float("-inf")))
-            if now - drawn >= self.spark_every_s:
-                svg = sparkline(row["spark"])
-                self._sparks[device_id] = (svg, now)
-            rows[device_id] = {
-                "device_id": device_id,
-                "device": device_link(device_id),
-                "state": state,
-                "status": state_badge(state),
-                "last_reading": clock_time(int(row["last_ts"])),
-                "current_1": row["current_1"],
-                "current_2": row["current_2"],
-                "temp_max": row["temp_max"],
-                "vib_mag": row["vib_mag"],
-                "trend": svg,
-                "score": row["score"],
-                "rul_h": row["rul_h"],
-                "alarms": row["alarms"],
-                "severity": _SEVERITY[state],
+    def dress(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The display columns (:data:`COLUMNS`) of some rows of :meth:`frame`, as a new frame."""
+        now = time.monotonic()
+        with self._lock:
+            trends = [self._trend(device_id, now) for device_id in rows["device_id"]]
+        states = [str(s) for s in rows["state"]]
+        page = pd.DataFrame(
+            {
+                "device_id": rows["device_id"].to_numpy(),
+                "device": [device_link(d) for d in rows["device_id"]],
+                "state": states,
+                "status": [state_badge(s) for s in states],
+                "last_reading": [clock_time(int(ms)) for ms in rows["last_ts"]],
+                **{c: rows[c].to_numpy() for c in _VALUES},
+                "trend": trends,
+                "severity": rows["severity"].to_numpy(),
             }
-        return rows
+        )
+        return page[COLUMNS]
+
+    def _trend(self, device_id: str, now: float) -> str:
+        svg, drawn = self._sparks.get(device_id, ("", float("-inf")))
+        if now - drawn >= self.spark_every_s:
+            svg = sparkline(self.fleet.row(device_id)["spark"])
+            self._sparks[device_id] = (svg, now)
+        return svg
 
 
 _SHARED: weakref.WeakKeyDictionary[FleetState, FleetTable] = weakref.WeakKeyDictionary()
@@ -145,11 +154,12 @@ def shared_table(fleet: FleetState) -> FleetTable:
 
 
 def fleet_frame(fleet: FleetState) -> pd.DataFrame:
-    """Every device's row now, alarms first (a fresh build, for notebooks and tests).
+    """Every device's row now, dressed for display, alarms first (for notebooks and tests).
 
     Examples
     --------
     >>> fleet_frame(FleetState()).empty
     True
     """
-    return FleetTable(fleet, min_interval_s=0.0, spark_every_s=0.0).frame()
+    table = FleetTable(fleet, min_interval_s=0.0, spark_every_s=0.0)
+    return table.dress(table.frame())

@@ -1,4 +1,4 @@
-"""The fleet overview: KPIs, one table row per device (filter, sort), event feed, quarantine."""
+"""The fleet overview: KPIs, one table row per device (filter, sort, pages), events, quarantine."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import panel as pn
 
 from modax.viz._event_feed import EventFeed
 from modax.viz._fleet import FleetState
-from modax.viz._fleet_table import STATES, FleetTable, clock_time, shared_table
+from modax.viz._fleet_table import COLUMNS, STATES, FleetTable, clock_time, shared_table
 
 __all__ = ["FleetOverview"]
 
@@ -24,6 +24,8 @@ _TITLES = {
     "rul_h": "RUL (h)",
     "alarms": "Active alarms",
 }
+#: What a click on a display column sorts by in the shared frame (``trend`` sorts by nothing).
+_SORT_KEYS = {"device": "device_id", "status": "severity", "last_reading": "last_ts"}
 
 
 class FleetOverview(pn.viewable.Viewer):
@@ -36,8 +38,10 @@ class FleetOverview(pn.viewable.Viewer):
     period_ms : int
         Refresh period of the session, in ms; only changed devices are re-read.
     page_size : int
-        Rows per table page (pagination happens on the server, so 1,000 devices stay light).
-        Devices with alarms come first; a click on a column header sorts by it.
+        Rows per page. Filtering, sorting and paging happen on the server over the shared
+        frame; only the page's rows are dressed and sent, and when the same devices stay on
+        the page only the changed cells are (a patch), so 1,000 devices stay light. Devices
+        with alarms come first; a click on a column header sorts the whole fleet by it.
     table : FleetTable, optional
         Where rows come from; by default the one shared by every session of this fleet.
 
@@ -61,7 +65,10 @@ class FleetOverview(pn.viewable.Viewer):
         self._version = -1
         self._quarantined = 0
         self.shared = table if table is not None else shared_table(fleet)
-        self._frame = self.shared.frame()
+        self._frame = pd.DataFrame()
+        self._shown: tuple[object, ...] = ()
+        self.page = 1
+        self.page_size = page_size
         self.search = pn.widgets.TextInput(label="Device", placeholder="filter by device id")
         self.states = pn.widgets.MultiChoice(label="State", options=STATES, value=[])
         self.kpi = {
@@ -86,19 +93,23 @@ class FleetOverview(pn.viewable.Viewer):
             indicator.font_size = "28pt"
             indicator.title_size = "11pt"
         self.table = pn.widgets.Tabulator(
-            self._frame,
+            pd.DataFrame(columns=COLUMNS),
             show_index=False,
             disabled=True,
-            pagination="remote",
-            page_size=page_size,
             hidden_columns=["device_id", "state", "severity"],
             titles=_TITLES,
             formatters={name: {"type": "html"} for name in ("device", "status", "trend")},
             sizing_mode="stretch_width",
             label="Devices",
         )
-        self.table.add_filter(pn.bind(self._match_device, pattern=self.search))
-        self.table.add_filter(pn.bind(self._match_state, states=self.states))
+        self.previous = pn.widgets.Button(label="‹ Previous", width=110)
+        self.next = pn.widgets.Button(label="Next ›", width=110)
+        self.position = pn.pane.HTML("", margin=(12, 10))
+        self.previous.on_click(lambda _: self._turn(-1))
+        self.next.on_click(lambda _: self._turn(1))
+        for widget in (self.search, self.states):
+            widget.param.watch(lambda _: self._turn(1 - self.page), "value")
+        self.table.param.watch(lambda _: self.refresh(), "sorters")
         self.events = EventFeed(fleet.alarms, period_ms=period_ms)
         self.quarantine = pn.widgets.Tabulator(
             pd.DataFrame(columns=["time", "topic", "reason", "field", "detail"]),
@@ -121,12 +132,54 @@ class FleetOverview(pn.viewable.Viewer):
     def _match_state(df: pd.DataFrame, states: list[str]) -> pd.DataFrame:
         return df[df["state"].isin(states)] if states else df
 
+    def _turn(self, pages: int) -> None:
+        self.page = max(1, self.page + pages)
+        self.refresh()
+
+    def _view(self) -> pd.DataFrame:
+        """The page this session shows of the shared frame: filtered, sorted, dressed."""
+        rows = self._match_device(self._frame, self.search.value)
+        rows = self._match_state(rows, self.states.value)
+        keys = [_SORT_KEYS.get(s["field"], s["field"]) for s in self.table.sorters]
+        if keys and set(keys) <= set(rows.columns):
+            ascending = [s["dir"] == "asc" for s in self.table.sorters]
+            rows = rows.sort_values(keys, ascending=ascending, kind="stable")
+        pages = max(1, -(-len(rows) // self.page_size))
+        self.page = min(self.page, pages)
+        start = (self.page - 1) * self.page_size
+        shown = rows.iloc[start : start + self.page_size]
+        self.position.object = (
+            f"{start + 1 if len(shown) else 0}–{start + len(shown)} of {len(rows):,} devices"
+            f" · page {self.page} of {pages}"
+        )
+        self.previous.disabled = self.page == 1
+        self.next.disabled = self.page == pages
+        return self.shared.dress(shown)
+
+    def _show(self, page: pd.DataFrame) -> None:
+        """Put ``page`` in the table: a patch of changed cells when the same devices are shown."""
+        old = self.table.value
+        if len(old) != len(page) or not (old["device_id"].to_numpy() == page["device_id"]).all():
+            self.table.value = page
+            return
+        patch = {}
+        for column in COLUMNS:
+            was, now = old[column], page[column]
+            changed = ~((was == now) | (was.isna() & now.isna())).to_numpy()
+            if changed.any():
+                values = now.tolist()
+                patch[column] = [(int(i), values[i]) for i in changed.nonzero()[0]]
+        if patch:
+            self.table.patch(patch, as_index=False)
+
     def refresh(self) -> None:
-        """Show the shared table if it changed, and the KPIs."""
+        """Show this session's page of the shared table if anything on it may have changed."""
         frame = self.shared.frame()
-        if frame is not self._frame:
-            self._frame = frame
-            self.table.value = frame
+        sorters = tuple(tuple(sorted(s.items())) for s in self.table.sorters)
+        shown = (self.search.value, tuple(self.states.value), self.page, sorters)
+        if frame is not self._frame or shown != self._shown:
+            self._frame, self._shown = frame, shown
+            self._show(self._view())
         version = self.fleet.version
         if version == self._version:
             return
@@ -160,6 +213,7 @@ class FleetOverview(pn.viewable.Viewer):
             pn.FlexBox(*self.kpi.values()),
             pn.Row(self.search, self.states),
             self.table,
+            pn.Row(self.previous, self.next, self.position),
             self.events,
             pn.Card(self.quarantine, title="Quarantined messages", collapsed=True),
             sizing_mode="stretch_width",
