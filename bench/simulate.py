@@ -4,7 +4,7 @@ Peer: the physics kernel's plain-Python reference twin (``simulate_chunk.py_func
 kind of fleet — what the model costs without numba. Prints one JSON object on its last line.
 
     .venv/bin/python bench/simulate.py [--devices 10000] [--duration 60] [--live 100,300,1000]
-        [--repeat 3]
+        [--repeat 3] [--pool 0]
 """
 
 from __future__ import annotations
@@ -91,14 +91,15 @@ def best_of(repeat: int, run: Callable[[], dict[str, float]]) -> dict[str, float
     return min((run() for _ in range(repeat)), key=lambda figures: figures["wall_s"])
 
 
-def live(devices: int, seconds: float, url_port: int) -> dict[str, float]:
+def live(devices: int, seconds: float, url_port: int, pool: int | None) -> dict[str, float]:
     """Publish ``devices`` devices at real time for ``seconds``; did the process keep up?"""
     fleet = Fleet(n_devices=devices, seed=2, start=int(time.time() * 1000), prefix=f"b{devices}")
-    publisher = LivePublisher(fleet, "127.0.0.1", url_port, speed=1.0, qos=0)
+    publisher = LivePublisher(fleet, "127.0.0.1", url_port, speed=1.0, qos=0, pool=pool)
     publisher.connect(timeout=120.0)
     stats = publisher.run(seconds)
     return {
         "devices": devices,
+        "pool": pool,
         "messages_per_s": round(stats.messages_per_s),
         "max_late_s": round(stats.max_late_s, 3),
         "sustained": stats.max_late_s < 0.5,
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("--live", default="100,300,1000", help="device counts for live mode")
     parser.add_argument("--live-seconds", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=3, help="best of this many batch runs")
+    parser.add_argument("--pool", type=int, default=0, help="live clients shared (0: per device)")
     args = parser.parse_args()
 
     warm = Fleet(n_devices=10, seed=1, scenario="mixed-faults")
@@ -138,7 +140,7 @@ def main() -> None:
     runs = []
     with tempfile.TemporaryDirectory() as data, start_broker(free_port(), data_dir=data) as broker:
         for n in (int(x) for x in args.live.split(",") if x):
-            runs.append(live(n, args.live_seconds, broker.port))
+            runs.append(live(n, args.live_seconds, broker.port, args.pool or None))
             print(json.dumps(runs[-1]), flush=True)
     figures["live"] = runs
     figures["live_devices_sustained_10hz"] = max(

@@ -2,8 +2,10 @@
 
 One paho-mqtt 2.x client per device, so every device has its own last will
 (``modax/devices/{id}/status`` → ``{"device_id": ..., "online": false}``, retained) and announces
-``online: true`` when it connects. All clients are driven by one selector loop in the calling
-thread (no thread per device). Telemetry goes out at 10 Hz × ``speed``, safety messages on change
+``online: true`` when it connects — or a ``pool`` of clients shared by the devices (see
+:class:`LivePublisher`). All clients are driven by one selector loop in the calling thread (no
+thread per device); QoS 0 messages are written in batches, one ``send`` per client and loop
+(:mod:`simulator._mqtt_batch`). Telemetry goes out at 10 Hz × ``speed``, safety messages on change
 and at least once a second, each at the moment the network model says it arrives — so lost,
 duplicated, reordered and burst messages reach the broker as they would from a real device.
 
@@ -31,6 +33,7 @@ import paho.mqtt.client as mqtt
 
 from modax.schema import DeviceStatus, topic_for
 from simulator._fleet import Fleet
+from simulator._mqtt_batch import BatchWriter
 
 __all__ = ["LivePublisher", "PublishStats"]
 
@@ -89,7 +92,15 @@ class LivePublisher:
     username, password : str, optional
         Broker credentials.
     client_prefix : str
-        MQTT client ids are ``{client_prefix}-{device_id}``.
+        MQTT client ids are ``{client_prefix}-{device_id}`` (``{client_prefix}-pool-{j}`` in a
+        pool).
+    pool : int, optional
+        Share this many connections among the devices (device ``i`` on connection ``i % pool``)
+        instead of one per device. Each pooled connection announces ``online: true`` for its
+        devices when it connects and ``online: false`` on a clean close, but MQTT gives a
+        connection one last will only, so a pooled publisher that dies leaves its devices'
+        retained status ``online``: consumers notice the silence by the readings' age instead.
+        Without a pool every device has its own retained last will.
     """
 
     def __init__(
@@ -104,11 +115,14 @@ class LivePublisher:
         username: str | None = None,
         password: str | None = None,
         client_prefix: str = "modax-sim",
+        pool: int | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed={speed}: must be above 0")
         if qos not in (0, 1, 2):
             raise ValueError(f"qos={qos}: must be 0, 1 or 2")
+        if pool is not None and pool < 1:
+            raise ValueError(f"pool={pool}: must be 1 or more")
         self.fleet = fleet
         self.host = host
         self.port = port
@@ -118,20 +132,26 @@ class LivePublisher:
         self.username = username
         self.password = password
         self.client_prefix = client_prefix
+        self.pool = pool
         self._clients: dict[str, mqtt.Client] = {}
+        self._connections: list[mqtt.Client] = []
+        self._batch = BatchWriter()
         self._last: dict[str, mqtt.MQTTMessageInfo] = {}
         self._selector = selectors.DefaultSelector()
         self.stats = PublishStats()
 
-    def _client(self, device_id: str) -> mqtt.Client:
+    def _client(self, name: str, device_ids: list[str]) -> mqtt.Client:
+        """A connection for ``device_ids``; with a last will when it serves one device only."""
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"{self.client_prefix}-{device_id}",
+            client_id=f"{self.client_prefix}-{name}",
             protocol=mqtt.MQTTv311,
         )
         client.max_inflight_messages_set(0)  # unlimited: a 10 Hz device must not queue behind acks
-        status = topic_for(device_id, "status")
-        client.will_set(status, _status(device_id, online=False), qos=1, retain=True)
+        if self.pool is None:
+            (device_id,) = device_ids
+            will = _status(device_id, online=False)
+            client.will_set(topic_for(device_id, "status"), will, qos=1, retain=True)
         if self.username is not None:
             client.username_pw_set(self.username, self.password)
         if self.tls:
@@ -141,25 +161,34 @@ class LivePublisher:
             client: mqtt.Client, _userdata: object, _flags: object, reason: object, _props: object
         ) -> None:
             if not getattr(reason, "is_failure", False):
-                client.publish(status, _status(device_id, online=True), qos=1, retain=True)
-                self.stats.published["status"] += 1
+                for device_id in device_ids:
+                    status = topic_for(device_id, "status")
+                    client.publish(status, _status(device_id, online=True), qos=1, retain=True)
+                    self.stats.published["status"] += 1
 
         client.on_connect = on_connect
         return client
 
     def connect(self, timeout: float = 30.0) -> None:
-        """Connect every device's client and wait until all are acknowledged."""
-        for device_id in self.fleet.device_ids:
-            client = self._client(device_id)
+        """Connect every client (one per device, or the pool); wait until all are acknowledged."""
+        ids = self.fleet.device_ids
+        groups = (
+            {device_id: [device_id] for device_id in ids}
+            if self.pool is None
+            else {f"pool-{j}": ids[j :: self.pool] for j in range(min(self.pool, len(ids)))}
+        )
+        for name, device_ids in groups.items():
+            client = self._client(name, device_ids)
             client.connect(self.host, self.port, keepalive=30)
             self._selector.register(client.socket(), selectors.EVENT_READ, client)
-            self._clients[device_id] = client
+            self._connections.append(client)
+            self._clients.update(dict.fromkeys(device_ids, client))
         deadline = time.monotonic() + timeout
-        while not all(c.is_connected() for c in self._clients.values()):
+        while not all(c.is_connected() for c in self._connections):
             if time.monotonic() > deadline:
-                missing = sum(not c.is_connected() for c in self._clients.values())
+                missing = sum(not c.is_connected() for c in self._connections)
                 raise ConnectionError(
-                    f"{missing} of {len(self._clients)} device clients not connected to "
+                    f"{missing} of {len(self._connections)} clients not connected to "
                     f"{self.host}:{self.port} after {timeout:g} s"
                 )
             self._service(0.05)
@@ -170,22 +199,24 @@ class LivePublisher:
 
     def close(self) -> None:
         """Flush and disconnect every client cleanly (devices go offline without a last will)."""
+        self._batch.flush()
         for device_id, client in self._clients.items():
             self._last[device_id] = client.publish(
                 topic_for(device_id, "status"), _status(device_id, online=False), 1, retain=True
             )
             self.stats.published["status"] += 1
         self._flush(10.0)
-        for client in self._clients.values():
+        for client in self._connections:
             self._selector.unregister(client.socket())
             client.disconnect()
         self._clients.clear()
+        self._connections.clear()
 
     def _flush(self, timeout: float) -> None:
         """Write everything queued and wait for the broker to acknowledge each client's last."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for c in self._clients.values():
+            for c in self._connections:
                 if c.want_write():
                     c.loop_write()
             if all(info.is_published() for info in self._last.values()):
@@ -222,25 +253,22 @@ class LivePublisher:
                     generated_ms += round(CHUNK_S * 1000)
                     if progress is not None:
                         progress(CHUNK_S)
-                written = set()
                 while queue and queue[0][0] <= sim_now and queue[0][0] < end_ms:
                     due, _, topic, payload = heapq.heappop(queue)
                     device_id, kind = topic.split("/")[2:4]
                     client = self._clients[device_id]
-                    info = client.publish(topic, payload, qos=self.qos)
                     if self.qos:
-                        self._last[device_id] = info
+                        self._last[device_id] = client.publish(topic, payload, qos=self.qos)
+                    else:
+                        self._batch.add(client, topic, payload)
                     self.stats.published[kind] += 1
-                    written.add(client)
                     late = now - (wall0 + (due - sim0_ms) / 1000 / self.speed)
                     self.stats.max_late_s = max(self.stats.max_late_s, late)
-                for client in written:
-                    if client.want_write():
-                        client.loop_write()
+                self._batch.flush()
                 if sim_now >= end_ms and (not queue or queue[0][0] >= end_ms):
                     break
                 if now - last_misc >= 1.0:
-                    for client in self._clients.values():
+                    for client in self._connections:
                         client.loop_misc()
                     last_misc = now
                 next_due = queue[0][0] if queue else generated_ms

@@ -488,6 +488,7 @@ def test_sincos_in_turns_matches_libm():
         "_handoff",
         "_kernel",
         "_load",
+        "_mqtt_batch",
         "_network",
         "_noise",
         "_params",

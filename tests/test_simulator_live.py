@@ -74,6 +74,27 @@ def test_live_mode_delivers_the_expected_valid_messages(mosquitto):
     }
 
 
+def test_pooled_connections_batch_qos0_messages_and_announce_every_device(mosquitto):
+    recorder = Recorder(mosquitto.host, mosquitto.port, "pool-")
+    start = int(time.time() * 1000)
+    fleet = Fleet(n_devices=5, seed=4, scenario="healthy", start=start, prefix="pool")
+    twin = Fleet(n_devices=5, seed=4, scenario="healthy", start=start, prefix="pool")
+    sent = [(t, p) for _, t, p in twin.run(3.0).messages()]
+    publisher = LivePublisher(fleet, mosquitto.host, mosquitto.port, speed=10.0, qos=0, pool=2)
+    publisher.connect()
+    assert len({id(c) for c in publisher._clients.values()}) == 2
+    stats = publisher.run(3.0)
+    assert stats.published["telemetry"] == 150
+    wait_for(lambda: recorder.count("telemetry") >= 150, 15.0, "150 telemetry messages")
+    wait_for(lambda: recorder.count("status") >= 10, 15.0, "online and offline status")
+    recorder.close()
+    assert sorted(m for m in recorder.messages if not m[0].endswith("status")) == sorted(sent)
+    status = [decode(t, p) for t, p in recorder.messages if t.endswith("status")]
+    assert {(m.device_id, m.online) for m in status} == {
+        (d, online) for d in fleet.device_ids for online in (True, False)
+    }
+
+
 def test_last_will_announces_a_device_that_dies(mosquitto):
     recorder = Recorder(mosquitto.host, mosquitto.port, "dies-")
     fleet = Fleet(n_devices=1, seed=1, prefix="dies")
@@ -121,11 +142,12 @@ def test_cli_live_mode_publishes(mosquitto):
     recorder = Recorder(mosquitto.host, mosquitto.port, "cli-")
     done = modax(
         "simulate", "--devices", "2", "--duration", "3s", "--mqtt", mosquitto.url,
-        "--speed", "10", "--qos", "1", "--json",
+        "--speed", "10", "--qos", "1", "--pool", "1", "--json",
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["published"]["telemetry"] == 60
+    assert summary["pool"] == 1 and summary["published"]["status"] == 4
     recorder.close()
 
 

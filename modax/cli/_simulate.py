@@ -99,7 +99,14 @@ def _batch(fleet: Fleet, duration_s: float, lake: Lake, quiet: bool) -> dict[str
 
 
 def _live(
-    fleet: Fleet, *, duration_s: float | None, url: str, speed: float, qos: int, quiet: bool
+    fleet: Fleet,
+    *,
+    duration_s: float | None,
+    url: str,
+    speed: float,
+    qos: int,
+    pool: int | None,
+    quiet: bool,
 ) -> dict[str, object]:
     try:
         broker = parse_broker_url(url, name="--mqtt")
@@ -114,6 +121,7 @@ def _live(
         broker.port,
         speed=speed,
         qos=qos,
+        pool=pool,
         tls=broker.tls,
         username=settings.mqtt_username,
         password=settings.mqtt_password,
@@ -142,6 +150,7 @@ def _live(
         "broker": url,
         "speed": speed,
         "qos": qos,
+        "pool": pool,
         "simulated_s": round(stats.simulated_s, 3),
         "wall_s": round(stats.wall_s, 3),
         "published": stats.published,
@@ -171,6 +180,14 @@ def simulate_command(
         float, typer.Option(min=0.001, help="Live mode: simulated seconds per wall second.")
     ] = 1.0,
     qos: Annotated[int, typer.Option(min=0, max=2, help="Live mode: MQTT QoS.")] = 0,
+    pool: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Live mode: share this many MQTT connections among the devices (no per-device "
+            "last will); default one connection per device.",
+        ),
+    ] = None,
     start: Annotated[
         str | None,
         typer.Option(help="Simulated start (ISO 8601 or 'now'); batch default 2026-01-01T00:00Z."),
@@ -201,7 +218,13 @@ def simulate_command(
         fail(str(exc), EXIT_USAGE)
     if mqtt is not None:
         summary = _live(
-            fleet, duration_s=duration_s, url=mqtt, speed=speed, qos=qos, quiet=json_output
+            fleet,
+            duration_s=duration_s,
+            url=mqtt,
+            speed=speed,
+            qos=qos,
+            pool=pool,
+            quiet=json_output,
         )
     else:
         settings = settings_from_env(lake=lake)
