@@ -12,10 +12,13 @@ from hypothesis import strategies as st
 from modax.schema import (
     MAX_PAYLOAD_BYTES,
     TELEMETRY_CHANNELS,
+    Advisory,
     DeviceStatus,
     Kind,
     MessageError,
     Reason,
+    Recommendation,
+    SafetyEvent,
     SafetyStatus,
     Telemetry,
     Vibration,
@@ -228,3 +231,96 @@ def test_decoder_never_raises_and_every_input_is_accepted_or_quarantined(data, p
         assert decode(TOPIC, payload).device_id == "m1"
     if kind == "valid":
         assert batch.telemetry.num_rows == 1
+
+
+def test_public_surface_is_pinned():
+    import modax.schema
+
+    assert sorted(modax.schema.__all__) == sorted(
+        [
+            "CURRENT_LIMIT_A",
+            "DEVICES_SCHEMA",
+            "DEVICE_ID_PATTERN",
+            "DEVICE_SAFETY_SCHEMA",
+            "EPOCH_MS_THRESHOLD",
+            "LEGACY_SAFETY_TOPIC",
+            "LEGACY_TELEMETRY_TOPIC",
+            "MAX_CHANNELS",
+            "MAX_PAYLOAD_BYTES",
+            "QUARANTINE_SCHEMA",
+            "TELEMETRY_CHANNELS",
+            "TELEMETRY_SCHEMA",
+            "TEMPERATURE_RANGE_C",
+            "UTC_MS",
+            "VIBRATION_LIMIT_MS2",
+            "Advisory",
+            "DecodedBatch",
+            "DeviceStatus",
+            "Kind",
+            "MessageError",
+            "Reason",
+            "Recommendation",
+            "SafetyEvent",
+            "SafetyStatus",
+            "Telemetry",
+            "Vibration",
+            "check_size",
+            "decode",
+            "decode_batch",
+            "parse_topic",
+            "topic_for",
+        ]
+    )
+
+
+DERIVED = [
+    ("events", SafetyEvent("m1", 1_763_900_000_000, "overload", "begin", 12.5, 10.0)),
+    ("events", SafetyEvent("m1", 5, "stale", "end")),
+    (
+        "advisory",
+        Advisory(
+            "m1",
+            1_763_900_000_000,
+            state="raised",
+            model="pca",
+            score=3.2,
+            threshold=1.0,
+            recommendations=[
+                Recommendation("reduce_load", "Reduce load", "warning", {"limit_a": 6.0}),
+                Recommendation("monitor_temperature", "Watch it"),
+            ],
+            note="advice only",
+        ),
+    ),
+    ("advisory", Advisory("m1", 0)),
+]
+
+
+@pytest.mark.parametrize(("kind", "message"), DERIVED)
+def test_derived_messages_round_trip_through_the_live_decoder(kind, message):
+    from modax.viz import decode_live
+
+    payload = msgspec.json.encode(message)
+    assert decode_live(topic_for("m1", kind), payload) == message
+    assert msgspec.json.decode(payload, type=type(message)) == message
+
+
+def test_derived_messages_keep_their_wire_field_names():
+    event = json.loads(msgspec.json.encode(DERIVED[0][1]))
+    assert list(event) == ["device_id", "ts", "kind", "state", "value", "threshold"]
+    alert = json.loads(msgspec.json.encode(DERIVED[2][1]))
+    assert {"kind", "advisory", "safety_effect", "note", "device_id", "state", "ts"} <= set(alert)
+    assert {"model", "score", "threshold", "recommendations"} <= set(alert)
+    assert (alert["kind"], alert["advisory"], alert["safety_effect"]) == ("advisory", True, "none")
+    assert list(alert["recommendations"][0]) == ["code", "message", "severity", "evidence"]
+
+
+def test_malformed_derived_messages_are_quarantined_naming_the_field():
+    from modax.viz import decode_live
+
+    with pytest.raises(MessageError) as info:
+        decode_live("modax/devices/m1/events", b'{"device_id":"m1","ts":1,"kind":"x","state":"on"}')
+    assert info.value.reason is Reason.WRONG_TYPE and "$.state" in str(info.value)
+    with pytest.raises(MessageError) as info:
+        decode_live("modax/devices/m1/advisory", b'{"device_id":"m1","ts":-1}')
+    assert (info.value.reason, info.value.field) == (Reason.NEGATIVE_TIMESTAMP, "ts")

@@ -96,7 +96,7 @@ def test_decode_live_rejects_bad_events() -> None:
 def test_events_published_by_the_ingester_decode() -> None:
     from datetime import UTC, datetime
 
-    from modax.ingest._ingester import event_payload
+    from modax.ingest import event_payload
 
     ts = datetime(2026, 1, 1, tzinfo=UTC)
     row = {

@@ -6,8 +6,17 @@ import msgspec
 import numpy as np
 import pytest
 
-from modax.schema import DeviceStatus, SafetyStatus, Telemetry, Vibration, decode
-from modax.viz import Advisory, AlarmLog, FleetState, Recommendation, SafetyEvent, decode_live
+from modax.schema import (
+    Advisory,
+    DeviceStatus,
+    Recommendation,
+    SafetyEvent,
+    SafetyStatus,
+    Telemetry,
+    Vibration,
+    decode,
+)
+from modax.viz import AlarmLog, FleetState, decode_live
 from modax.viz._fleet import _Ring
 
 T0 = 1_800_000_000_000

@@ -19,12 +19,7 @@ Examples
 from modax.advisory._advisor import SCORES_SCHEMA, Advisor, Publish
 from modax.advisory._live import TELEMETRY_FILTER, LiveStats, run_live
 from modax.advisory._model import FORMAT_VERSION, AdvisoryModel, ModelError, load_model, save_model
-from modax.advisory._recommend import (
-    STANDARD_GRAVITY_MS2,
-    Recommendation,
-    RecommendationRules,
-    recommend,
-)
+from modax.advisory._recommend import STANDARD_GRAVITY_MS2, RecommendationRules, recommend
 from modax.advisory._train import train_from_lake
 
 __all__ = [
@@ -37,7 +32,6 @@ __all__ = [
     "LiveStats",
     "ModelError",
     "Publish",
-    "Recommendation",
     "RecommendationRules",
     "load_model",
     "recommend",

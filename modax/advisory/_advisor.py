@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from modax.advisory._model import AdvisoryModel
 from modax.advisory._recommend import RecommendationRules, recommend
-from modax.schema import EPOCH_MS_THRESHOLD, UTC_MS, Kind, topic_for
+from modax.schema import EPOCH_MS_THRESHOLD, UTC_MS, Advisory, Kind, topic_for
 
 __all__ = ["SCORES_SCHEMA", "Advisor", "Publish"]
 
@@ -191,27 +191,29 @@ class Advisor:
         self._alarming[device] = now
 
     def _send(
-        self, device: str, state: str, ts_ms: int, score: float, readings: dict[str, np.ndarray]
+        self,
+        device: str,
+        state: Literal["raised", "cleared"],
+        ts_ms: int,
+        score: float,
+        readings: dict[str, np.ndarray],
     ) -> None:
         if self.publish is None:
             return
         threshold = float(self.model.detector.threshold_)
         ratio = score / threshold if threshold > 0 else float("inf")
         advice = recommend(readings, ratio if state == "raised" else None, rules=self.rules)
-        payload = {
-            "kind": "advisory",
-            "advisory": True,
-            "safety_effect": "none",
-            "note": _NOTE,
-            "device_id": device,
-            "state": state,
-            "ts": ts_ms,
-            "model": self.model.name,
-            "score": score,
-            "threshold": threshold,
-            "recommendations": [r.as_dict() for r in advice],
-        }
-        self.publish(topic_for(device, Kind.ADVISORY), json.dumps(payload).encode())
+        alert = Advisory(
+            device,
+            ts_ms,
+            state=state,
+            model=self.model.name,
+            score=score,
+            threshold=threshold,
+            recommendations=advice,
+            note=_NOTE,
+        )
+        self.publish(topic_for(device, Kind.ADVISORY), msgspec.json.encode(alert))
         self.alerts_sent += 1
 
 

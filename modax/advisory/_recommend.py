@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["STANDARD_GRAVITY_MS2", "Recommendation", "RecommendationRules", "recommend"]
+from modax.schema import Recommendation
+
+__all__ = ["STANDARD_GRAVITY_MS2", "RecommendationRules", "recommend"]
 
 #: 1 g in m/s²: what an accelerometer's magnitude reads at rest.
 STANDARD_GRAVITY_MS2 = 9.80665
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """One piece of advice: a stable ``code``, the text, how urgent, and what triggered it.
-
-    ``evidence`` maps each measured quantity to its value and the limit it crossed, so an
-    operator can check the reasoning. Advisory only: nothing here acts on the machine.
-    """
-
-    code: str
-    message: str
-    severity: str
-    evidence: dict[str, float | str] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -85,7 +68,7 @@ def recommend(
 
     Returns
     -------
-    list of Recommendation
+    list of modax.schema.Recommendation
         Most urgent first; empty when nothing calls for action.
 
     Examples

@@ -43,7 +43,7 @@ from modax.ingest._mqtt import (
 )
 from modax.lake import Lake
 from modax.pipeline import BatchResult, Pipeline
-from modax.schema import parse_topic, topic_for
+from modax.schema import SafetyEvent, parse_topic, topic_for
 
 __all__ = ["IngestOptions", "Ingester", "event_payload"]
 
@@ -118,22 +118,36 @@ class IngestOptions:
 
 
 def event_payload(row: dict[str, Any]) -> bytes:
-    """The JSON published for one ``safety_events`` row: its columns, times as epoch ms (UTC).
+    """The JSON published for one ``safety_events`` row: a :class:`modax.schema.SafetyEvent`.
+
+    Parameters
+    ----------
+    row : dict
+        The row's columns (``date`` is not published); ``ts`` as a datetime or epoch ms.
+
+    Returns
+    -------
+    bytes
+        The event as JSON, ``ts`` in epoch ms (UTC).
 
     Examples
     --------
     >>> from datetime import datetime, UTC
     >>> ts = datetime(2026, 1, 1, tzinfo=UTC)
-    >>> event_payload({"device_id": "m1", "ts": ts, "kind": "overload", "date": ts.date()})
-    b'{"device_id":"m1","ts":1767225600000,"kind":"overload"}'
+    >>> event_payload({"device_id": "m1", "ts": ts, "kind": "overload", "state": "begin",
+    ...                "value": 12.5, "threshold": 10.0, "date": ts.date()})
+    b'{"device_id":"m1","ts":1767225600000,"kind":"overload","state":"begin","value":12.5,"threshold":10.0}'
     """
-    return msgspec.json.encode(
-        {
-            key: int(value.timestamp() * 1000) if isinstance(value, datetime) else value
-            for key, value in row.items()
-            if key != "date"
-        }
+    ts = row["ts"]
+    event = SafetyEvent(
+        row["device_id"],
+        int(ts.timestamp() * 1000) if isinstance(ts, datetime) else ts,
+        row["kind"],
+        row["state"],
+        row.get("value"),
+        row.get("threshold"),
     )
+    return msgspec.json.encode(event)
 
 
 class Ingester:

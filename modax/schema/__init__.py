@@ -2,7 +2,8 @@
 
 JSON on the wire, exactly the field names the MODAX firmware publishes, plus a per-device
 sequence number ``seq``. See :func:`decode` for the rules and :class:`Reason` for every way a
-message can be rejected.
+message can be rejected. :class:`SafetyEvent` and :class:`Advisory` are the messages modax
+itself derives and publishes (safety events from the ingester, advice from ``modax advise``).
 """
 
 from modax.schema._decode import (
@@ -16,6 +17,7 @@ from modax.schema._decode import (
     decode,
     decode_batch,
 )
+from modax.schema._events import Advisory, Recommendation, SafetyEvent
 from modax.schema._messages import DeviceStatus, SafetyStatus, Telemetry, Vibration
 from modax.schema._reasons import MessageError, Reason
 from modax.schema._tables import (
@@ -54,11 +56,14 @@ __all__ = [
     "TEMPERATURE_RANGE_C",
     "UTC_MS",
     "VIBRATION_LIMIT_MS2",
+    "Advisory",
     "DecodedBatch",
     "DeviceStatus",
     "Kind",
     "MessageError",
     "Reason",
+    "Recommendation",
+    "SafetyEvent",
     "SafetyStatus",
     "Telemetry",
     "Vibration",

@@ -31,7 +31,7 @@ from modax.viz._history import history
 from modax.viz._history_view import HistoryView
 from modax.viz._lab import DetectionRun, lake_series, run_detection, run_rul, skab_series
 from modax.viz._lab_view import ModelLab, metrics_frame
-from modax.viz._live_messages import Advisory, Recommendation, SafetyEvent, decode_live
+from modax.viz._live_messages import decode_live
 from modax.viz._live_plots import CHANNEL_GROUPS, LivePlots
 from modax.viz._lttb import lttb, lttb_reference
 from modax.viz._overview import FleetOverview
@@ -42,7 +42,6 @@ __all__ = [
     "OVERLOAD_CURRENT_A",
     "OVERTEMP_C",
     "AckStore",
-    "Advisory",
     "Alarm",
     "AlarmLog",
     "DetectionRun",
@@ -56,8 +55,6 @@ __all__ = [
     "LiveFeed",
     "LivePlots",
     "ModelLab",
-    "Recommendation",
-    "SafetyEvent",
     "WearPanel",
     "alarm_frame",
     "decode_live",

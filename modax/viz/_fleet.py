@@ -17,13 +17,15 @@ import numpy as np
 from modax.schema import (
     EPOCH_MS_THRESHOLD,
     TELEMETRY_CHANNELS,
+    Advisory,
     DeviceStatus,
     MessageError,
+    SafetyEvent,
     SafetyStatus,
     Telemetry,
 )
 from modax.viz._alarms import AlarmLog, now_ms
-from modax.viz._live_messages import Advisory, LiveMessage, SafetyEvent
+from modax.viz._live_messages import LiveMessage
 
 __all__ = [
     "OVERLOAD_CURRENT_A",
