@@ -3,8 +3,8 @@
 Peer: the physics kernel's plain-Python reference twin (``simulate_chunk.py_func``) on the same
 kind of fleet — what the model costs without numba. Prints one JSON object on its last line.
 
-    .venv/bin/python bench/simulate.py [--devices 10000] [--duration 60] [--live 100,300,1000]
-        [--repeat 3] [--pool 0]
+    .venv/bin/python bench/simulate.py [--devices 10000] [--duration 60]
+        [--live 300,1000,2000,3000,4000] [--repeat 3] [--pool 0]
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--duration", type=float, default=60.0, help="simulated seconds")
-    parser.add_argument("--live", default="100,300,1000", help="device counts for live mode")
+    parser.add_argument("--live", default="300,1000,2000,3000,4000", help="live device counts")
     parser.add_argument("--live-seconds", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=3, help="best of this many batch runs")
     parser.add_argument("--pool", type=int, default=0, help="live clients shared (0: per device)")

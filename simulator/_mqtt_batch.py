@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import select
 import ssl
 
@@ -27,17 +28,24 @@ _PUBLISH_QOS0 = 0x30
 _WOULD_BLOCK = (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError)
 
 
+@functools.lru_cache(maxsize=65536)
+def _topic_field(topic: str) -> bytes:
+    """The topic as a PUBLISH packet carries it: length (2 bytes, big-endian), UTF-8."""
+    name = topic.encode()
+    return len(name).to_bytes(2, "big") + name
+
+
 def publish_packet(topic: str, payload: bytes) -> bytes:
     """An MQTT 3.1.1 PUBLISH packet, QoS 0, not retained."""
-    name = topic.encode()
-    remaining = 2 + len(name) + len(payload)
+    name = _topic_field(topic)
+    remaining = len(name) + len(payload)
     header = bytearray([_PUBLISH_QOS0])
     while True:
         byte, remaining = remaining & 0x7F, remaining >> 7
         header.append(byte | (0x80 if remaining else 0))
         if not remaining:
             break
-    return bytes(header) + len(name).to_bytes(2, "big") + name + payload
+    return b"".join((header, name, payload))
 
 
 class BatchWriter:

@@ -38,8 +38,8 @@ from simulator._mqtt_batch import BatchWriter
 __all__ = ["LivePublisher", "PublishStats"]
 
 _ENCODER = msgspec.json.Encoder()
-#: Simulated seconds generated per chunk.
-CHUNK_S = 1.0
+#: Simulated seconds generated per chunk (short, so that making one delays publishing little).
+CHUNK_S = 0.5
 
 
 @dataclass

@@ -88,8 +88,9 @@ class Wire:
             devices = table["device_id"].to_pylist()
             received = table["received_ms"].to_pylist()
             copies = table["copies"].to_pylist()
+            topics = {d: topic_for(d, kind) for d in set(devices)}
             for i, payload in enumerate(payloads):
-                topic = topic_for(devices[i], kind)
+                topic = topics[devices[i]]
                 out.extend((received[i], topic, i, c, payload) for c in range(copies[i]))
         out.sort(key=lambda m: m[:4])
         return [(m[0], m[1], m[4]) for m in out]
