@@ -29,8 +29,7 @@ import itertools
 import json
 import time
 
-from modax.models.anomaly import LevelShiftDetector
-from modax.models.anomaly._skab import SKAB_TRAIN_ROWS, evaluate_skab
+from modax.models.anomaly import SKAB_TRAIN_ROWS, LevelShiftDetector, evaluate_skab
 from modax.models.datasets.skab import load_skab
 from modax.models.metrics import PointMetrics, point_metrics
 

@@ -7,7 +7,7 @@ import panel as pn
 
 import modax
 import simulator
-from modax.models.anomaly._sim import device_series
+from modax.models.anomaly import device_series
 from modax.viz import ModelLab
 
 pn.extension("tabulator")

@@ -33,9 +33,13 @@ import simulator
 from modax.advisory import Advisor, load_model, save_model
 from modax.kernels.deriver import KernelDeriver
 from modax.lake import Lake
-from modax.models.anomaly import DETECTORS, LevelShiftDetector
-from modax.models.anomaly._sim import SIM_PARAMS, device_series
-from modax.models.anomaly._skab import evaluate_skab
+from modax.models.anomaly import (
+    DETECTORS,
+    SIM_PARAMS,
+    LevelShiftDetector,
+    device_series,
+    evaluate_skab,
+)
 from modax.models.datasets import load_skab
 from modax.models.metrics import event_metrics, events, point_metrics
 from modax.pipeline import Pipeline

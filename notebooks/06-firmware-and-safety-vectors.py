@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import modax
-from modax.cli._wokwi import missing_requirements
+from modax.cli import missing_requirements
 from modax.kernels.safety import VECTOR_KINDS, SafetyChecker, SafetyConfig
 from modax.lake import Lake
 from modax.pipeline import Pipeline

@@ -103,3 +103,9 @@ def test_every_command_module_is_registered():
     assert {"demo", "simulate", "ingest", "broker", "replay", "query", "export"} <= {
         c.name for c in modax.cli.app.registered_commands
     }
+
+
+def test_public_surface_is_pinned():
+    import modax.cli
+
+    assert sorted(modax.cli.__all__) == ["app", "main", "missing_requirements", "run_cmapss"]

@@ -14,8 +14,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from modax.cli import app
-from modax.models.anomaly import LevelShiftDetector, PCADetector
-from modax.models.anomaly._skab import evaluate_skab, run_skab
+from modax.models.anomaly import LevelShiftDetector, PCADetector, evaluate_skab, run_skab
 from modax.models.datasets.skab import SkabError, load_skab, read_skab
 from modax.testing import require
 

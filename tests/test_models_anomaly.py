@@ -242,3 +242,35 @@ def test_mset_remembers_extremes_and_estimates_normal_rows_closely() -> None:
         assert np.isclose(det.memory_[:, j].min(), z[:, j].min())
         assert np.isclose(det.memory_[:, j].max(), z[:, j].max())
     assert np.median(det.score_samples(HEALTHY)) < 0.2 * np.median(det.score_samples(FAULTY))
+
+
+def test_public_surface_is_pinned():
+    import modax.models.anomaly
+
+    assert sorted(modax.models.anomaly.__all__) == sorted(
+        [
+            "DETECTORS",
+            "SIM_PARAMS",
+            "SKAB_PARAMS",
+            "SKAB_TRAIN_ROWS",
+            "Detector",
+            "DetectorResult",
+            "DetectorSpec",
+            "IsolationForestDetector",
+            "LOFDetector",
+            "LabelledSeries",
+            "LevelShiftDetector",
+            "MSETDetector",
+            "ModaxBaseline",
+            "OneClassSVMDetector",
+            "PCADetector",
+            "RollingFeatures",
+            "StreamingDetector",
+            "WindowAutoencoder",
+            "device_series",
+            "evaluate_skab",
+            "make_detector",
+            "min_duration_filter",
+            "run_skab",
+        ]
+    )

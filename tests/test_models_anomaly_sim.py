@@ -11,9 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from modax.cli import app
-from modax.models.anomaly import LevelShiftDetector
-from modax.models.anomaly._sim import device_series
-from modax.models.anomaly._skab import run_skab
+from modax.models.anomaly import LevelShiftDetector, device_series, run_skab
 from modax.schema import TELEMETRY_CHANNELS, TELEMETRY_SCHEMA
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -1,4 +1,8 @@
-"""The ``modax`` command line: one module per command, all registered on one typer app."""
+"""The ``modax`` command line: one module per command, all registered on one typer app.
+
+Two helpers behind commands are public for notebooks and benchmarks: :func:`run_cmapss`
+(``modax eval cmapss``) and :func:`missing_requirements` (``modax wokwi run``).
+"""
 
 from modax.cli import (  # noqa: F401  (register commands)
     _advise,
@@ -17,8 +21,10 @@ from modax.cli import (  # noqa: F401  (register commands)
     _wokwi,
 )
 from modax.cli._app import app
+from modax.cli._eval_cmapss import run_cmapss
+from modax.cli._wokwi import missing_requirements
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "missing_requirements", "run_cmapss"]
 
 
 def main() -> None:

@@ -43,6 +43,21 @@ def run_cmapss(
 ) -> dict[str, object]:
     """Run the benchmark and return the result object ``--format json`` prints.
 
+    Parameters
+    ----------
+    directory : Path
+        Folder with the NASA files (``train_FD001.txt``, ``test_FD001.txt``, ``RUL_FD001.txt``).
+    subset : str
+        ``FD001`` to ``FD004``.
+    models : list of str
+        Names from :data:`modax.models.wear.MODELS`.
+    seeds : int
+        Runs per model (seeds ``0 .. seeds - 1``).
+    cap : float
+        Remaining life is clipped at this many cycles (the usual piecewise-linear target).
+    progress : rich.progress.Progress, optional
+        Advanced once per run.
+
     Returns
     -------
     dict
@@ -50,6 +65,12 @@ def run_cmapss(
         found), ``models`` (name → mean ``rmse``, ``rmse_unclipped``, ``nasa_score`` over seeds,
         their ``*_std``, ``runtime_s`` per seed, and for quantile models the 80 % interval's
         ``coverage`` and mean ``width``) and ``best`` (lowest mean ``rmse``).
+
+    Examples
+    --------
+    >>> report = run_cmapss(Path("data/cmapss"), "FD001", ["gbm", "mlp"], seeds=1)  # doctest: +SKIP
+    >>> report["best"], round(report["models"]["gbm"]["rmse"], 1)  # doctest: +SKIP
+    ('gbm', 15.9)
     """
     from sklearn.exceptions import ConvergenceWarning
 

@@ -54,8 +54,7 @@ def eval_sim_command(
 ) -> None:
     """Simulate a fleet, then score detectors (or wear models) against its ground truth."""
     import simulator
-    from modax.models.anomaly import DETECTORS
-    from modax.models.anomaly._sim import SIM_PARAMS, device_series
+    from modax.models.anomaly import DETECTORS, SIM_PARAMS, device_series
 
     if scenario not in simulator.list_scenarios():
         fail(f"unknown scenario {scenario!r}; known: {', '.join(simulator.list_scenarios())}")

@@ -15,7 +15,7 @@ from rich.table import Table
 from modax.cli._app import console, eval_app, fail
 
 if TYPE_CHECKING:
-    from modax.models.anomaly._skab import DetectorResult
+    from modax.models.anomaly import DetectorResult
 
 #: SKAB's ``train_size`` (kept here so ``--help`` does not import scikit-learn).
 SKAB_TRAIN_ROWS = 400
@@ -103,8 +103,7 @@ def run_leaderboard(
     """Evaluate detectors (all when ``detector`` is empty) with a progress bar; return the
     results and the name of the best by mean F1. ``options`` go to ``evaluate_skab``.
     """
-    from modax.models.anomaly import DETECTORS
-    from modax.models.anomaly._skab import evaluate_skab
+    from modax.models.anomaly import DETECTORS, evaluate_skab
 
     names = list(detector or DETECTORS)
     runs = sum(seeds if DETECTORS[n].stochastic else 1 for n in names)

@@ -81,6 +81,19 @@ def missing_requirements(firmware: Path, environ: dict[str, str] | None = None) 
         The firmware folder (with ``wokwi.toml`` and ``diagram.json``).
     environ : dict, optional
         Environment to look at; default ``os.environ``.
+
+    Returns
+    -------
+    list of str
+        One sentence per missing piece, with how to get it; empty when a run can go.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> needs = missing_requirements(Path(tempfile.mkdtemp()), environ={})
+    >>> len(needs), needs[0].split(":")[0]
+    (3, 'WOKWI_CLI_TOKEN')
     """
     env = os.environ if environ is None else environ
     missing = []

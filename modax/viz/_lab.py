@@ -17,9 +17,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from modax.models.anomaly import DETECTORS, make_detector
-from modax.models.anomaly._sim import SIM_PARAMS, device_series
-from modax.models.anomaly._skab import SKAB_PARAMS, run_skab
+from modax.models.anomaly import (
+    DETECTORS,
+    SIM_PARAMS,
+    SKAB_PARAMS,
+    device_series,
+    make_detector,
+    run_skab,
+)
 from modax.models.datasets.skab import read_skab
 from modax.query import LakeConnection
 

@@ -12,7 +12,8 @@ Rows are samples of one machine in time order. Detectors:
 - :class:`StreamingDetector` — online, updated batch by batch with ``partial_fit``;
 - :class:`LevelShiftDetector` — drift-discounted level shifts, the best on SKAB's dev files.
 
-:func:`evaluate_skab` runs the SKAB protocol; :func:`make_detector` builds one by name.
+:func:`evaluate_skab` runs the SKAB protocol (:func:`run_skab` for one configuration) on SKAB
+files or on simulated devices (:func:`device_series`); :func:`make_detector` builds one by name.
 
 Examples
 --------
@@ -32,6 +33,14 @@ from modax.models.anomaly._modax_baseline import ModaxBaseline
 from modax.models.anomaly._mset import MSETDetector
 from modax.models.anomaly._pca import PCADetector
 from modax.models.anomaly._registry import DETECTORS, DetectorSpec, make_detector
+from modax.models.anomaly._sim import SIM_PARAMS, LabelledSeries, device_series
+from modax.models.anomaly._skab import (
+    SKAB_PARAMS,
+    SKAB_TRAIN_ROWS,
+    DetectorResult,
+    evaluate_skab,
+    run_skab,
+)
 from modax.models.anomaly._streaming import StreamingDetector
 from modax.models.anomaly._window_models import (
     IsolationForestDetector,
@@ -41,10 +50,15 @@ from modax.models.anomaly._window_models import (
 
 __all__ = [
     "DETECTORS",
+    "SIM_PARAMS",
+    "SKAB_PARAMS",
+    "SKAB_TRAIN_ROWS",
     "Detector",
+    "DetectorResult",
     "DetectorSpec",
     "IsolationForestDetector",
     "LOFDetector",
+    "LabelledSeries",
     "LevelShiftDetector",
     "MSETDetector",
     "ModaxBaseline",
@@ -53,6 +67,9 @@ __all__ = [
     "RollingFeatures",
     "StreamingDetector",
     "WindowAutoencoder",
+    "device_series",
+    "evaluate_skab",
     "make_detector",
     "min_duration_filter",
+    "run_skab",
 ]

@@ -48,6 +48,12 @@ class DetectorResult:
     ``runs`` holds one dict per seed with ``f1``, ``far``, ``mar`` (%), ``nab`` (standard
     profile), ``nab_low_fp``, ``nab_low_fn``, ``event_recall``, ``event_precision`` and
     ``mean_delay_s``.
+
+    Examples
+    --------
+    >>> result = DetectorResult("pca-t2", "PCA", [0, 1], [{"f1": 0.5}, {"f1": 0.7}])
+    >>> round(result.mean("f1"), 3), round(result.std("f1"), 3), result.as_dict()["seeds"]
+    (0.6, 0.1, [0, 1])
     """
 
     name: str
@@ -83,6 +89,35 @@ def run_skab(
     skipped and counted) and predicts the whole file (windows look back into the training
     rows); only the remaining rows are scored. Confusion matrices, NAB scores and events are
     pooled over files.
+
+    Parameters
+    ----------
+    detector : Detector
+        An unfitted detector configuration (cloned for every file).
+    files : sequence of SkabFile or LabelledSeries
+        Series with ``data``, point labels ``anomaly`` and ``changepoint`` (unlabelled ones
+        are ignored).
+    train_rows : int
+        Rows of each file to fit on.
+
+    Returns
+    -------
+    dict of str to float
+        ``f1``, ``far``, ``mar`` (%), ``nab``, ``nab_low_fp``, ``nab_low_fn``,
+        ``event_recall``, ``event_precision``, ``mean_delay_s``, ``series`` evaluated,
+        ``series_skipped`` and ``recall_<kind>`` for series that name their faults.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from modax.models.anomaly import LabelledSeries, make_detector
+    >>> x = np.random.default_rng(0).normal(size=(300, 2))
+    >>> x[250:] += 6.0
+    >>> labels = (np.arange(300) >= 250).astype(np.int8)
+    >>> series = LabelledSeries("demo", pd.DataFrame(x), labels, np.diff(labels, prepend=0))
+    >>> figures = run_skab(make_detector("pca-t2"), [series], train_rows=100)
+    >>> figures["mar"], figures["event_recall"], figures["series"]
+    (0.0, 1.0, 1)
     """
     pooled = PointMetrics(0, 0, 0, 0)
     truths, alarms_all, cps, found = [], [], [], []
@@ -157,6 +192,23 @@ def evaluate_skab(
         Called with the detector name after each run (for progress bars).
     params : dict, optional
         Parameter overrides per detector name (default: :data:`SKAB_PARAMS`).
+
+    Returns
+    -------
+    dict of str to DetectorResult
+        One per detector, in the order of ``detectors``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from modax.models.anomaly import LabelledSeries
+    >>> x = np.random.default_rng(0).normal(size=(300, 2))
+    >>> x[250:] += 6.0
+    >>> labels = (np.arange(300) >= 250).astype(np.int8)
+    >>> series = LabelledSeries("demo", pd.DataFrame(x), labels, np.diff(labels, prepend=0))
+    >>> result = evaluate_skab([series], ["pca-t2"], train_rows=100)["pca-t2"]
+    >>> result.seeds, result.mean("mar"), result.std("mar")
+    ([None], 0.0, 0.0)
     """
     names = list(detectors or DETECTORS)
     for name in names:
