@@ -56,7 +56,7 @@ _MAX_SLOTS = 4096
 _PARALLEL_ROWS = 200_000  # smaller batches run on one thread
 _ALL = np.zeros(0, np.int32)  # owner map of a single-threaded run: every device
 _NO_ROWS = np.zeros(0, np.int64)
-_BLOCK = 4096  # rows a thread sorts out at a time
+_BLOCK = 4096  # rows a thread sorts out, and windows the sorted path writes, at a time
 
 
 def table_name(width_ms: int) -> str:
@@ -74,53 +74,74 @@ def table_name(width_ms: int) -> str:
 
 
 @nb.njit(cache=True, inline="always", _nrt=False)
-def _write(d, start_ms, rows, acc, b, outs, pos):
-    """Write one window's statistics, from the accumulators at ``acc[b:]``, to row ``pos``.
-
-    ``sel[s]`` is the output row (within a channel's block) of statistic ``STATS[s]``, or -1;
-    ``nans[0]`` counts the NaN statistics written (none: the columns need no null bitmap).
-    """
-    out_dev, out_win, out_rows, out_stats, sel, nans = outs
+def _n_stats(sel):
+    """How many statistics ``sel`` selects."""
     n_stats = 0
     for s in range(6):
         n_stats += sel[s] >= 0
-    n_ch = out_stats.shape[0] // n_stats
+    return n_stats
+
+
+@nb.njit(cache=True, inline="always", _nrt=False)
+def _put(out_stats, sel, pos, c, n, shift, s1, s2, lo, hi):
+    """Write channel ``c``'s statistics of one window to row ``pos``; returns the NaNs written.
+
+    ``sel[s]`` is the output row (within a channel's block) of statistic ``STATS[s]``, or -1.
+    """
+    n_stats = _n_stats(sel)
+    row = c * n_stats
+    if n == 0.0:
+        for s in range(n_stats):
+            out_stats[row + s, pos] = np.nan
+        return n_stats
+    nans = 0
+    inv = 1.0 / n
+    if sel[0] >= 0:
+        out_stats[row + sel[0], pos] = shift + s1 * inv
+    if sel[1] >= 0:
+        if n > 1.0:
+            m2 = max(s2 - s1 * s1 * inv, 0.0)
+            out_stats[row + sel[1], pos] = math.sqrt(m2 / (n - 1.0))
+        else:
+            out_stats[row + sel[1], pos] = np.nan
+            nans += 1
+    if sel[2] >= 0:
+        out_stats[row + sel[2], pos] = lo
+    if sel[3] >= 0:
+        out_stats[row + sel[3], pos] = hi
+    if sel[4] >= 0:
+        sq = max(s2 + shift * (2.0 * s1 + n * shift), 0.0)
+        out_stats[row + sel[4], pos] = math.sqrt(sq * inv)
+    if sel[5] >= 0:
+        out_stats[row + sel[5], pos] = hi - lo
+    return nans
+
+
+@nb.njit(cache=True, inline="always", _nrt=False)
+def _write(d, start_ms, rows, acc, b, outs, pos):
+    """Write one window's statistics, from the accumulators at ``acc[b:]``, to row ``pos``.
+
+    ``nans[0]`` counts the NaN statistics written (none: the columns need no null bitmap).
+    """
+    out_dev, out_win, out_rows, out_stats, sel, nans = outs
     out_dev[pos] = d
     out_win[pos] = start_ms
     out_rows[pos] = rows
-    for c in range(n_ch):
-        o = b + c * _ACC
-        n = acc[o + _N]
-        row = c * n_stats
-        if n > 0.0:
-            shift = acc[o + _SHIFT]
-            s1 = acc[o + _S1]
-            s2 = acc[o + _S2]
-            lo = acc[o + _MIN]
-            hi = acc[o + _MAX]
-            inv = 1.0 / n
-            if sel[0] >= 0:
-                out_stats[row + sel[0], pos] = shift + s1 * inv
-            if sel[1] >= 0:
-                if n > 1.0:
-                    m2 = max(s2 - s1 * s1 * inv, 0.0)
-                    out_stats[row + sel[1], pos] = math.sqrt(m2 / (n - 1.0))
-                else:
-                    out_stats[row + sel[1], pos] = np.nan
-                    nans[0] += 1
-            if sel[2] >= 0:
-                out_stats[row + sel[2], pos] = lo
-            if sel[3] >= 0:
-                out_stats[row + sel[3], pos] = hi
-            if sel[4] >= 0:
-                sq = max(s2 + shift * (2.0 * s1 + n * shift), 0.0)
-                out_stats[row + sel[4], pos] = math.sqrt(sq * inv)
-            if sel[5] >= 0:
-                out_stats[row + sel[5], pos] = hi - lo
-        else:
-            for s in range(n_stats):
-                out_stats[row + s, pos] = np.nan
-            nans[0] += n_stats
+    o = b
+    for c in range(out_stats.shape[0] // _n_stats(sel)):
+        nans[0] += _put(
+            out_stats,
+            sel,
+            pos,
+            c,
+            acc[o + _N],
+            acc[o + _SHIFT],
+            acc[o + _S1],
+            acc[o + _S2],
+            acc[o + _MIN],
+            acc[o + _MAX],
+        )
+        o += _ACC
     return pos + 1
 
 
@@ -161,33 +182,46 @@ def _close(d, newest, limit, width, lateness, dev, acc, outs, pos):
 
 
 @nb.njit(cache=True, inline="always", _nrt=False)
+def _sums(col, i, j, cnt, shift, s1, s2, lo, hi):
+    """Rows ``i..j`` of ``col`` added to one channel's sums (NaN = missing), in registers.
+
+    The first reading of an empty window becomes its shift (taken out of the loop).
+    """
+    while cnt == 0.0 and i < j:
+        x = np.float64(col[i])
+        i += 1
+        if not math.isnan(x):
+            shift, cnt, lo, hi = x, 1.0, x, x
+    for r in range(i, j):
+        x = np.float64(col[r])
+        if not math.isnan(x):
+            dx = x - shift
+            s1 += dx
+            s2 += dx * dx
+            lo = min(lo, x)
+            hi = max(hi, x)
+            cnt += 1.0
+    return cnt, shift, s1, s2, lo, hi
+
+
+@nb.njit(cache=True, inline="always", _nrt=False)
 def _accumulate(values, i, j, acc, b):
     """Add rows ``i..j`` of every channel to the accumulators at ``acc[b:]`` (NaN = missing)."""
     o = b
     for col in nb.literal_unroll(values):
-        cnt = acc[o + _N]
-        shift = acc[o + _SHIFT]
-        s1 = acc[o + _S1]
-        s2 = acc[o + _S2]
-        lo = acc[o + _MIN]
-        hi = acc[o + _MAX]
-        for r in range(i, j):
-            x = np.float64(col[r])
-            if not math.isnan(x):
-                if cnt == 0.0:
-                    shift = x
-                dx = x - shift
-                s1 += dx
-                s2 += dx * dx
-                lo = min(lo, x)
-                hi = max(hi, x)
-                cnt += 1.0
-        acc[o + _N] = cnt
-        acc[o + _SHIFT] = shift
-        acc[o + _S1] = s1
-        acc[o + _S2] = s2
-        acc[o + _MIN] = lo
-        acc[o + _MAX] = hi
+        sums = _sums(
+            col,
+            i,
+            j,
+            acc[o + _N],
+            acc[o + _SHIFT],
+            acc[o + _S1],
+            acc[o + _S2],
+            acc[o + _MIN],
+            acc[o + _MAX],
+        )
+        for a in range(_ACC):
+            acc[o + a] = sums[a]
         o += _ACC
 
 
@@ -233,20 +267,21 @@ def _advance(d, t, width, lateness, dev, acc, outs, pos):
 
 
 @nb.njit(cache=True, _nrt=False)
-def _run(codes, ts, values, i, width, lateness, state, outs, pos, scratch):
+def _run(codes, ts, values, i, width, lateness, state, outs, pos, bounds):
     """Rows ``i..`` of the device of row ``i - 1``, in time order: the sorted-input fast path.
 
     First the rows left in the device's current window go into its accumulators at once.
-    Then each following window that is certain to close within this run of rows (the run stays
-    in time order up to a reading past the window's deadline, so no reading can still join it)
-    is summed in ``scratch`` and written straight out, never touching the per-device state.
-    Returns the first row not handled and the output rows written.
+    Then the following windows that are certain to close within this run of rows (the run stays
+    in time order up to a reading past each window's deadline, so no reading can still join
+    them) are found (their row bounds into ``bounds``) and written straight out, one channel at
+    a time, never touching the per-device state. Returns the first row not handled and the
+    output rows written.
     """
     dev, acc = state
+    out_dev, out_win, out_rows, out_stats, sel, nans = outs
     n = ts.shape[0]
     n_ch = len(values)
     n_slots = (dev.shape[1] - _SLOTS) // 2
-    cap = outs[1].shape[0]
     d = codes[i - 1]
     lo, hi, k = dev[d, _LO], dev[d, _HI], dev[d, _CURK]
     j = i
@@ -260,27 +295,41 @@ def _run(codes, ts, values, i, width, lateness, state, outs, pos, scratch):
     while end < n and codes[end] == d and ts[end] >= ts[end - 1]:
         end += 1
     last = ts[end - 1]
-    while j < end and pos + 2 * n_slots + 1 <= cap:
-        w = ts[j] // width
+    room = min(bounds.shape[0] - 1, out_win.shape[0] - pos - 4 * n_slots - 1)
+    m = 0
+    bounds[0] = j
+    e = j
+    while e < end and m < room:
+        w = ts[e] // width
         wend = (w + 1) * width
         if wend + lateness > last or wend + lateness <= dev[d, _WM]:
             break
         if dev[d, _SLOTS + w % n_slots] == w:
             break
-        e = j + 1
+        e += 1
         while e < end and ts[e] < wend:
             e += 1
-        pos = _advance(d, ts[j], width, lateness, dev, acc, outs, pos)
-        _clear(scratch, 0, n_ch)
-        _accumulate(values, j, e, scratch, 0)
-        pos = _write(d, w * width, e - j, scratch, 0, outs, pos)
-        pos = _advance(d, ts[e - 1], width, lateness, dev, acc, outs, pos)
-        j = e
-    return j, pos
+        m += 1
+        bounds[m] = e
+    if m == 0:
+        return j, pos
+    pos = _advance(d, ts[j], width, lateness, dev, acc, outs, pos)
+    for q in range(m):
+        out_dev[pos + q] = d
+        out_win[pos + q] = ts[bounds[q]] // width * width
+        out_rows[pos + q] = bounds[q + 1] - bounds[q]
+    for c in range(n_ch):
+        for q in range(m):
+            cnt, shift, s1, s2, low, high = _sums(
+                values[c], bounds[q], bounds[q + 1], 0.0, 0.0, 0.0, 0.0, np.inf, -np.inf
+            )
+            nans[0] += _put(out_stats, sel, pos + q, c, cnt, shift, s1, s2, low, high)
+    pos += m
+    return bounds[m], _advance(d, ts[bounds[m] - 1], width, lateness, dev, acc, outs, pos)
 
 
 @nb.njit(cache=True, inline="always", _nrt=False)
-def _row(codes, ts, values, i, width, lateness, state, late, outs, pos, scratch):
+def _row(codes, ts, values, i, width, lateness, state, late, outs, pos, bounds):
     """Row ``i`` into its device's window, then the device's rows right after it (if any).
 
     A row inside its device's current window takes the fast path: watermark, count,
@@ -317,13 +366,13 @@ def _row(codes, ts, values, i, width, lateness, state, late, outs, pos, scratch)
     _accumulate_row(values, i, acc, (d * n_slots + k) * n_ch * _ACC)
     i += 1
     if i < codes.shape[0] and codes[i] == d:
-        return _run(codes, ts, values, i, width, lateness, state, outs, pos, scratch)
+        return _run(codes, ts, values, i, width, lateness, state, outs, pos, bounds)
     return i, pos
 
 
 @nb.njit(cache=True, _nrt=False)
 def _aggregate(
-    codes, ts, values, start, width, lateness, state, late, outs, pos, owner, part, scratch, rows
+    codes, ts, values, start, width, lateness, state, late, outs, pos, owner, part, bounds, rows
 ):
     """Feed rows ``start..`` into the per-device windows; stop early when ``outs`` may overflow.
 
@@ -345,7 +394,7 @@ def _aggregate(
         while i < n:
             if pos + 2 * n_slots > cap:
                 return i, pos
-            i, pos = _row(codes, ts, values, i, width, lateness, state, late, outs, pos, scratch)
+            i, pos = _row(codes, ts, values, i, width, lateness, state, late, outs, pos, bounds)
         return n, pos
     while i < n:
         end = min(n, i + rows.shape[0])
@@ -359,9 +408,7 @@ def _aggregate(
             r = rows[q]
             if pos + 2 * n_slots > cap:
                 return r, pos
-            after, pos = _row(
-                codes, ts, values, r, width, lateness, state, late, outs, pos, scratch
-            )
+            after, pos = _row(codes, ts, values, r, width, lateness, state, late, outs, pos, bounds)
             q += after - r
             i = max(i, after)
     return n, pos
@@ -369,7 +416,7 @@ def _aggregate(
 
 @nb.njit(cache=True, parallel=True)
 def _aggregate_parts(
-    codes, ts, values, starts, width, lateness, state, late, outs, positions, owner, scratch, rows
+    codes, ts, values, starts, width, lateness, state, late, outs, positions, owner, bounds, rows
 ):
     """:func:`_aggregate` on ``len(starts)`` device partitions in parallel, one output each."""
     out_dev, out_win, out_rows, out_stats, sel, nans = outs
@@ -389,7 +436,7 @@ def _aggregate_parts(
             0,
             owner,
             p,
-            scratch[p],
+            bounds[p],
             rows[p],
         )
         starts[p] = i
@@ -565,16 +612,16 @@ class WindowAggregator:
             positions = np.zeros(parts, np.int64)
             args = (codes, ts, arrays)
             rest = (self.width_ms, self.allowed_lateness_ms, self._state, late)
-            scratch = np.empty((parts, len(self.channels) * _ACC))
+            bounds = np.empty((parts, _BLOCK + 1), np.int64)
             if parts == 1:  # no thread pool for the small batches of live ingestion
                 one = self._part(outs, 0)
                 starts[0], positions[0] = _aggregate(
-                    *args, starts[0], *rest, one, 0, _ALL, 0, scratch[0], _NO_ROWS
+                    *args, starts[0], *rest, one, 0, _ALL, 0, bounds[0], _NO_ROWS
                 )
             else:
                 owner = (np.arange(len(self._state[0])) % parts).astype(np.int32)
                 rows = np.empty((parts, _BLOCK), np.int64)
-                _aggregate_parts(*args, starts, *rest, outs, positions, owner, scratch, rows)
+                _aggregate_parts(*args, starts, *rest, outs, positions, owner, bounds, rows)
             tables += [self._to_table(outs, int(positions[p]), p) for p in range(parts)]
             if (starts >= len(ts)).all():
                 break
