@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from simulator._noise import uniform
-from simulator._trig import sincos_turns
+from simulator._trig import sin_turns
 
 __all__ = [
     "PROFILES",
@@ -62,7 +62,7 @@ def load_fraction(
     """Load as a fraction of rated load (0 = motor stopped) at sim time ``t`` (s)."""
     cycles = (t + phase_s) / period_s
     if profile == PROFILE_CYCLIC:
-        return base * (1.0 + amp * sincos_turns(cycles)[0])
+        return base * (1.0 + amp * sin_turns(cycles))
     if profile == PROFILE_RANDOM:
         segment = math.floor(cycles)
         return base * (0.6 + 0.7 * uniform(key, segment, _STREAM_SEGMENT))
@@ -70,4 +70,4 @@ def load_fraction(
         if cycles - math.floor(cycles) >= duty:
             return 0.0
         return base
-    return base * (1.0 + 0.04 * sincos_turns(cycles)[0])
+    return base * (1.0 + 0.04 * sin_turns(cycles))

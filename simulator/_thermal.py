@@ -66,14 +66,21 @@ def thermal_step(
     cooling_failure: float,
     friction_c: float,
 ) -> tuple[float, float]:
-    """Advance both temperatures (°C) by one step; ``a_*`` are the ``e^(−dt/τ)`` factors."""
+    """Advance both temperatures (°C) by one step; ``a_*`` are the ``e^(−dt/τ)`` factors.
+
+    The two updates (winding first, then the bearing from the new winding temperature) are one
+    linear map of ``(T_w, T_b)``, evaluated as such: both new temperatures depend on the old ones
+    only, so the step's dependency chain is a multiply and two adds long.
+    """
     losses = (i1 * i1 + i2 * i2) / (2.0 * rated_a * rated_a)
-    ss_w = (
-        ambient_c
-        + rise_c * losses * (1.0 + COOLING_FAILURE_GAIN * cooling_failure)
-        + _W_FROM_B * (t_bearing - ambient_c)
+    heat_w = rise_c * losses * (1.0 + COOLING_FAILURE_GAIN * cooling_failure)
+    # T_w' = a_w T_w + g_w T_b + d_w and T_b' = a_b T_b + g_b T_w' + d_b
+    g_w = _W_FROM_B * (1.0 - a_winding)
+    d_w = (1.0 - a_winding) * ((1.0 - _W_FROM_B) * ambient_c + heat_w)
+    g_b = _B_FROM_W * (1.0 - a_bearing)
+    d_b = (1.0 - a_bearing) * ((1.0 - _B_FROM_W) * ambient_c + friction_c)
+    new_winding = a_winding * t_winding + g_w * t_bearing + d_w
+    new_bearing = (
+        (a_bearing + g_b * g_w) * t_bearing + g_b * a_winding * t_winding + (g_b * d_w + d_b)
     )
-    t_winding = ss_w + (t_winding - ss_w) * a_winding
-    ss_b = ambient_c + _B_FROM_W * (t_winding - ambient_c) + friction_c
-    t_bearing = ss_b + (t_bearing - ss_b) * a_bearing
-    return t_winding, t_bearing
+    return new_winding, new_bearing

@@ -11,8 +11,8 @@ Examples
 >>> s, c = sincos_turns(0.125)  # 45°
 >>> abs(s - 0.5**0.5) < 1e-15 and abs(c - 0.5**0.5) < 1e-15
 True
->>> sincos_turns(-0.25)
-(-1.0, 0.0)
+>>> sincos_turns(-0.25), sin_turns(-0.25)
+((-1.0, 0.0), -1.0)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import math
 
 from numba import njit
 
-__all__ = ["sincos_turns"]
+__all__ = ["sin_turns", "sincos_turns"]
 
 _TWO_PI = 2.0 * math.pi
 _S1 = -1.66666666666666324348e-01
@@ -39,14 +39,30 @@ _C6 = -1.13596475577881948265e-11
 
 
 @njit(cache=True)
+def _reduce(turns: float) -> tuple[float, int]:
+    """``turns`` as an angle in [−π/4, π/4] (rad) plus a number of quarter turns (0–3)."""
+    quarter = math.floor(4.0 * turns + 0.5)
+    return (turns - 0.25 * quarter) * _TWO_PI, quarter & 3
+
+
+@njit(cache=True)
+def _sin(a: float) -> float:
+    z = a * a
+    return a + a * z * (_S1 + z * (_S2 + z * (_S3 + z * (_S4 + z * (_S5 + z * _S6)))))
+
+
+@njit(cache=True)
+def _cos(a: float) -> float:
+    z = a * a
+    return 1.0 - 0.5 * z + z * z * (_C1 + z * (_C2 + z * (_C3 + z * (_C4 + z * (_C5 + z * _C6)))))
+
+
+@njit(cache=True)
 def sincos_turns(turns: float) -> tuple[float, float]:
     """``(sin 2πx, cos 2πx)`` for ``x = turns`` (any finite value; exact below 2⁵⁰ turns)."""
-    quarter = math.floor(4.0 * turns + 0.5)
-    a = (turns - 0.25 * quarter) * _TWO_PI
-    z = a * a
-    s = a + a * z * (_S1 + z * (_S2 + z * (_S3 + z * (_S4 + z * (_S5 + z * _S6)))))
-    c = 1.0 - 0.5 * z + z * z * (_C1 + z * (_C2 + z * (_C3 + z * (_C4 + z * (_C5 + z * _C6)))))
-    q = int(quarter) & 3
+    a, q = _reduce(turns)
+    s = _sin(a)
+    c = _cos(a)
     if q == 0:
         return s, c
     if q == 1:
@@ -54,3 +70,16 @@ def sincos_turns(turns: float) -> tuple[float, float]:
     if q == 2:
         return -s, -c
     return -c, s
+
+
+@njit(cache=True)
+def sin_turns(turns: float) -> float:
+    """``sin 2πx`` for ``x = turns``: :func:`sincos_turns`'s sine, one polynomial only."""
+    a, q = _reduce(turns)
+    if q == 0:
+        return _sin(a)
+    if q == 1:
+        return _cos(a)
+    if q == 2:
+        return -_sin(a)
+    return -_cos(a)

@@ -435,6 +435,7 @@ def test_physics_kernel_equals_its_reference_twin():
         ("_vibration", "axes", (0.3, 0.2, 1.0, 0.1, 0.2, 1.3, 3.2, 0.76, 0.64, 0.5, -0.2, 1.1)),
         ("_wear", "stress_factor", (7.0, 9.0, 3.5**2, 70.0, True)),
         ("_trig", "sincos_turns", (3.3716,)),
+        ("_trig", "sin_turns", (-2.613,)),
         ("_sensors", "sense", (4.0337, 0.021, -20.0, 20.0, 100.0)),
     ],
 )
@@ -469,13 +470,14 @@ def test_validity_kernel_equals_its_reference_twin_and_the_contract():
 
 
 def test_sincos_in_turns_matches_libm():
-    from simulator._trig import sincos_turns
+    from simulator._trig import sin_turns, sincos_turns
 
     turns = np.concatenate([np.random.default_rng(0).uniform(-4, 4, 20_000), np.arange(-8, 9) / 8])
     got = np.array([sincos_turns(x) for x in turns])
     np.testing.assert_allclose(got[:, 0], np.sin(2 * np.pi * turns), rtol=0, atol=4e-15)
     np.testing.assert_allclose(got[:, 1], np.cos(2 * np.pi * turns), rtol=0, atol=4e-15)
     assert [sincos_turns(x) for x in (0.0, 0.25, 0.5)] == [(0.0, 1.0), (1.0, -0.0), (-0.0, -1.0)]
+    assert [sin_turns(x) for x in turns] == got[:, 0].tolist()
 
 
 @pytest.mark.parametrize(
