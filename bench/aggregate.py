@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import time
-from collections.abc import Callable
+import sys
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -30,9 +30,11 @@ from rich.console import Console
 
 from modax.kernels.aggregate import WindowAggregator
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import PERIOD_MS, T0, arrival_order, best_of, device_phases
+
 CHANNELS = [f"c{i}" for i in range(6)]
 STATS = ["mean", "std", "min", "max"]
-T0 = 1_763_900_000_000
 console = Console(stderr=True)
 
 
@@ -40,30 +42,19 @@ def make_data(rows: int, devices: int, order: str, seed: int) -> dict[str, np.nd
     """Readings every 100 ms per device; each device has its own phase within the 100 ms."""
     rng = np.random.default_rng(seed)
     per = rows // devices
-    phase = np.sort(rng.integers(0, 100, devices))
-    device = rng.permutation(devices).astype(np.int32)  # device k has phase[k]
+    phase, device = device_phases(rng, devices)
     if order == "arrival":
-        codes = np.tile(device, per)
-        ts = T0 + np.repeat(np.arange(per, dtype=np.int64) * 100, devices) + np.tile(phase, per)
+        codes, ts = arrival_order(phase, device, per)
     else:
         by_code = np.empty(devices, np.int64)
         by_code[device] = phase
         codes = np.repeat(np.arange(devices, dtype=np.int32), per)
-        ts = T0 + np.tile(np.arange(per, dtype=np.int64) * 100, devices) + np.repeat(by_code, per)
+        periods = np.arange(per, dtype=np.int64) * PERIOD_MS
+        ts = T0 + np.tile(periods, devices) + np.repeat(by_code, per)
     data = {"device": codes, "ts": ts}
     for i, c in enumerate(CHANNELS):
         data[c] = (5.0 + i + rng.standard_normal(len(ts), dtype=np.float32)).astype(np.float32)
     return data
-
-
-def best_of(repeat: int, run: Callable[[], object]) -> tuple[float, object]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 SQL = (

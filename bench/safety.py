@@ -16,9 +16,9 @@ The last line is one JSON object: readings/s of each and ``ratio_vs_pandas``.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,9 @@ from rich.console import Console
 
 from modax.kernels.safety import KINDS, SafetyChecker, SafetyConfig
 
-T0 = 1_763_900_000_000
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import arrival_order, best_of, device_phases
+
 SHARED = ("overload", "overtemp", "current_imbalance", "sensor_stuck")
 console = Console(stderr=True)
 
@@ -43,9 +45,7 @@ def make_data(rows: int, devices: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     per = rows // devices
     n = per * devices
-    phase = np.sort(rng.integers(0, 100, devices))
-    codes = np.tile(rng.permutation(devices).astype(np.int32), per)
-    ts = T0 + np.repeat(np.arange(per, dtype=np.int64) * 100, devices) + np.tile(phase, per)
+    codes, ts = arrival_order(*device_phases(rng, devices), per)
     spell = max(n // 200_000, 1)
     c1 = 5.0 + 0.3 * rng.standard_normal(n)
     c2 = 5.0 + 0.3 * rng.standard_normal(n)
@@ -130,16 +130,6 @@ def modax_rules(df: pd.DataFrame, cfg: SafetyConfig, devices: int) -> tuple[np.n
     return checker.check_arrays(df["device"].to_numpy(), df["ts"].to_numpy(), chans)
 
 
-def timed(run: object, repeat: int) -> tuple[float, object]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -153,9 +143,9 @@ def main() -> None:
     df = make_data(args.rows, args.devices, args.seed)
     modax_rules(df.head(1000), cfg, args.devices)  # compile outside the timing
     console.log("pandas")
-    pandas_time, want = timed(lambda: pandas_rules(df, cfg), args.repeat)
+    pandas_time, want = best_of(args.repeat, lambda: pandas_rules(df, cfg))
     console.log("modax kernel")
-    our_time, got = timed(lambda: modax_rules(df, cfg, args.devices), args.repeat)
+    our_time, got = best_of(args.repeat, lambda: modax_rules(df, cfg, args.devices))
 
     codes, ts, kind, begin, _, _ = got
     ours = pd.DataFrame({"device": codes, "ts": ts, "kind": np.array(KINDS)[kind], "begin": begin})

@@ -42,6 +42,60 @@ def _finite(values: np.ndarray) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
+#: Every piece of advice by code: its severity and its text (``{axis}`` names an axis).
+_ADVICE: dict[str, tuple[str, str]] = {
+    "reduce_load": (
+        "warning",
+        "Consider reducing load or operating speed to decrease current draw",
+    ),
+    "check_motor_binding": (
+        "warning",
+        "Current imbalance between motors: check for mechanical binding",
+    ),
+    "smooth_acceleration": ("info", "Current spikes: consider smoother acceleration profiles"),
+    "schedule_maintenance": (
+        "urgent",
+        "High vibration: schedule a maintenance check of bearings and alignment",
+    ),
+    "rebalance": ("warning", "Elevated vibration: consider re-balancing rotating components"),
+    "check_alignment": ("info", "Dominant {axis}-axis vibration suggests misalignment"),
+    "improve_cooling": ("urgent", "High temperature: improve cooling or reduce the duty cycle"),
+    "monitor_temperature": (
+        "info",
+        "Elevated temperature: watch the trend and check ventilation",
+    ),
+    "thermal_management": ("info", "Large temperature swings: consider thermal management"),
+    "maintain_now": ("urgent", "High wear: schedule preventive maintenance now"),
+    "plan_maintenance": (
+        "warning",
+        "Moderate wear: plan maintenance within the next service window",
+    ),
+    "investigate_anomaly": (
+        "warning",
+        "Anomaly detected: investigate the machine's condition promptly",
+    ),
+}
+
+
+def _advice(code: str, evidence: dict[str, float | str], **fields: str) -> Recommendation:
+    """The advice ``code`` (see :data:`_ADVICE`) with its evidence; ``fields`` fill its text."""
+    severity, message = _ADVICE[code]
+    return Recommendation(code, message.format(**fields), severity, evidence)
+
+
+def _over(
+    code: str, value: float, limit: float, name: str, limit_name: str, digits: int = 3
+) -> list[Recommendation]:
+    """``[advice]`` when ``value > limit``, with both as evidence (``value`` rounded), else ``[]``.
+
+    An empty list is falsy, so ``_over(urgent...) or _over(milder...)`` gives the first tier
+    crossed.
+    """
+    if value > limit:
+        return [_advice(code, {name: round(value, digits), limit_name: limit})]
+    return []
+
+
 def recommend(
     readings: dict[str, np.ndarray],
     anomaly_ratio: float | None = None,
@@ -85,38 +139,19 @@ def recommend(
         means = np.array([c.mean() for c in currents])
         peak = float(max(c.max() for c in currents))
         average = float(means.mean())
-        if average > rules.current_high_a:
-            out.append(
-                Recommendation(
-                    "reduce_load",
-                    "Consider reducing load or operating speed to decrease current draw",
-                    "warning",
-                    {"mean_current_a": round(average, 3), "limit_a": rules.current_high_a},
-                )
-            )
-        spread = float(means.max() - means.min())
-        if len(currents) > 1 and spread > rules.current_imbalance_a:
-            out.append(
-                Recommendation(
-                    "check_motor_binding",
-                    "Current imbalance between motors: check for mechanical binding",
-                    "warning",
-                    {"imbalance_a": round(spread, 3), "limit_a": rules.current_imbalance_a},
-                )
+        out += _over("reduce_load", average, rules.current_high_a, "mean_current_a", "limit_a")
+        if len(currents) > 1:
+            spread = float(means.max() - means.min())
+            out += _over(
+                "check_motor_binding", spread, rules.current_imbalance_a, "imbalance_a", "limit_a"
             )
         if average > 0 and peak > average * rules.current_spike_ratio:
-            out.append(
-                Recommendation(
-                    "smooth_acceleration",
-                    "Current spikes: consider smoother acceleration profiles",
-                    "info",
-                    {
-                        "peak_current_a": round(peak, 3),
-                        "mean_current_a": round(average, 3),
-                        "ratio_limit": rules.current_spike_ratio,
-                    },
-                )
-            )
+            evidence = {
+                "peak_current_a": round(peak, 3),
+                "mean_current_a": round(average, 3),
+                "ratio_limit": rules.current_spike_ratio,
+            }
+            out.append(_advice("smooth_acceleration", evidence))
     magnitude = _finite(readings.get("vib_mag", np.array([])))
     axes = {a: _finite(readings.get(f"vib_{a}", np.array([]))) for a in "xyz"}
     has_axes = all(v.size > 1 for v in axes.values())
@@ -126,104 +161,48 @@ def recommend(
     elif magnitude.size:
         level = float(np.sqrt(np.mean((magnitude - STANDARD_GRAVITY_MS2) ** 2)))
     if level is not None:
-        if level > rules.vibration_high:
-            out.append(
-                Recommendation(
-                    "schedule_maintenance",
-                    "High vibration: schedule a maintenance check of bearings and alignment",
-                    "urgent",
-                    {"vibration_rms_ms2": round(level, 3), "limit_ms2": rules.vibration_high},
-                )
-            )
-        elif level > rules.vibration_elevated:
-            out.append(
-                Recommendation(
-                    "rebalance",
-                    "Elevated vibration: consider re-balancing rotating components",
-                    "warning",
-                    {"vibration_rms_ms2": round(level, 3), "limit_ms2": rules.vibration_elevated},
-                )
-            )
+        out += _over(
+            "schedule_maintenance", level, rules.vibration_high, "vibration_rms_ms2", "limit_ms2"
+        ) or _over("rebalance", level, rules.vibration_elevated, "vibration_rms_ms2", "limit_ms2")
     if has_axes:
         levels = {a: float(v.std()) for a, v in axes.items()}
         dominant = max(levels, key=levels.__getitem__)
         if levels[dominant] > max(
             rules.vibration_axis_factor * min(levels.values()), rules.vibration_axis_min
         ):
-            out.append(
-                Recommendation(
-                    "check_alignment",
-                    f"Dominant {dominant.upper()}-axis vibration suggests misalignment",
-                    "info",
-                    {f"std_{a}_ms2": round(v, 3) for a, v in levels.items()}
-                    | {"axis_factor": rules.vibration_axis_factor},
-                )
-            )
+            evidence = {f"std_{a}_ms2": round(v, 3) for a, v in levels.items()}
+            evidence["axis_factor"] = rules.vibration_axis_factor
+            out.append(_advice("check_alignment", evidence, axis=dominant.upper()))
     temps = [_finite(readings[c]) for c in sorted(readings) if c.startswith("temp_")]
     temps = [t for t in temps if t.size]
     if temps:
         hottest = float(max(t.max() for t in temps))
-        average = float(np.mean([t.mean() for t in temps]))
-        if hottest > rules.temperature_high_c:
-            out.append(
-                Recommendation(
-                    "improve_cooling",
-                    "High temperature: improve cooling or reduce the duty cycle",
-                    "urgent",
-                    {"max_temperature_c": round(hottest, 2), "limit_c": rules.temperature_high_c},
-                )
-            )
-        elif hottest > rules.temperature_elevated_c:
-            out.append(
-                Recommendation(
-                    "monitor_temperature",
-                    "Elevated temperature: watch the trend and check ventilation",
-                    "info",
-                    {
-                        "max_temperature_c": round(hottest, 2),
-                        "limit_c": rules.temperature_elevated_c,
-                    },
-                )
-            )
-        if hottest - average > rules.temperature_cycling_c:
-            out.append(
-                Recommendation(
-                    "thermal_management",
-                    "Large temperature swings: consider thermal management",
-                    "info",
-                    {
-                        "max_minus_mean_c": round(hottest - average, 2),
-                        "limit_c": rules.temperature_cycling_c,
-                    },
-                )
-            )
+        swing = hottest - float(np.mean([t.mean() for t in temps]))
+        out += _over(
+            "improve_cooling", hottest, rules.temperature_high_c, "max_temperature_c", "limit_c", 2
+        ) or _over(
+            "monitor_temperature",
+            hottest,
+            rules.temperature_elevated_c,
+            "max_temperature_c",
+            "limit_c",
+            2,
+        )
+        out += _over(
+            "thermal_management",
+            swing,
+            rules.temperature_cycling_c,
+            "max_minus_mean_c",
+            "limit_c",
+            2,
+        )
     if wear_level is not None:
-        if wear_level > rules.wear_urgent:
-            out.append(
-                Recommendation(
-                    "maintain_now",
-                    "High wear: schedule preventive maintenance now",
-                    "urgent",
-                    {"wear_level": round(wear_level, 3), "limit": rules.wear_urgent},
-                )
-            )
-        elif wear_level > rules.wear_moderate:
-            out.append(
-                Recommendation(
-                    "plan_maintenance",
-                    "Moderate wear: plan maintenance within the next service window",
-                    "warning",
-                    {"wear_level": round(wear_level, 3), "limit": rules.wear_moderate},
-                )
-            )
-    if anomaly_ratio is not None and anomaly_ratio > 1.0:
-        out.append(
-            Recommendation(
-                "investigate_anomaly",
-                "Anomaly detected: investigate the machine's condition promptly",
-                "warning",
-                {"score_over_threshold": round(float(anomaly_ratio), 3), "limit": 1.0},
-            )
+        out += _over("maintain_now", wear_level, rules.wear_urgent, "wear_level", "limit") or _over(
+            "plan_maintenance", wear_level, rules.wear_moderate, "wear_level", "limit"
+        )
+    if anomaly_ratio is not None:
+        out += _over(
+            "investigate_anomaly", float(anomaly_ratio), 1.0, "score_over_threshold", "limit"
         )
     order = {"urgent": 0, "warning": 1, "info": 2}
     return sorted(out, key=lambda r: order[r.severity])

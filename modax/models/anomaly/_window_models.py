@@ -24,8 +24,20 @@ class _WindowModel(Detector):
     training rows, whose windows are still filling, are left out when there are enough rows.
     """
 
-    window: int
-    stats: tuple[str, ...]
+    def __init__(
+        self,
+        window: int,
+        stats: tuple[str, ...],
+        *,
+        quantile: float,
+        margin: float,
+        min_duration: int,
+    ) -> None:
+        self.window = window
+        self.stats = stats
+        self.quantile = quantile
+        self.margin = margin
+        self.min_duration = min_duration
 
     def _model(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -85,12 +97,8 @@ class IsolationForestDetector(_WindowModel):
         min_duration: int = 1,
         random_state: int | None = None,
     ) -> None:
-        self.window = window
-        self.stats = stats
+        super().__init__(window, stats, quantile=quantile, margin=margin, min_duration=min_duration)
         self.n_estimators = n_estimators
-        self.quantile = quantile
-        self.margin = margin
-        self.min_duration = min_duration
         self.random_state = random_state
 
     def _model(self) -> IsolationForest:
@@ -131,12 +139,8 @@ class LOFDetector(_WindowModel):
         margin: float = 1.0,
         min_duration: int = 1,
     ) -> None:
-        self.window = window
-        self.stats = stats
+        super().__init__(window, stats, quantile=quantile, margin=margin, min_duration=min_duration)
         self.n_neighbors = n_neighbors
-        self.quantile = quantile
-        self.margin = margin
-        self.min_duration = min_duration
 
     def _model(self) -> LocalOutlierFactor:
         return LocalOutlierFactor(n_neighbors=self.n_neighbors, novelty=True)
@@ -179,13 +183,9 @@ class OneClassSVMDetector(_WindowModel):
         margin: float = 1.0,
         min_duration: int = 1,
     ) -> None:
-        self.window = window
-        self.stats = stats
+        super().__init__(window, stats, quantile=quantile, margin=margin, min_duration=min_duration)
         self.nu = nu
         self.gamma = gamma
-        self.quantile = quantile
-        self.margin = margin
-        self.min_duration = min_duration
 
     def _model(self) -> OneClassSVM:
         return OneClassSVM(nu=self.nu, gamma=self.gamma)
