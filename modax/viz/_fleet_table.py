@@ -118,19 +118,17 @@ class FleetTable:
         with self._lock:
             trends = [self._trend(device_id, now) for device_id in rows["device_id"]]
         states = [str(s) for s in rows["state"]]
-        page = pd.DataFrame(
-            {
-                "device_id": rows["device_id"].to_numpy(),
-                "device": [device_link(d) for d in rows["device_id"]],
-                "state": states,
-                "status": [state_badge(s) for s in states],
-                "last_reading": [clock_time(int(ms)) for ms in rows["last_ts"]],
-                **{c: rows[c].to_numpy() for c in _VALUES},
-                "trend": trends,
-                "severity": rows["severity"].to_numpy(),
-            }
-        )
-        return page[COLUMNS]
+        columns = {
+            "device_id": rows["device_id"].to_numpy(),
+            "device": [device_link(d) for d in rows["device_id"]],
+            "state": states,
+            "status": [state_badge(s) for s in states],
+            "last_reading": [clock_time(int(ms)) for ms in rows["last_ts"]],
+            "trend": trends,
+            "severity": rows["severity"].to_numpy(),
+            **{c: rows[c].to_numpy() for c in _VALUES},
+        }
+        return pd.DataFrame({c: columns[c] for c in COLUMNS})
 
     def _trend(self, device_id: str, now: float) -> str:
         svg, drawn = self._sparks.get(device_id, ("", float("-inf")))

@@ -157,18 +157,16 @@ class FleetOverview(pn.viewable.Viewer):
         return self.shared.dress(shown)
 
     def _show(self, page: pd.DataFrame) -> None:
-        """Put ``page`` in the table: a patch of changed cells when the same devices are shown."""
+        """Put ``page`` in the table: a patch of the changed columns when the same devices stay."""
         old = self.table.value
         if len(old) != len(page) or not (old["device_id"].to_numpy() == page["device_id"]).all():
             self.table.value = page
             return
         patch = {}
         for column in COLUMNS:
-            was, now = old[column], page[column]
-            changed = ~((was == now) | (was.isna() & now.isna())).to_numpy()
-            if changed.any():
-                values = now.tolist()
-                patch[column] = [(int(i), values[i]) for i in changed.nonzero()[0]]
+            was, now = old[column].to_numpy(), page[column].to_numpy()
+            if not (pd.isna(was) & pd.isna(now) | (was == now)).all():
+                patch[column] = [(slice(0, len(page)), now.tolist())]
         if patch:
             self.table.patch(patch, as_index=False)
 
