@@ -56,6 +56,7 @@ _MAX_SLOTS = 4096
 _PARALLEL_ROWS = 200_000  # smaller batches run on one thread
 _ALL = np.zeros(0, np.int32)  # owner map of a single-threaded run: every device
 _NO_ROWS = np.zeros(0, np.int64)
+_EMPTY_SUMS = (0.0, 0.0, 0.0, 0.0, np.inf, -np.inf)  # n, shift, Σ, Σ², min, max
 _BLOCK = 4096  # rows a thread sorts out, and windows the sorted path writes, at a time
 
 
@@ -83,11 +84,19 @@ def _n_stats(sel):
 
 
 @nb.njit(cache=True, inline="always", _nrt=False)
-def _put(out_stats, sel, pos, c, n, shift, s1, s2, lo, hi):
+def _load(acc, o):
+    """One channel's sums at ``acc[o:]``: ``(n, shift, Σ(x-shift), Σ(x-shift)², min, max)``."""
+    return acc[o + _N], acc[o + _SHIFT], acc[o + _S1], acc[o + _S2], acc[o + _MIN], acc[o + _MAX]
+
+
+@nb.njit(cache=True, inline="always", _nrt=False)
+def _put(out_stats, sel, pos, c, sums):
     """Write channel ``c``'s statistics of one window to row ``pos``; returns the NaNs written.
 
-    ``sel[s]`` is the output row (within a channel's block) of statistic ``STATS[s]``, or -1.
+    ``sums`` is ``(n, shift, Σ(x-shift), Σ(x-shift)², min, max)``; ``sel[s]`` is the output row
+    (within a channel's block) of statistic ``STATS[s]``, or -1.
     """
+    n, shift, s1, s2, lo, hi = sums
     n_stats = _n_stats(sel)
     row = c * n_stats
     if n == 0.0:
@@ -129,18 +138,7 @@ def _write(d, start_ms, rows, acc, b, outs, pos):
     out_rows[pos] = rows
     o = b
     for c in range(out_stats.shape[0] // _n_stats(sel)):
-        nans[0] += _put(
-            out_stats,
-            sel,
-            pos,
-            c,
-            acc[o + _N],
-            acc[o + _SHIFT],
-            acc[o + _S1],
-            acc[o + _S2],
-            acc[o + _MIN],
-            acc[o + _MAX],
-        )
+        nans[0] += _put(out_stats, sel, pos, c, _load(acc, o))
         o += _ACC
     return pos + 1
 
@@ -182,11 +180,12 @@ def _close(d, newest, limit, width, lateness, dev, acc, outs, pos):
 
 
 @nb.njit(cache=True, inline="always", _nrt=False)
-def _sums(col, i, j, cnt, shift, s1, s2, lo, hi):
-    """Rows ``i..j`` of ``col`` added to one channel's sums (NaN = missing), in registers.
+def _sums(col, i, j, sums):
+    """Rows ``i..j`` of ``col`` added to one channel's ``sums`` (NaN = missing), in registers.
 
     The first reading of an empty window becomes its shift (taken out of the loop).
     """
+    cnt, shift, s1, s2, lo, hi = sums
     while cnt == 0.0 and i < j:
         x = np.float64(col[i])
         i += 1
@@ -209,17 +208,7 @@ def _accumulate(values, i, j, acc, b):
     """Add rows ``i..j`` of every channel to the accumulators at ``acc[b:]`` (NaN = missing)."""
     o = b
     for col in nb.literal_unroll(values):
-        sums = _sums(
-            col,
-            i,
-            j,
-            acc[o + _N],
-            acc[o + _SHIFT],
-            acc[o + _S1],
-            acc[o + _S2],
-            acc[o + _MIN],
-            acc[o + _MAX],
-        )
+        sums = _sums(col, i, j, _load(acc, o))
         for a in range(_ACC):
             acc[o + a] = sums[a]
         o += _ACC
@@ -320,10 +309,8 @@ def _run(codes, ts, values, i, width, lateness, state, outs, pos, bounds):
         out_rows[pos + q] = bounds[q + 1] - bounds[q]
     for c in range(n_ch):
         for q in range(m):
-            cnt, shift, s1, s2, low, high = _sums(
-                values[c], bounds[q], bounds[q + 1], 0.0, 0.0, 0.0, 0.0, np.inf, -np.inf
-            )
-            nans[0] += _put(out_stats, sel, pos + q, c, cnt, shift, s1, s2, low, high)
+            sums = _sums(values[c], bounds[q], bounds[q + 1], _EMPTY_SUMS)
+            nans[0] += _put(out_stats, sel, pos + q, c, sums)
     pos += m
     return bounds[m], _advance(d, ts[bounds[m] - 1], width, lateness, dev, acc, outs, pos)
 
