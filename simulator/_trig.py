@@ -63,13 +63,10 @@ def sincos_turns(turns: float) -> tuple[float, float]:
     a, q = _reduce(turns)
     s = _sin(a)
     c = _cos(a)
-    if q == 0:
-        return s, c
-    if q == 1:
-        return c, -s
-    if q == 2:
-        return -s, -c
-    return -c, s
+    odd = q & 1 == 1  # quarter turns by selection, not branches (the quadrant is unpredictable)
+    sine = c if odd else s
+    cosine = s if odd else c
+    return (-sine if q >= 2 else sine), (-cosine if 0 < q < 3 else cosine)
 
 
 @njit(cache=True)
