@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from simulator._assemble import Chunk, assemble, first_life, remaining_life
 from simulator._faults import FaultEvents, FaultKind
-from simulator._handoff import Handoff
+from simulator._handoff import Handoff, parallel_kernels_may_overlap
 from simulator._kernel import (
     DT_S,
     S_DAMAGE_ADDED,
@@ -311,7 +311,8 @@ class Fleet:
             the tables of chunk *n* and another calls ``on_chunk`` with chunk *n − 1*
             (:class:`~simulator._handoff.Handoff`) — worth it when cores are free, since the
             kernel, most of the table making and a Delta Lake append all release the GIL. The
-            output is the same.
+            output is the same. Ignored when numba's threading layer is ``workqueue``, which
+            cannot run two parallel kernels at once.
         """
         total = self.steps(duration_s)
         per_chunk = (
@@ -320,6 +321,7 @@ class Fleet:
             else max(1, CHUNK_ROWS // self.n_devices) * TELEMETRY_EVERY
         )
         sizes = [per_chunk] * (total // per_chunk) + [total % per_chunk] * (total % per_chunk > 0)
+        overlap = overlap and parallel_kernels_may_overlap()
         parts, lives = [], []
         with Handoff(on_chunk or (lambda _: None), overlap) as handoff:
             for n, result, life in self._chunks(sizes, overlap):

@@ -21,9 +21,31 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-__all__ = ["Handoff"]
+import numba
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["Handoff", "parallel_kernels_may_overlap"]
 
 T = TypeVar("T")
+
+
+@njit(cache=True, parallel=True)
+def _launch(n: int) -> np.ndarray:
+    out = np.empty(n)
+    for i in prange(n):
+        out[i] = i
+    return out
+
+
+def parallel_kernels_may_overlap() -> bool:
+    """Whether two threads may run numba parallel kernels at the same time.
+
+    True for the ``tbb`` and ``omp`` threading layers; ``workqueue`` stops the process when two
+    threads launch parallel kernels at once, so overlapping stages must not be used with it.
+    """
+    _launch(2)  # the threading layer is chosen at the first parallel launch
+    return numba.threading_layer() in ("tbb", "omp")
 
 
 class Handoff(Generic[T]):

@@ -19,7 +19,7 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from modax.schema import CURRENT_LIMIT_A, TEMPERATURE_RANGE_C, VIBRATION_LIMIT_MS2
 
@@ -54,7 +54,7 @@ def _inside(value: float, check: int) -> bool:
     return _LOW[check] <= value <= _HIGH[check]  # false for NaN
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def first_invalid(
     c1: np.ndarray,
     c2: np.ndarray,
@@ -69,7 +69,7 @@ def first_invalid(
     value the contract rejects (int8).
     """
     out = np.empty(len(c1), np.int8)
-    for i in prange(len(c1)):
+    for i in range(len(c1)):
         if not _inside(c1[i], 0):
             out[i] = 0
         elif not _inside(c2[i], 1):

@@ -96,6 +96,9 @@ def test_overlapped_chunks_reach_the_consumer_in_order_and_its_errors_the_caller
     assert joined.telemetry.equals(inline.telemetry)
     assert joined.device_safety.equals(inline.device_safety)
     assert result.remaining_life.equals(inline.remaining_life)
+    from simulator._handoff import parallel_kernels_may_overlap
+
+    assert parallel_kernels_may_overlap()  # tbb or omp here, so the runs above overlapped
     pipelined = fleet().run(30.0, chunk_s=4.0, overlap=True)
     for name, table in inline.tables().items():
         assert pipelined.tables()[name].equals(table), name
