@@ -606,7 +606,8 @@ class WindowAggregator:
                     *args, starts[0], *rest, one, 0, _ALL, 0, bounds[0], _NO_ROWS
                 )
             else:
-                owner = (np.arange(len(self._state[0])) % parts).astype(np.int32)
+                n_dev = len(self._state[0])  # contiguous codes per thread: no false sharing
+                owner = (np.arange(n_dev) * parts // max(n_dev, 1)).astype(np.int32)
                 rows = np.empty((parts, _BLOCK), np.int64)
                 _aggregate_parts(*args, starts, *rest, outs, positions, owner, bounds, rows)
             tables += [self._to_table(outs, int(positions[p]), p) for p in range(parts)]
