@@ -143,8 +143,22 @@ class DedupeIndex:
                 mask[rows[stored[pos] == keys[rows]]] = False
         return mask
 
-    def add(self, device_id: pa.Array, seq: pa.Array, timestamp: pa.Array, date: pa.Array) -> None:
-        """Record rows that were just committed to the table."""
+    def add(
+        self,
+        device_id: pa.Array,
+        seq: pa.Array,
+        timestamp: pa.Array,
+        date: pa.Array,
+        version: int | None = None,
+    ) -> None:
+        """Record rows that were just committed to the table (as its ``version``, if known).
+
+        When that commit is the only one since the index last looked at the table, the index
+        takes the new version as read: the rows are indexed here, so the next batch does not
+        read this writer's own file back.
+        """
+        if version is not None and self._version is not None and version == self._version + 1:
+            self._version = version
         if len(device_id) == 0:
             return
         keys = message_keys(device_id, seq, timestamp)

@@ -236,11 +236,15 @@ class Pipeline:
             "devices": status,
             "quarantine": rejected,
         }
-        for name, table in writes.items():
-            self._append(name, table, result)
-        for table, index in ((telemetry, self._telemetry_index), (safety, self._safety_index)):
+        versions = {name: self._append(name, table, result) for name, table in writes.items()}
+        for name, index in (
+            ("telemetry", self._telemetry_index),
+            ("device_safety", self._safety_index),
+        ):
+            table = writes[name]
             if table.num_rows:
-                index.add(table["device_id"], table["seq"], table["timestamp"], table["date"])
+                keys = (table["device_id"], table["seq"], table["timestamp"], table["date"])
+                index.add(*keys, version=versions[name])
         self._quarantine_index.add(q_keys)
         result.accepted = telemetry.num_rows + safety.num_rows + status.num_rows
 
@@ -252,10 +256,13 @@ class Pipeline:
                     result.events = table
         return result
 
-    def _append(self, name: str, table: pa.Table, result: BatchResult) -> None:
-        if table.num_rows:
-            self.lake.append(name, table)
-            result.rows[name] += table.num_rows
+    def _append(self, name: str, table: pa.Table, result: BatchResult) -> int | None:
+        """Append ``table`` to ``name`` if it has rows; the table's new version (or None)."""
+        if not table.num_rows:
+            return None
+        version = self.lake.append(name, table)
+        result.rows[name] += table.num_rows
+        return version
 
     def close(self) -> BatchResult:
         """Flush what the derivers still hold (open windows) to the lake."""
