@@ -4,8 +4,9 @@ In one run, on one local mosquitto, for each server in turn — ``modax dashboar
 MQTT subscription per process, server-side pagination, only changed rows re-read) and the peer
 ``bench/naive_dashboard.py`` (one subscription per session, whole table replaced every refresh):
 
-1. for each fleet size (``--devices``), ``N − 1`` devices publish telemetry at ``--rate`` Hz in the
-   background while a probe device publishes ``--probes`` readings with unique current values;
+1. for each fleet size (``--devices``), ``N − 1`` simulated devices (``modax simulate --mqtt``, the
+   firmware's 10 Hz; or a light publisher at ``--rate`` Hz) publish telemetry in the background
+   while a probe device publishes ``--probes`` readings with unique current values;
    headless Chromium (Debian's ``chromium``) has the fleet table filtered to the probe device and
    a ``requestAnimationFrame`` watcher records when each value appears in the page's text. The
    latency is that moment minus the moment the message left the publisher (same machine clock);
@@ -14,8 +15,9 @@ MQTT subscription per process, server-side pagination, only changed rows re-read
 
 Usage::
 
-    nice python bench/dashboard.py                     # default: ~5 min
-    nice python bench/dashboard.py --rate 10 --soak-s 600 --probes 100   # the 10-minute run
+    nice python bench/dashboard.py                            # default: ~6 min
+    nice python bench/dashboard.py --soak-s 600 --probes 100 --skip-peer   # the 10-minute run
+    nice python bench/dashboard.py --rate 1                   # a 1 Hz fleet (light publisher)
 
 The last line printed is one JSON object: p50/p99 latency (ms) per fleet size and server, memory
 start/end/growth, and ratios naive/modax. Goals: p99 ≤ 1,000 ms at 1,000 devices, flat memory.
@@ -37,6 +39,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import paho.mqtt.client as mqtt
 
 from modax.broker import start_broker
 from modax.testing import free_port, wait_for
@@ -93,14 +96,39 @@ def live(url: str) -> bool:
 
 
 class Background:
-    """Publishes every device but the probe at ``rate`` Hz in a thread."""
+    """The fleet around the probe: ``n`` devices publishing telemetry until :meth:`close`.
 
-    def __init__(self, broker: str, devices: list[str], rate: float) -> None:
-        self.publisher = FleetPublisher(broker, devices, seed=1)
-        self.period = 1.0 / rate
+    ``rate`` 0: the digital twin, ``modax simulate --mqtt`` at real time in its own process
+    (every device at the firmware's 10 Hz, batched QoS 0 writes over 8 shared connections);
+    otherwise :class:`FleetPublisher` in a thread at ``rate`` readings per device per second.
+    Returns once the broker has delivered a reading of every device.
+    """
+
+    def __init__(self, broker: str, n: int, prefix: str, rate: float) -> None:
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        self.process: subprocess.Popen | None = None
+        self.thread: threading.Thread | None = None
+        seen: set[str] = set()
+        watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-watch-{prefix}")
+        watcher.on_message = lambda _c, _u, m: seen.add(m.topic.split("/")[2])
+        host, port = broker.removeprefix("mqtt://").split(":")
+        watcher.connect(host, int(port))
+        watcher.subscribe("modax/devices/+/telemetry", 0)
+        watcher.loop_start()
+        if rate:
+            self.publisher = FleetPublisher(broker, device_ids(n, f"{prefix}-bg"), seed=1)
+            self.period = 1.0 / rate
+            self.thread = threading.Thread(target=self._run, daemon=True)
+            self.thread.start()
+        else:
+            command = [sys.executable, "-m", "modax", "simulate", "--devices", str(n)]
+            command += ["--mqtt", broker, "--speed", "1", "--start", "now", "--pool", "8"]
+            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: len(seen) >= n, 120, f"readings of all {n} background devices")
+        finally:
+            watcher.loop_stop()
+            watcher.disconnect()
 
     def _run(self) -> None:
         start, tick = time.monotonic(), 0
@@ -111,8 +139,12 @@ class Background:
 
     def close(self) -> None:
         self.stop.set()
-        self.thread.join()
-        self.publisher.close()
+        if self.thread is not None:
+            self.thread.join()
+            self.publisher.close()
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(30)
 
 
 def markers(count: int) -> list[float]:
@@ -125,7 +157,7 @@ def measure_latency(
     browser: object, url: str, broker: str, prefix: str, n: int, rate: float, probes: int
 ) -> dict[str, float]:
     ids = device_ids(n, prefix)
-    probe_id, background = ids[0], Background(broker, ids[1:], rate)
+    probe_id, background = ids[0], Background(broker, n - 1, prefix, rate)
     probe = FleetPublisher(broker, [probe_id], seed=2)
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -172,7 +204,7 @@ def measure_latency(
 def measure_memory(
     browser: object, url: str, pid: int, broker: str, prefix: str, n: int, rate: float, args
 ) -> dict[str, float]:
-    background = Background(broker, device_ids(n, prefix), rate)
+    background = Background(broker, n, prefix, rate)
     contexts = []
     try:
         for _ in range(args.sessions):
@@ -255,7 +287,12 @@ def main() -> None:
         default=[100, 1000],
         help="fleet sizes, e.g. 100,1000",
     )
-    parser.add_argument("--rate", type=float, default=1.0, help="readings per device per s")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="0: the simulator's fleet at 10 Hz (default); else a light publisher at this rate",
+    )
     parser.add_argument("--probes", type=int, default=30, help="probe readings per fleet size")
     parser.add_argument("--sessions", type=int, default=5)
     parser.add_argument("--soak-s", type=float, default=60.0, help="memory soak, s (600: 10 min)")
@@ -268,7 +305,7 @@ def main() -> None:
     env = {**os.environ, "MODAX_BROKER": broker.url, "MODAX_LAKE": str(work / "lake")}
     out: dict[str, object] = {
         "devices": args.devices,
-        "rate_hz": args.rate,
+        "fleet": "simulator, 10 Hz" if not args.rate else f"publisher, {args.rate:g} Hz",
         "probes": args.probes,
     }
     try:
