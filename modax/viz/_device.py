@@ -10,6 +10,7 @@ from modax.viz._event_feed import EventFeed
 from modax.viz._fleet import FleetState
 from modax.viz._history_view import HistoryView
 from modax.viz._live_plots import LivePlots
+from modax.viz._periodic import every
 from modax.viz._wear import WearPanel
 
 __all__ = ["DeviceView", "device_picker"]
@@ -70,8 +71,7 @@ class DeviceView(pn.viewable.Viewer):
         self.history = HistoryView(con, device_id)
         self.wear = WearPanel(fleet, con, device_id)
         self.refresh()
-        if pn.state.curdoc is not None:
-            pn.state.add_periodic_callback(self.refresh, period=period_ms)
+        every(self.refresh, period_ms)
 
     def refresh(self) -> None:
         """Update the state badge and the model's live estimates."""

@@ -9,6 +9,7 @@ import panel as pn
 
 from modax.viz._alarms import AlarmLog
 from modax.viz._cells import device_link
+from modax.viz._periodic import every
 
 __all__ = ["EventFeed", "alarm_frame"]
 
@@ -87,8 +88,7 @@ class EventFeed(pn.viewable.Viewer):
         )
         self.table.on_click(self._on_click)
         self.refresh()
-        if pn.state.curdoc is not None:
-            pn.state.add_periodic_callback(self.refresh, period=period_ms)
+        every(self.refresh, period_ms)
 
     def refresh(self) -> None:
         """Show the current alarms if anything changed."""

@@ -18,6 +18,7 @@ from modax.schema import TELEMETRY_CHANNELS
 from modax.viz._alarms import now_ms
 from modax.viz._backend import use_bokeh
 from modax.viz._fleet import OVERLOAD_CURRENT_A, OVERTEMP_C, FleetState
+from modax.viz._periodic import every
 
 __all__ = ["CHANNEL_GROUPS", "LivePlots"]
 
@@ -80,8 +81,7 @@ class LivePlots(pn.viewable.Viewer):
         use_bokeh()
         self.plots = self._layout()
         self.refresh()
-        if pn.state.curdoc is not None:
-            pn.state.add_periodic_callback(self.refresh, period=period_ms)
+        every(self.refresh, period_ms)
 
     def _layout(self) -> hv.Layout:
         spans = hv.DynamicMap(

@@ -8,6 +8,7 @@ import panel as pn
 from modax.viz._event_feed import EventFeed
 from modax.viz._fleet import FleetState
 from modax.viz._fleet_table import COLUMNS, STATES, FleetTable, clock_time, shared_table
+from modax.viz._periodic import every
 
 __all__ = ["FleetOverview"]
 
@@ -119,8 +120,7 @@ class FleetOverview(pn.viewable.Viewer):
             label="Quarantined messages",
         )
         self.refresh()
-        if pn.state.curdoc is not None:
-            pn.state.add_periodic_callback(self.refresh, period=period_ms)
+        every(self.refresh, period_ms)
 
     @staticmethod
     def _match_device(df: pd.DataFrame, pattern: str) -> pd.DataFrame:
