@@ -21,9 +21,8 @@ import pyarrow as pa
 from modax.broker import start_broker
 from modax.lake import Lake
 from modax.testing import free_port
-from simulator import Fleet
+from simulator import Fleet, LivePublisher
 from simulator._kernel import ChunkBuffers, FaultArrays, initial_state, run_chunk, simulate_chunk
-from simulator._publish import LivePublisher
 
 #: Rows a Delta commit collects before it is written (bigger commits, fewer small files).
 ROWS_PER_COMMIT = 1_000_000

@@ -36,7 +36,7 @@ from modax.broker import start_broker
 from modax.ingest import Ingester, IngestOptions
 from modax.schema import Kind, decode, parse_topic
 from modax.testing import free_port, wait_for
-from simulator._publish import LivePublisher
+from simulator import LivePublisher
 
 hv.extension("bokeh")
 n_devices = 3 if SMALL else 10

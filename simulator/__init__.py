@@ -12,13 +12,15 @@ In a notebook::
     result.labels()             # per telemetry row: active fault, severity, anomaly
     result.messages()           # (received_ms, topic, payload) as a broker would receive them
 
-``modax simulate`` writes the same tables into the lake, or publishes live over MQTT. The model,
+``modax simulate`` writes the same tables into the lake, or publishes live over MQTT
+(:class:`LivePublisher`). The model,
 its equations and parameters are in ``simulator/README.md``. This package imports only
 ``modax.schema`` from modax.
 """
 
 from simulator._faults import FaultKind
 from simulator._fleet import DEFAULT_START, Fleet
+from simulator._publish import LivePublisher
 from simulator._result import SimResult, Wire, label_rows
 from simulator._scenario import FaultRule, Scenario, ScenarioError, list_scenarios
 from simulator._tables import GROUND_TRUTH_SCHEMA, REMAINING_LIFE_SCHEMA
@@ -30,6 +32,7 @@ __all__ = [
     "FaultKind",
     "FaultRule",
     "Fleet",
+    "LivePublisher",
     "Scenario",
     "ScenarioError",
     "SimResult",

@@ -112,7 +112,7 @@ def _live(
         broker = parse_broker_url(url, name="--mqtt")
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
-    from simulator._publish import LivePublisher
+    from simulator import LivePublisher
 
     settings = settings_from_env()
     publisher = LivePublisher(
