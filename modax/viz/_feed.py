@@ -8,6 +8,7 @@ feed in ``pn.state.cache``, so sessions only read the fleet state with periodic 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import ssl
@@ -149,6 +150,11 @@ def shared_feed(settings: Settings | None = None) -> LiveFeed:
 
     Its alarm log keeps acknowledgements in ``<lake>/_state/alarm_acks.sqlite3`` and starts with
     the lake's ``safety_events`` of the last 24 hours, so the feed survives a restart.
+
+    Creating it also moves every object the server holds so far (the imported libraries, the
+    warm-started apps) out of reach of the garbage collector (:func:`gc.freeze`): they live as
+    long as the process, and with them a full collection took seconds — a stall of every
+    session's updates whenever the message stream triggered one.
     """
     import panel as pn
 
@@ -159,6 +165,8 @@ def shared_feed(settings: Settings | None = None) -> LiveFeed:
         events = recent_events(lake, 24.0)
         if events is not None:
             alarms.load_events(events)
-        return LiveFeed(s, FleetState(alarms)).start()
+        feed = LiveFeed(s, FleetState(alarms)).start()
+        gc.freeze()
+        return feed
 
     return pn.state.as_cached("modax.viz.live_feed", create)
