@@ -42,21 +42,12 @@ import numpy as np
 import paho.mqtt.client as mqtt
 
 from modax.broker import start_broker
-from modax.testing import free_port, wait_for
+from modax.testing import free_port, launch_chromium, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fleet_publisher import FleetPublisher, device_ids
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 WATCHER = """
 () => {
   window.__seen = {};
@@ -248,9 +239,7 @@ def run_server(name: str, command: list[str], env: dict, port: int, path: str, a
             raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
         result: dict[str, object] = {}
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
-            )
+            browser = launch_chromium(playwright)
             for n in args.devices:
                 print(f"{name}: latency at {n} devices …", flush=True)
                 result[str(n)] = measure_latency(

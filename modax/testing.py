@@ -7,12 +7,13 @@ machine without mosquitto, Chromium or a data set cannot pass by skipping.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["free_port", "require", "require_all", "wait_for"]
+__all__ = ["CHROMIUM_ARGS", "free_port", "launch_chromium", "require", "require_all", "wait_for"]
 
 T = TypeVar("T")
 
@@ -74,3 +75,34 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+#: Flags for Debian's headless Chromium here: no sandbox (root), no GPU, and none of the
+#: background connections a closed network refuses.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+)
+
+
+def launch_chromium(playwright: object) -> object:
+    """Debian's ``chromium`` (Playwright's own browser download does not work here), headless.
+
+    Parameters
+    ----------
+    playwright : playwright.sync_api.Playwright
+        From ``sync_playwright()``.
+
+    Returns
+    -------
+    playwright.sync_api.Browser
+    """
+    executable = shutil.which("chromium")
+    if executable is None:
+        raise RuntimeError("chromium is needed: apt-get install chromium")
+    return playwright.chromium.launch(executable_path=executable, args=list(CHROMIUM_ARGS))

@@ -22,20 +22,11 @@ import pytest
 
 from modax.broker import BrokerProcess
 from modax.schema import Telemetry, Vibration
-from modax.testing import free_port, require, wait_for
+from modax.testing import free_port, launch_chromium, require, wait_for
 from modax.viz import AckStore, default_ack_path
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 OVERLOADED = "web-0002"
 
 pytestmark = pytest.mark.browser
@@ -154,9 +145,7 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
-        )
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 
