@@ -106,10 +106,10 @@ class FleetOverview(pn.viewable.Viewer):
         self.previous = pn.widgets.Button(label="‹ Previous", width=110)
         self.next = pn.widgets.Button(label="Next ›", width=110)
         self.position = pn.pane.HTML("", margin=(12, 10))
-        self.previous.on_click(lambda _: self._turn(-1))
-        self.next.on_click(lambda _: self._turn(1))
+        self.previous.on_click(lambda _: self._go(self.page - 1))
+        self.next.on_click(lambda _: self._go(self.page + 1))
         for widget in (self.search, self.states):
-            widget.param.watch(lambda _: self._turn(1 - self.page), "value")
+            widget.param.watch(lambda _: self._go(1), "value")
         self.table.param.watch(lambda _: self.refresh(), "sorters")
         self.events = EventFeed(fleet.alarms, period_ms=period_ms)
         self.quarantine = pn.widgets.Tabulator(
@@ -132,9 +132,13 @@ class FleetOverview(pn.viewable.Viewer):
     def _match_state(df: pd.DataFrame, states: list[str]) -> pd.DataFrame:
         return df[df["state"].isin(states)] if states else df
 
-    def _turn(self, pages: int) -> None:
-        self.page = max(1, self.page + pages)
+    def _go(self, page: int) -> None:
+        self.page = max(1, page)
         self.refresh()
+
+    def _what_is_shown(self) -> tuple[object, ...]:
+        sorters = tuple(tuple(sorted(s.items())) for s in self.table.sorters)
+        return (self.search.value, tuple(self.states.value), self.page, sorters)
 
     def _view(self) -> pd.DataFrame:
         """The page this session shows of the shared frame: filtered, sorted, dressed."""
@@ -173,11 +177,10 @@ class FleetOverview(pn.viewable.Viewer):
     def refresh(self) -> None:
         """Show this session's page of the shared table if anything on it may have changed."""
         frame = self.shared.frame()
-        sorters = tuple(tuple(sorted(s.items())) for s in self.table.sorters)
-        shown = (self.search.value, tuple(self.states.value), self.page, sorters)
-        if frame is not self._frame or shown != self._shown:
-            self._frame, self._shown = frame, shown
-            self._show(self._view())
+        if frame is not self._frame or self._what_is_shown() != self._shown:
+            self._frame = frame
+            self._show(self._view())  # may move to the last page, if the filter left fewer
+            self._shown = self._what_is_shown()
         version = self.fleet.version
         if version == self._version:
             return
