@@ -29,11 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from simulator._electrical import phase_currents
+from simulator._electrical import STEP_S, phase_currents
 from simulator._faults import FaultEvents, apply_sensor_faults, overlapping, process_modifiers
 from simulator._load import PROFILE_START_STOP, load_fraction
 from simulator._noise import normal_pair
 from simulator._params import (
+    N_PARAMS,
     P_A1,
     P_A2,
     P_AB,
@@ -89,8 +90,8 @@ __all__ = [
     "simulate_chunk",
 ]
 
-#: Physics and safety-check step, s (20 Hz).
-DT_S = 0.05
+#: Physics and safety-check step, s (20 Hz; the step the inrush table is counted in).
+DT_S = STEP_S
 #: A telemetry reading every this many steps (10 Hz).
 TELEMETRY_EVERY = 2
 #: A safety message at least every this many steps (1 s), and on every change.
@@ -129,6 +130,16 @@ LIFE_EVERY = 10
 _CYCLING_ALPHA = DT_S / CYCLING_TAU_S
 # Noise streams, each giving a pair of normals (simulator._noise.normal_pair).
 _S_CURRENTS, _S_TEMPERATURES, _S_MACHINE_XY, _S_MACHINE_Z, _S_VIBRATION_YZ = range(1, 6)
+#: Devices per parallel task, the vector loops' length.
+BLOCK = 256
+# Process-fault modifiers, in the order process_modifiers returns them.
+M_IMBALANCE, M_MISALIGNMENT, M_BEARING, M_OVERLOAD, M_COOLING, M_PHASE, M_ESTOP, M_DOOR, N_MOD = (
+    range(9)
+)
+#: Reported values of a step: currents 1–2, vibration x/y/z, temperatures 1–2.
+N_MEASURED = 7
+LIFE_FAILED_CODE = 1
+LIFE_REPLACED_CODE = 2
 
 
 def initial_state(params: np.ndarray) -> np.ndarray:
@@ -230,7 +241,52 @@ class ChunkBuffers:
         )
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=True)
+def _active_faults(
+    f_kind: np.ndarray,
+    f_start: np.ndarray,
+    f_end: np.ndarray,
+    f_ptr: np.ndarray,
+    lo: int,
+    hi: int,
+    t_first: float,
+    t_last: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Devices ``lo:hi`` with process / sensor faults active in ``[t_first, t_last]``.
+
+    Returns ``(process_devices, process_ptr, process_events, sensor_devices, sensor_ptr,
+    sensor_events)``: the block-local indices of the devices that have such faults, and their
+    event indices (CSR: device ``process_devices[n]`` has ``process_events[process_ptr[n]:
+    process_ptr[n + 1]]``), from :func:`~simulator._faults.overlapping`.
+    """
+    n_events = f_ptr[hi] - f_ptr[lo]
+    p_dev = np.empty(hi - lo, np.int64)
+    p_ptr = np.zeros(hi - lo + 1, np.int64)
+    p_ev = np.empty(n_events, np.int64)
+    s_dev = np.empty(hi - lo, np.int64)
+    s_ptr = np.zeros(hi - lo + 1, np.int64)
+    s_ev = np.empty(n_events, np.int64)
+    n_p = n_s = 0
+    for d in range(lo, hi):
+        if f_ptr[d + 1] == f_ptr[d]:
+            continue
+        process, sensor = overlapping(
+            f_kind, f_start, f_end, f_ptr[d], f_ptr[d + 1], t_first, t_last
+        )
+        if len(process):
+            p_dev[n_p] = d - lo
+            p_ev[p_ptr[n_p] : p_ptr[n_p] + len(process)] = process
+            p_ptr[n_p + 1] = p_ptr[n_p] + len(process)
+            n_p += 1
+        if len(sensor):
+            s_dev[n_s] = d - lo
+            s_ev[s_ptr[n_s] : s_ptr[n_s] + len(sensor)] = sensor
+            s_ptr[n_s + 1] = s_ptr[n_s] + len(sensor)
+            n_s += 1
+    return p_dev[:n_p], p_ptr[: n_p + 1], p_ev, s_dev[:n_s], s_ptr[: n_s + 1], s_ev
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
 def simulate_chunk(
     params: np.ndarray,
     state: np.ndarray,
@@ -254,186 +310,254 @@ def simulate_chunk(
     life: np.ndarray,
     life_count: np.ndarray,
 ) -> None:
-    """Advance every device by ``n_steps`` steps from global step ``k0`` (even), in place."""
+    """Advance every device by ``n_steps`` steps from global step ``k0`` (even), in place.
+
+    Devices go in blocks of :data:`BLOCK` (in parallel); within a block the steps run in order
+    and every step is a loop over the block's devices, whose state lives in per-device rows, so
+    that LLVM vectorises it (branches written as selections). Faults, failures and replacements
+    are rare: scalar passes over just the devices that have them.
+    """
     t_lo, t_hi = TEMPERATURE_RANGE_C
     i_lim = CURRENT_RANGE_A
     v_lim = VIBRATION_RANGE_MS2
     wear_per_step = acceleration * DT_S / NOMINAL_LIFE_S
-    for d in prange(params.shape[0]):
-        key = keys[d]
-        p = params[d]
-        m = np.empty(7)
-        process, sensor = overlapping(
-            f_kind, f_start, f_end, f_ptr[d], f_ptr[d + 1], k0 * DT_S, (k0 + n_steps - 1) * DT_S
+    replaces = replace_after_s >= 0.0
+    n_devices = params.shape[0]
+    for b in prange((n_devices + BLOCK - 1) // BLOCK):
+        lo = b * BLOCK
+        hi = min(n_devices, lo + BLOCK)
+        nb = hi - lo
+        st = np.empty((N_STATE, BLOCK))
+        pb = np.empty((N_PARAMS, BLOCK))
+        for j in range(nb):
+            for v in range(N_STATE):
+                st[v, j] = state[lo + j, v]
+            for v in range(N_PARAMS):
+                pb[v, j] = params[lo + j, v]
+        phi = np.empty((2, BLOCK))
+        for j in range(nb):
+            phi[0, j] = math.cos(pb[P_PHI2, j])
+            phi[1, j] = math.sin(pb[P_PHI2, j])
+        mods = np.zeros((N_MOD, BLOCK))
+        m = np.empty((N_MEASURED, BLOCK))
+        amps = np.empty((5, BLOCK))
+        stress = np.empty(BLOCK)
+        event = np.zeros(BLOCK, np.int64)
+        n_life = np.zeros(BLOCK, np.int64)
+        values = np.empty(N_MEASURED)
+        p_dev, p_ptr, p_ev, s_dev, s_ptr, s_ev = _active_faults(
+            f_kind, f_start, f_end, f_ptr, lo, hi, k0 * DT_S, (k0 + n_steps - 1) * DT_S
         )
-        profile = int(p[P_PROFILE])
-        cos_phi2 = math.cos(p[P_PHI2])
-        sin_phi2 = math.sin(p[P_PHI2])
-        tw = state[d, S_TW]
-        tb = state[d, S_TB]
-        damage = state[d, S_DAMAGE]
-        tslow = state[d, S_TSLOW]
-        failed_at = state[d, S_FAILED_AT]
-        on_since = state[d, S_ON_SINCE]
-        running = state[d, S_RUNNING] > 0.5
-        tripped = state[d, S_TRIPPED] > 0.5
-        last_flags = int(state[d, S_FLAGS])
-        last_emit = state[d, S_LAST_EMIT]
-        count = state[d, S_SAFETY_COUNT]
-        added = state[d, S_DAMAGE_ADDED]
-        n_life = 0
         for i in range(n_steps):
             k = k0 + i
             t = k * DT_S
-            imb = mis = bear = over = cool = phase = 0.0
-            estop = door = False
-            if len(process):
+            reading = k % TELEMETRY_EVERY == 0
+            for n in range(len(p_dev)):
+                j = p_dev[n]
                 imb, mis, bear, over, cool, phase, estop, door = process_modifiers(
-                    f_kind, f_start, f_end, f_sev, process, t
+                    f_kind, f_start, f_end, f_sev, p_ev[p_ptr[n] : p_ptr[n + 1]], t
                 )
-            if (
-                not math.isnan(failed_at)
-                and replace_after_s >= 0.0
-                and t >= failed_at + replace_after_s
-            ):
-                failed_at = math.nan
-                damage = 0.0
-                if n_life < life.shape[1]:
-                    life[d, n_life, 0] = t
-                    life[d, n_life, 1] = LIFE_REPLACED
-                    n_life += 1
-            load = load_fraction(
-                profile, p[P_LOAD], p[P_AMP], p[P_PERIOD], p[P_PHASE], p[P_DUTY], key, t
-            )
-            if tripped and tw < CUTOUT_RESET_C:
-                tripped = False
-            elif not tripped and tw >= CUTOUT_TRIP_C:
-                tripped = True
-            run = load > 0.0 and not estop and not door and math.isnan(failed_at) and not tripped
-            if run and not running:
-                on_since = t
-            running = run
-            i1, i2 = phase_currents(
-                load if run else 0.0,
-                p[P_RATED],
-                damage,
-                over,
-                t - on_since,
-                phase,
-                p[P_ASYM1],
-                p[P_ASYM2],
-            )
-            tw, tb = thermal_step(
-                tw,
-                tb,
-                p[P_AMBIENT],
-                p[P_RISE],
-                p[P_AW],
-                p[P_AB],
-                i1,
-                i2,
-                p[P_RATED],
-                cool,
-                friction_rise(run, damage, bear, mis, imb),
-            )
-            a1, a2, ab, az, sm = amplitudes(run, p[P_A1], p[P_A2], p[P_AB0], imb, mis, bear, damage)
-            tslow += (tw - tslow) * _CYCLING_ALPHA
-            stress = 0.0
-            if run:
-                stress = stress_factor(
+                mods[M_IMBALANCE, j] = imb
+                mods[M_MISALIGNMENT, j] = mis
+                mods[M_BEARING, j] = bear
+                mods[M_OVERLOAD, j] = over
+                mods[M_COOLING, j] = cool
+                mods[M_PHASE, j] = phase
+                mods[M_ESTOP, j] = 1.0 if estop else 0.0
+                mods[M_DOOR, j] = 1.0 if door else 0.0
+            n_events = 0
+            for j in range(nb):
+                key = keys[lo + j]
+                imb = mods[M_IMBALANCE, j]
+                mis = mods[M_MISALIGNMENT, j]
+                bear = mods[M_BEARING, j]
+                failed_at = st[S_FAILED_AT, j]
+                damage = st[S_DAMAGE, j]
+                tw = st[S_TW, j]
+                tb = st[S_TB, j]
+                replaced = replaces and t >= failed_at + replace_after_s  # false while NaN
+                failed_at = math.nan if replaced else failed_at
+                damage = 0.0 if replaced else damage
+                load = load_fraction(
+                    int(pb[P_PROFILE, j]),
+                    pb[P_LOAD, j],
+                    pb[P_AMP, j],
+                    pb[P_PERIOD, j],
+                    pb[P_PHASE, j],
+                    pb[P_DUTY, j],
+                    key,
+                    t,
+                )
+                tripped = tw >= (CUTOUT_RESET_C if st[S_TRIPPED, j] > 0.5 else CUTOUT_TRIP_C)
+                run = (
+                    load > 0.0
+                    and mods[M_ESTOP, j] == 0.0
+                    and mods[M_DOOR, j] == 0.0
+                    and math.isnan(failed_at)
+                    and not tripped
+                )
+                on_since = k if run and st[S_RUNNING, j] < 0.5 else st[S_ON_SINCE, j]
+                i1, i2 = phase_currents(
+                    load if run else 0.0,
+                    pb[P_RATED, j],
+                    damage,
+                    mods[M_OVERLOAD, j],
+                    int(min(k - on_since, 1e9)),
+                    mods[M_PHASE, j],
+                    pb[P_ASYM1, j],
+                    pb[P_ASYM2, j],
+                )
+                tw, tb = thermal_step(
+                    tw,
+                    tb,
+                    pb[P_AMBIENT, j],
+                    pb[P_RISE, j],
+                    pb[P_AW, j],
+                    pb[P_AB, j],
+                    i1,
+                    i2,
+                    pb[P_RATED, j],
+                    mods[M_COOLING, j],
+                    friction_rise(run, damage, bear, mis, imb),
+                )
+                a1, a2, ab, az, sm = amplitudes(
+                    run, pb[P_A1, j], pb[P_A2, j], pb[P_AB0, j], imb, mis, bear, damage
+                )
+                tslow = st[S_TSLOW, j]
+                tslow += (tw - tslow) * _CYCLING_ALPHA
+                factor = stress_factor(
                     0.5 * (i1 + i2),
                     max(i1, i2),
                     dynamic_mean_square(a1, a2, ab, az, sm),
                     max(tw, tb),
                     abs(tw - tslow) > CYCLING_C,
                 )
-                increment = wear_per_step * stress
+                factor = factor if run else 0.0
+                increment = wear_per_step * factor
                 damage += increment
-                added += increment
-                if damage >= 1.0:
-                    damage = 1.0
-                    failed_at = t
-                    if n_life < life.shape[1]:
-                        life[d, n_life, 0] = t
-                        life[d, n_life, 1] = LIFE_FAILED
-                        n_life += 1
-            n_c1, n_c2 = normal_pair(key, k, _S_CURRENTS)
-            n_t1, n_t2 = normal_pair(key, k, _S_TEMPERATURES)
-            m[0] = sense(i1, CURRENT_NOISE_A * n_c1, -i_lim, i_lim, CURRENT_RESOLUTION)
-            m[1] = sense(i2, CURRENT_NOISE_A * n_c2, -i_lim, i_lim, CURRENT_RESOLUTION)
-            m[5] = sense(tw, TEMPERATURE_NOISE_C * n_t1, t_lo, t_hi, TEMPERATURE_RESOLUTION)
-            m[6] = sense(tb, TEMPERATURE_NOISE_C * n_t2, t_lo, t_hi, TEMPERATURE_RESOLUTION)
-            reading = k % TELEMETRY_EVERY == 0
+                failed = run and damage >= 1.0
+                damage = 1.0 if failed else damage
+                failed_at = t if failed else failed_at
+                code = LIFE_FAILED_CODE if failed else (LIFE_REPLACED_CODE if replaced else 0)
+                event[j] = code
+                n_events += code
+                n_c1, n_c2 = normal_pair(key, k, _S_CURRENTS)
+                n_t1, n_t2 = normal_pair(key, k, _S_TEMPERATURES)
+                m[0, j] = sense(i1, CURRENT_NOISE_A * n_c1, -i_lim, i_lim, CURRENT_RESOLUTION)
+                m[1, j] = sense(i2, CURRENT_NOISE_A * n_c2, -i_lim, i_lim, CURRENT_RESOLUTION)
+                m[5, j] = sense(tw, TEMPERATURE_NOISE_C * n_t1, t_lo, t_hi, TEMPERATURE_RESOLUTION)
+                m[6, j] = sense(tb, TEMPERATURE_NOISE_C * n_t2, t_lo, t_hi, TEMPERATURE_RESOLUTION)
+                amps[0, j] = a1
+                amps[1, j] = a2
+                amps[2, j] = ab
+                amps[3, j] = az
+                amps[4, j] = sm
+                stress[j] = factor
+                st[S_TW, j] = tw
+                st[S_TB, j] = tb
+                st[S_DAMAGE, j] = damage
+                st[S_TSLOW, j] = tslow
+                st[S_FAILED_AT, j] = failed_at
+                st[S_ON_SINCE, j] = on_since
+                st[S_RUNNING, j] = 1.0 if run else 0.0
+                st[S_TRIPPED, j] = 1.0 if tripped else 0.0
+                st[S_DAMAGE_ADDED, j] += increment
+            if n_events:
+                for j in range(nb):
+                    if event[j] and n_life[j] < life.shape[1]:
+                        life[lo + j, n_life[j], 0] = t
+                        life[lo + j, n_life[j], 1] = (
+                            LIFE_FAILED if event[j] == LIFE_FAILED_CODE else LIFE_REPLACED
+                        )
+                        n_life[j] += 1
             if reading:
-                n_mx, n_my = normal_pair(key, k, _S_MACHINE_XY)
-                n_mz, n_vx = normal_pair(key, k, _S_MACHINE_Z)
-                n_vy, n_vz = normal_pair(key, k, _S_VIBRATION_YZ)
-                turns = p[P_FROT] * t
-                x, y, z = axes(
-                    a1,
-                    a2,
-                    ab,
-                    az,
-                    sm,
-                    turns - math.floor(turns),
-                    p[P_BPFO],
-                    cos_phi2,
-                    sin_phi2,
-                    n_mx,
-                    n_my,
-                    n_mz,
-                )
-                noise = VIBRATION_NOISE_MS2
-                m[2] = sense(x, noise * n_vx, -v_lim, v_lim, VIBRATION_RESOLUTION)
-                m[3] = sense(y, noise * n_vy, -v_lim, v_lim, VIBRATION_RESOLUTION)
-                m[4] = sense(z, noise * n_vz, -v_lim, v_lim, VIBRATION_RESOLUTION)
-            if len(sensor):
+                for j in range(nb):
+                    key = keys[lo + j]
+                    n_mx, n_my = normal_pair(key, k, _S_MACHINE_XY)
+                    n_mz, n_vx = normal_pair(key, k, _S_MACHINE_Z)
+                    n_vy, n_vz = normal_pair(key, k, _S_VIBRATION_YZ)
+                    turns = pb[P_FROT, j] * t
+                    x, y, z = axes(
+                        amps[0, j],
+                        amps[1, j],
+                        amps[2, j],
+                        amps[3, j],
+                        amps[4, j],
+                        turns - math.floor(turns),
+                        pb[P_BPFO, j],
+                        phi[0, j],
+                        phi[1, j],
+                        n_mx,
+                        n_my,
+                        n_mz,
+                    )
+                    noise = VIBRATION_NOISE_MS2
+                    m[2, j] = sense(x, noise * n_vx, -v_lim, v_lim, VIBRATION_RESOLUTION)
+                    m[3, j] = sense(y, noise * n_vy, -v_lim, v_lim, VIBRATION_RESOLUTION)
+                    m[4, j] = sense(z, noise * n_vz, -v_lim, v_lim, VIBRATION_RESOLUTION)
+            for n in range(len(s_dev)):
+                j = s_dev[n]
+                for v in range(N_MEASURED):
+                    values[v] = m[v, j]
                 apply_sensor_faults(
-                    f_kind, f_start, f_end, f_sev, f_chan, f_hold, sensor, t, k, key, m, reading
+                    f_kind,
+                    f_start,
+                    f_end,
+                    f_sev,
+                    f_chan,
+                    f_hold,
+                    s_ev[s_ptr[n] : s_ptr[n + 1]],
+                    t,
+                    k,
+                    keys[lo + j],
+                    values,
+                    reading,
                 )
-            flags = 0
-            if estop:
-                flags |= FLAG_ESTOP
-            if door:
-                flags |= FLAG_DOOR_OPEN
-            if abs(m[0]) > OVERLOAD_LIMIT_A or abs(m[1]) > OVERLOAD_LIMIT_A:
-                flags |= FLAG_OVERLOAD
-            if m[5] >= TEMPERATURE_LIMIT_C or m[6] >= TEMPERATURE_LIMIT_C:
-                flags |= FLAG_TEMPERATURE
-            flags_out[d, i] = flags
-            if flags != last_flags or k - last_emit >= SAFETY_EVERY:
-                emit_out[d, i] = True
-                last_flags = flags
-                last_emit = k
-                count += 1.0
-            else:
-                emit_out[d, i] = False
+                for v in range(N_MEASURED):
+                    m[v, j] = values[v]
+            for j in range(nb):
+                flags = (
+                    (FLAG_ESTOP if mods[M_ESTOP, j] != 0.0 else 0)
+                    | (FLAG_DOOR_OPEN if mods[M_DOOR, j] != 0.0 else 0)
+                    | (
+                        FLAG_OVERLOAD
+                        if abs(m[0, j]) > OVERLOAD_LIMIT_A or abs(m[1, j]) > OVERLOAD_LIMIT_A
+                        else 0
+                    )
+                    | (
+                        FLAG_TEMPERATURE
+                        if m[5, j] >= TEMPERATURE_LIMIT_C or m[6, j] >= TEMPERATURE_LIMIT_C
+                        else 0
+                    )
+                )
+                emit = flags != st[S_FLAGS, j] or k - st[S_LAST_EMIT, j] >= SAFETY_EVERY
+                st[S_FLAGS, j] = flags if emit else st[S_FLAGS, j]
+                st[S_LAST_EMIT, j] = k if emit else st[S_LAST_EMIT, j]
+                st[S_SAFETY_COUNT, j] += 1.0 if emit else 0.0
+                flags_out[lo + j, i] = flags
+                emit_out[lo + j, i] = emit
             if reading:
-                j = i // TELEMETRY_EVERY
-                tel[T_C1, d, j] = m[0]
-                tel[T_C2, d, j] = m[1]
-                tel[T_VX, d, j] = m[2]
-                tel[T_VY, d, j] = m[3]
-                tel[T_VZ, d, j] = m[4]
-                tel[T_VMAG, d, j] = math.sqrt(m[2] * m[2] + m[3] * m[3] + m[4] * m[4])
-                tel[T_T1, d, j] = m[5]
-                tel[T_T2, d, j] = m[6]
-                if j >= first_life and (j - first_life) % LIFE_EVERY == 0:
-                    wear[0, d, (j - first_life) // LIFE_EVERY] = damage
-                    wear[1, d, (j - first_life) // LIFE_EVERY] = stress
-        state[d, S_TW] = tw
-        state[d, S_TB] = tb
-        state[d, S_DAMAGE] = damage
-        state[d, S_TSLOW] = tslow
-        state[d, S_FAILED_AT] = failed_at
-        state[d, S_ON_SINCE] = on_since
-        state[d, S_RUNNING] = 1.0 if running else 0.0
-        state[d, S_TRIPPED] = 1.0 if tripped else 0.0
-        state[d, S_FLAGS] = last_flags
-        state[d, S_LAST_EMIT] = last_emit
-        state[d, S_SAFETY_COUNT] = count
-        state[d, S_DAMAGE_ADDED] = added
-        life_count[d] = n_life
+                r = i // TELEMETRY_EVERY
+                for j in range(nb):
+                    tel[T_C1, lo + j, r] = m[0, j]
+                    tel[T_C2, lo + j, r] = m[1, j]
+                    tel[T_VX, lo + j, r] = m[2, j]
+                    tel[T_VY, lo + j, r] = m[3, j]
+                    tel[T_VZ, lo + j, r] = m[4, j]
+                    tel[T_VMAG, lo + j, r] = math.sqrt(
+                        m[2, j] * m[2, j] + m[3, j] * m[3, j] + m[4, j] * m[4, j]
+                    )
+                    tel[T_T1, lo + j, r] = m[5, j]
+                    tel[T_T2, lo + j, r] = m[6, j]
+                if r >= first_life and (r - first_life) % LIFE_EVERY == 0:
+                    w = (r - first_life) // LIFE_EVERY
+                    for j in range(nb):
+                        wear[0, lo + j, w] = st[S_DAMAGE, j]
+                        wear[1, lo + j, w] = stress[j]
+        for j in range(nb):
+            for v in range(N_STATE):
+                state[lo + j, v] = st[v, j]
+            life_count[lo + j] = n_life[j]
 
 
 def run_chunk(

@@ -48,7 +48,7 @@ PROFILES = ("steady", "cyclic", "random", "start_stop")
 _STREAM_SEGMENT = 40
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", inline="always")
 def load_fraction(
     profile: int,
     base: float,
@@ -59,15 +59,18 @@ def load_fraction(
     key: np.uint64,
     t: float,
 ) -> float:
-    """Load as a fraction of rated load (0 = motor stopped) at sim time ``t`` (s)."""
+    """Load as a fraction of rated load (0 = motor stopped) at sim time ``t`` (s).
+
+    Every profile is evaluated and ``profile`` selects one, without branches: the kernel calls
+    this for a whole block of devices at once, as vectors.
+    """
     cycles = (t + phase_s) / period_s
-    if profile == PROFILE_CYCLIC:
-        return base * (1.0 + amp * sin_turns(cycles))
+    segment = math.floor(cycles)
+    wave = base * (1.0 + (amp if profile == PROFILE_CYCLIC else 0.04) * sin_turns(cycles))
+    steps = base * (0.6 + 0.7 * uniform(key, segment, _STREAM_SEGMENT))
+    on_off = base if cycles - segment < duty else 0.0
     if profile == PROFILE_RANDOM:
-        segment = math.floor(cycles)
-        return base * (0.6 + 0.7 * uniform(key, segment, _STREAM_SEGMENT))
+        return steps
     if profile == PROFILE_START_STOP:
-        if cycles - math.floor(cycles) >= duty:
-            return 0.0
-        return base
-    return base * (1.0 + 0.04 * sin_turns(cycles))
+        return on_off
+    return wave

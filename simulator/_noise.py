@@ -46,7 +46,7 @@ _IH_MEAN = 510.0
 _IH_SCALE = (3.0 / 65535.0) ** 0.5
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def hash64(key: np.uint64, step: int, stream: int) -> np.uint64:
     """A 64-bit hash of (key, step, stream): SplitMix64's finaliser over a Weyl sequence."""
     x = np.uint64(key) + np.uint64(step) * _GOLDEN + np.uint64(stream) * _M2
@@ -55,13 +55,13 @@ def hash64(key: np.uint64, step: int, stream: int) -> np.uint64:
     return x ^ (x >> _S31)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def uniform(key: np.uint64, step: int, stream: int) -> float:
     """A uniform number in [0, 1) for (key, step, stream)."""
     return float(hash64(key, step, stream) >> _S11) * _INV53
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def normal_pair(key: np.uint64, step: int, stream: int) -> tuple[float, float]:
     """Two independent, approximately standard-normal numbers from one hash.
 

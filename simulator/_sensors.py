@@ -83,13 +83,13 @@ DRIFT_FULL = (3.0, 3.0, 3.0, 25.0, 25.0)
 SPIKE_SIZE = (10.0, 10.0, 30.0, 40.0, 40.0)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", inline="always")
 def quantise(value: float, steps_per_unit: float) -> float:
     """Round ``value`` to the sensor's resolution (``1 / steps_per_unit``)."""
     return math.floor(value * steps_per_unit + 0.5) / steps_per_unit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", inline="always")
 def sense(true_value: float, noise: float, low: float, high: float, steps_per_unit: float) -> float:
     """What a sensor reports: ``true_value + noise``, clipped to its range, at its resolution."""
     return quantise(min(high, max(low, true_value + noise)), steps_per_unit)

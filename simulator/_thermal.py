@@ -42,7 +42,7 @@ _W_FROM_B = 0.3
 _B_FROM_W = 0.45
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def friction_rise(
     running: bool, damage: float, bearing: float, misalignment: float, imbalance: float
 ) -> float:
@@ -52,7 +52,7 @@ def friction_rise(
     return 2.0 + 10.0 * damage * damage + 6.0 * bearing + 3.0 * misalignment + 2.0 * imbalance
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", inline="always")
 def thermal_step(
     t_winding: float,
     t_bearing: float,

@@ -38,26 +38,26 @@ _C5 = 2.08757232129817482790e-09
 _C6 = -1.13596475577881948265e-11
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _reduce(turns: float) -> tuple[float, int]:
     """``turns`` as an angle in [−π/4, π/4] (rad) plus a number of quarter turns (0–3)."""
     quarter = math.floor(4.0 * turns + 0.5)
     return (turns - 0.25 * quarter) * _TWO_PI, quarter & 3
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sin(a: float) -> float:
     z = a * a
     return a + a * z * (_S1 + z * (_S2 + z * (_S3 + z * (_S4 + z * (_S5 + z * _S6)))))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _cos(a: float) -> float:
     z = a * a
     return 1.0 - 0.5 * z + z * z * (_C1 + z * (_C2 + z * (_C3 + z * (_C4 + z * (_C5 + z * _C6)))))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sincos_turns(turns: float) -> tuple[float, float]:
     """``(sin 2πx, cos 2πx)`` for ``x = turns`` (any finite value; exact below 2⁵⁰ turns)."""
     a, q = _reduce(turns)
@@ -69,14 +69,11 @@ def sincos_turns(turns: float) -> tuple[float, float]:
     return (-sine if q >= 2 else sine), (-cosine if 0 < q < 3 else cosine)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sin_turns(turns: float) -> float:
-    """``sin 2πx`` for ``x = turns``: :func:`sincos_turns`'s sine, one polynomial only."""
-    a, q = _reduce(turns)
-    if q == 0:
-        return _sin(a)
-    if q == 1:
-        return _cos(a)
-    if q == 2:
-        return -_sin(a)
-    return -_cos(a)
+    """``sin 2πx`` for ``x = turns``: :func:`sincos_turns`'s sine.
+
+    Both polynomials are evaluated and the quadrant selects one, without branches, so that a
+    loop over many angles vectorises.
+    """
+    return sincos_turns(turns)[0]

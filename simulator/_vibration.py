@@ -46,7 +46,7 @@ _COS_1, _SIN_1 = math.cos(1.0), math.sin(1.0)
 _COS_13, _SIN_13 = math.cos(1.3), math.sin(1.3)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def amplitudes(
     running: bool,
     a1_base: float,
@@ -70,7 +70,7 @@ def amplitudes(
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def dynamic_mean_square(a1: float, a2: float, ab: float, az: float, sigma: float) -> float:
     """True mean square of the dynamic acceleration vector (gravity removed), (m/s²)²."""
     ex = 0.5 * (a1 * a1 + a2 * a2 + ab * ab) + sigma * sigma
@@ -79,7 +79,7 @@ def dynamic_mean_square(a1: float, a2: float, ab: float, az: float, sigma: float
     return ex + ey + ez
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def axes(
     a1: float,
     a2: float,

@@ -64,27 +64,26 @@ CYCLING_FACTOR = 1.1
 CYCLING_TAU_S = 600.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def stress_factor(
     i_mean: float, i_max: float, vibration_sq: float, t_max: float, cycling: bool
 ) -> float:
     """The MODAX multiplicative wear-rate factor (1 = nominal) for one instant.
 
     ``vibration_sq`` is ``v²``, the mean square of the dynamic acceleration ((m/s²)²): the
-    thresholds compare squares, so the square root is taken only above 3 m/s².
+    thresholds compare squares. Every factor is evaluated and multiplied in only where its
+    condition holds (× 1.0 elsewhere, exactly), without branches, so that the kernel's loop over
+    a block of devices vectorises.
     """
-    f = 1.0
-    if i_mean > CURRENT_NORMAL_A:
-        ratio = i_mean / CURRENT_NORMAL_A
-        f *= ratio * math.sqrt(ratio)  # ratio ** 1.5, without pow
-    if i_max > CURRENT_SPIKE_A:
-        f *= SPIKE_BASE + SPIKE_PER_A * (i_max - CURRENT_SPIKE_A)
-    if vibration_sq > VIBRATION_NORMAL_MS2 * VIBRATION_NORMAL_MS2:
-        f *= 1.0 + VIBRATION_PER_MS2 * (math.sqrt(vibration_sq) - VIBRATION_NORMAL_MS2)
-    if vibration_sq > VIBRATION_STD_MS2 * VIBRATION_STD_MS2:
-        f *= VIBRATION_STD_FACTOR
-    if t_max > TEMPERATURE_NORMAL_C:
-        f *= 1.0 + TEMPERATURE_PER_C * (t_max - TEMPERATURE_NORMAL_C)
-    if cycling:
-        f *= CYCLING_FACTOR
+    ratio = i_mean / CURRENT_NORMAL_A
+    load = ratio * math.sqrt(ratio)  # ratio ** 1.5, without pow
+    spike = SPIKE_BASE + SPIKE_PER_A * (i_max - CURRENT_SPIKE_A)
+    vibration = 1.0 + VIBRATION_PER_MS2 * (math.sqrt(vibration_sq) - VIBRATION_NORMAL_MS2)
+    heat = 1.0 + TEMPERATURE_PER_C * (t_max - TEMPERATURE_NORMAL_C)
+    f = load if i_mean > CURRENT_NORMAL_A else 1.0
+    f *= spike if i_max > CURRENT_SPIKE_A else 1.0
+    f *= vibration if vibration_sq > VIBRATION_NORMAL_MS2 * VIBRATION_NORMAL_MS2 else 1.0
+    f *= VIBRATION_STD_FACTOR if vibration_sq > VIBRATION_STD_MS2 * VIBRATION_STD_MS2 else 1.0
+    f *= heat if t_max > TEMPERATURE_NORMAL_C else 1.0
+    f *= CYCLING_FACTOR if cycling else 1.0
     return f

@@ -428,7 +428,7 @@ def test_physics_kernel_equals_its_reference_twin():
         ("_noise", "normal_pair", (np.uint64(12345), 77, 3)),
         ("_noise", "uniform", (np.uint64(12345), 77, 3)),
         ("_load", "load_fraction", (2, 0.7, 0.2, 60.0, 5.0, 0.5, np.uint64(9), 123.4)),
-        ("_electrical", "phase_currents", (0.8, 5.0, 0.3, 0.5, 0.2, 0.4, 0.01, -0.01)),
+        ("_electrical", "phase_currents", (0.8, 5.0, 0.3, 0.5, 4, 0.4, 0.01, -0.01)),
         (
             "_thermal",
             "thermal_step",
