@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+from numba import njit
 
 from modax.schema import (
     DEVICE_SAFETY_SCHEMA,
@@ -43,9 +44,9 @@ from simulator._result import SimResult, Wire
 from simulator._rows import Grid, dates, keep, timestamps
 from simulator._sensors import CHANNELS
 from simulator._tables import GROUND_TRUTH_SCHEMA, REMAINING_LIFE_SCHEMA
-from simulator._validity import CHECKS, first_invalid
+from simulator._validity import CHECKS
 
-__all__ = ["Chunk", "assemble", "first_life"]
+__all__ = ["Chunk", "assemble", "emitted", "first_life"]
 
 _COLUMNS = {
     "current_1": T_C1,
@@ -122,7 +123,7 @@ def _telemetry(chunk: Chunk, buffers: ChunkBuffers, events: FaultEvents) -> tupl
     delivery.apply(events, salt=0)
     cols = {name: buffers.telemetry[c].ravel() for name, c in _COLUMNS.items()}
     sent = delivery.delivered
-    check = first_invalid(*(cols[name] for name in CHECKS))
+    check = buffers.check.ravel()
     valid = check < 0
     first_seq = seq_base(chunk.start_ms) + chunk.k0 // TELEMETRY_EVERY
     floats = {name: pa.array(values) for name, values in cols.items()}
@@ -169,7 +170,7 @@ def _telemetry(chunk: Chunk, buffers: ChunkBuffers, events: FaultEvents) -> tupl
 def _quarantine(wire: pa.Table, check: np.ndarray) -> pa.Table:
     """Corrupt readings with the contract's reason: one decode per distinct failure.
 
-    ``check`` is :func:`~simulator._validity.first_invalid` of the wire rows. Readings that fail
+    ``check`` is :func:`~simulator._validity.reading_check` of the wire rows. Readings that fail
     the same check with the same value (and sign of ``timestamp``) get the same reason, field and
     detail, so only the first of each is decoded.
     """
@@ -189,7 +190,7 @@ def _quarantine(wire: pa.Table, check: np.ndarray) -> pa.Table:
                 decode(topic, payload)
             except MessageError as err:
                 known[key] = (err.reason.value, err.field, err.detail)
-            else:  # pragma: no cover - first_invalid mirrors the contract
+            else:  # pragma: no cover - reading_check mirrors the contract
                 raise AssertionError(f"payload marked corrupt passes the contract: {payload!r}")
         reason, field, detail = known[key]
         reasons.append(reason)
@@ -210,13 +211,52 @@ def _quarantine(wire: pa.Table, check: np.ndarray) -> pa.Table:
     )
 
 
+@njit(cache=True)
+def emitted(
+    emit: np.ndarray, flags: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The safety messages of a chunk, device by device in time order, in one pass.
+
+    Parameters
+    ----------
+    emit : numpy.ndarray of bool, shape (n_devices, n_steps)
+        Where a device publishes (:attr:`ChunkBuffers.emit`).
+    flags : numpy.ndarray of uint8, shape (n_devices, n_steps)
+        The safety flags after every check.
+
+    Returns
+    -------
+    device, step, rank : numpy.ndarray of int64
+        Per message: device index, step within the chunk, and how many messages the device sent
+        before it in the chunk.
+    flags : numpy.ndarray of uint8
+        Per message: its flags.
+    """
+    n = 0
+    for d in range(emit.shape[0]):
+        for i in range(emit.shape[1]):
+            n += emit[d, i]
+    device = np.empty(n, np.int64)
+    step = np.empty(n, np.int64)
+    rank = np.empty(n, np.int64)
+    sent = np.empty(n, np.uint8)
+    e = 0
+    for d in range(emit.shape[0]):
+        first = e
+        for i in range(emit.shape[1]):
+            if emit[d, i]:
+                device[e] = d
+                step[e] = i
+                rank[e] = e - first
+                sent[e] = flags[d, i]
+                e += 1
+    return device, step, rank, sent
+
+
 def _safety(chunk: Chunk, buffers: ChunkBuffers, events: FaultEvents) -> tuple[pa.Table, pa.Table]:
-    device, index = np.nonzero(buffers.emit)
-    device = device.astype(np.int64)
-    steps = chunk.k0 + index.astype(np.int64)
-    rank = np.arange(len(device)) - np.searchsorted(device, device)
+    device, index, rank, flags = emitted(buffers.emit, buffers.flags)
+    steps = chunk.k0 + index
     seq = seq_base(chunk.start_ms) + chunk.safety_before[device].astype(np.int64) + rank
-    flags = buffers.flags[device, index]
     delivery = Delivery.of(device, steps, chunk.start_ms, chunk.keys)
     delivery.apply(events, salt=1)
     rows = np.flatnonzero(delivery.delivered)

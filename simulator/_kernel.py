@@ -69,6 +69,7 @@ from simulator._sensors import (
     sense,
 )
 from simulator._thermal import CUTOUT_RESET_C, CUTOUT_TRIP_C, friction_rise, thermal_step
+from simulator._validity import reading_check
 from simulator._vibration import amplitudes, axes, dynamic_mean_square
 from simulator._wear import CYCLING_C, CYCLING_TAU_S, NOMINAL_LIFE_S, stress_factor
 
@@ -202,6 +203,9 @@ class ChunkBuffers:
     ----------
     telemetry : numpy.ndarray, shape (N_TEL, n_devices, n_readings)
         Reported currents, vibration and temperatures.
+    check : numpy.ndarray of int8, shape (n_devices, n_readings)
+        Per reading, the first value the message contract rejects
+        (:func:`~simulator._validity.reading_check`; −1: none).
     wear : numpy.ndarray, shape (2, n_devices, n_life)
         True damage and stress factor at readings ``first_life``, ``first_life + LIFE_EVERY``, …
         of the chunk.
@@ -214,6 +218,7 @@ class ChunkBuffers:
     """
 
     telemetry: np.ndarray
+    check: np.ndarray
     wear: np.ndarray
     first_life: int
     flags: np.ndarray
@@ -232,6 +237,7 @@ class ChunkBuffers:
         n_life = len(range(first_life, n_readings, LIFE_EVERY))
         return cls(
             np.empty((N_TEL, n_devices, n_readings)),
+            np.empty((n_devices, n_readings), np.int8),
             np.empty((2, n_devices, n_life)),
             first_life,
             np.empty((n_devices, n_steps), np.uint8),
@@ -303,6 +309,7 @@ def simulate_chunk(
     acceleration: float,
     replace_after_s: float,
     tel: np.ndarray,
+    check_out: np.ndarray,
     wear: np.ndarray,
     first_life: int,
     flags_out: np.ndarray,
@@ -544,11 +551,13 @@ def simulate_chunk(
                     tel[T_VX, lo + j, r] = m[2, j]
                     tel[T_VY, lo + j, r] = m[3, j]
                     tel[T_VZ, lo + j, r] = m[4, j]
-                    tel[T_VMAG, lo + j, r] = math.sqrt(
-                        m[2, j] * m[2, j] + m[3, j] * m[3, j] + m[4, j] * m[4, j]
-                    )
+                    vmag = math.sqrt(m[2, j] * m[2, j] + m[3, j] * m[3, j] + m[4, j] * m[4, j])
+                    tel[T_VMAG, lo + j, r] = vmag
                     tel[T_T1, lo + j, r] = m[5, j]
                     tel[T_T2, lo + j, r] = m[6, j]
+                    check_out[lo + j, r] = reading_check(
+                        m[0, j], m[1, j], m[2, j], m[3, j], m[4, j], vmag, m[5, j], m[6, j]
+                    )
                 if r >= first_life and (r - first_life) % LIFE_EVERY == 0:
                     w = (r - first_life) // LIFE_EVERY
                     for j in range(nb):
@@ -592,6 +601,7 @@ def run_chunk(
         acceleration,
         replace_after_s,
         out.telemetry,
+        out.check,
         out.wear,
         out.first_life,
         out.flags,

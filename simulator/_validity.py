@@ -2,8 +2,9 @@
 
 The contract (``modax.schema.decode``) checks, in this order, ``motor_currents[0..1]``,
 ``vibration.x/y/z``, ``vibration.magnitude`` and ``temperatures[0..1]`` against the sensor
-ranges, and rejects a message at the first value outside (NaN included). :func:`first_invalid`
-finds that check for every reading in one pass, so the batch tables drop corrupt readings without
+ranges, and rejects a message at the first value outside (NaN included). :func:`reading_check`
+finds that check for a reading (the physics kernel records it for every reading it reports;
+:func:`first_invalid` does it for columns), so the batch tables drop corrupt readings without
 encoding them, and the quarantine decodes one payload per distinct failure to learn its reason.
 
 Examples
@@ -23,7 +24,7 @@ from numba import njit
 
 from modax.schema import CURRENT_LIMIT_A, TEMPERATURE_RANGE_C, VIBRATION_LIMIT_MS2
 
-__all__ = ["CHECKS", "first_invalid"]
+__all__ = ["CHECKS", "first_invalid", "reading_check"]
 
 #: Telemetry columns in the contract's order of checks.
 CHECKS = ("current_1", "current_2", "vib_x", "vib_y", "vib_z", "vib_mag", "temp_1", "temp_2")
@@ -49,9 +50,31 @@ _HIGH = (
 )
 
 
-@njit(cache=True)
-def _inside(value: float, check: int) -> bool:
-    return _LOW[check] <= value <= _HIGH[check]  # false for NaN
+@njit(cache=True, inline="always")
+def _check(value: float, check: int, found: int) -> int:
+    """``check`` if ``value`` is outside its range (or NaN), else ``found``."""
+    return found if _LOW[check] <= value <= _HIGH[check] else check
+
+
+@njit(cache=True, inline="always")
+def reading_check(
+    c1: float, c2: float, vx: float, vy: float, vz: float, vmag: float, t1: float, t2: float
+) -> int:
+    """−1 if every value of one reading is in range, else the index in :data:`CHECKS` of the
+    first value the contract rejects.
+
+    The checks run from the last to the first, each replacing the result where it fails, so the
+    first failing one wins without branches (the physics kernel calls it for a block of devices
+    at once, as vectors).
+    """
+    found = _check(t2, 7, -1)
+    found = _check(t1, 6, found)
+    found = _check(vmag, 5, found)
+    found = _check(vz, 4, found)
+    found = _check(vy, 3, found)
+    found = _check(vx, 2, found)
+    found = _check(c2, 1, found)
+    return _check(c1, 0, found)
 
 
 @njit(cache=True)
@@ -65,27 +88,8 @@ def first_invalid(
     t1: np.ndarray,
     t2: np.ndarray,
 ) -> np.ndarray:
-    """Per reading: −1 if every value is in range, else the index in :data:`CHECKS` of the first
-    value the contract rejects (int8).
-    """
+    """:func:`reading_check` of every reading (int8)."""
     out = np.empty(len(c1), np.int8)
     for i in range(len(c1)):
-        if not _inside(c1[i], 0):
-            out[i] = 0
-        elif not _inside(c2[i], 1):
-            out[i] = 1
-        elif not _inside(vx[i], 2):
-            out[i] = 2
-        elif not _inside(vy[i], 3):
-            out[i] = 3
-        elif not _inside(vz[i], 4):
-            out[i] = 4
-        elif not _inside(vmag[i], 5):
-            out[i] = 5
-        elif not _inside(t1[i], 6):
-            out[i] = 6
-        elif not _inside(t2[i], 7):
-            out[i] = 7
-        else:
-            out[i] = -1
+        out[i] = reading_check(c1[i], c2[i], vx[i], vy[i], vz[i], vmag[i], t1[i], t2[i])
     return out

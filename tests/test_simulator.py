@@ -416,6 +416,7 @@ def test_physics_kernel_equals_its_reference_twin():
         outs.append((out, state))
     (a, sa), (b, sb) = outs
     np.testing.assert_array_equal(a.telemetry, b.telemetry)
+    np.testing.assert_array_equal(a.check, b.check)
     np.testing.assert_array_equal(a.wear, b.wear)
     np.testing.assert_array_equal(a.flags, b.flags)
     np.testing.assert_array_equal(a.emit, b.emit)
@@ -446,6 +447,22 @@ def test_helper_kernels_equal_their_reference_twins(module, name, args):
     fn = getattr(importlib.import_module(f"simulator.{module}"), name)
     with np.errstate(over="ignore"):
         assert fn(*args) == fn.py_func(*args)
+
+
+def test_emitted_kernel_equals_its_reference_twin_and_numpy():
+    from simulator._assemble import emitted
+
+    rng = np.random.default_rng(4)
+    emit = rng.random((5, 60)) < 0.2
+    emit[2] = False
+    flags = rng.integers(0, 16, emit.shape).astype(np.uint8)
+    got = emitted(emit, flags)
+    for a, b in zip(got, emitted.py_func(emit, flags), strict=True):
+        np.testing.assert_array_equal(a, b)
+    device, index = np.nonzero(emit)
+    rank = np.arange(len(device)) - np.searchsorted(device, device)
+    for a, b in zip(got, (device, index, rank, flags[device, index]), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_validity_kernel_equals_its_reference_twin_and_the_contract():
