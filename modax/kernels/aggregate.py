@@ -76,12 +76,16 @@ def table_name(width_ms: int) -> str:
 
 
 @nb.njit(cache=True, inline="always", _nrt=False)
-def _n_stats(sel):
-    """How many statistics ``sel`` selects."""
+def _selection(sel):
+    """``sel`` as ``(tuple of its 6 entries, how many statistics it selects)``.
+
+    A tuple lives in registers: read from the array, the entries would be loaded again after
+    every store to the outputs (which might alias them, as far as the compiler knows).
+    """
     n_stats = 0
     for s in range(6):
         n_stats += sel[s] >= 0
-    return n_stats
+    return (sel[0], sel[1], sel[2], sel[3], sel[4], sel[5]), n_stats
 
 
 @nb.njit(cache=True, inline="always", _nrt=False)
@@ -91,14 +95,15 @@ def _load(acc, o):
 
 
 @nb.njit(cache=True, inline="always", _nrt=False)
-def _put(out_stats, sel, pos, c, sums):
+def _put(out_stats, selection, pos, c, sums):
     """Write channel ``c``'s statistics of one window to row ``pos``; returns the NaNs written.
 
-    ``sums`` is ``(n, shift, Σ(x-shift), Σ(x-shift)², min, max)``; ``sel[s]`` is the output row
-    (within a channel's block) of statistic ``STATS[s]``, or -1.
+    ``sums`` is ``(n, shift, Σ(x-shift), Σ(x-shift)², min, max)``; ``selection`` is
+    :func:`_selection`'s: ``sel[s]`` is the output row (within a channel's block) of statistic
+    ``STATS[s]``, or -1.
     """
     n, shift, s1, s2, lo, hi = sums
-    n_stats = _n_stats(sel)
+    sel, n_stats = selection
     row = c * n_stats
     if n == 0.0:
         for s in range(n_stats):
@@ -137,9 +142,10 @@ def _write(d, start_ms, rows, acc, b, outs, pos):
     out_dev[pos] = d
     out_win[pos] = start_ms
     out_rows[pos] = rows
+    selection = _selection(sel)
     o = b
-    for c in range(out_stats.shape[0] // _n_stats(sel)):
-        nans[0] += _put(out_stats, sel, pos, c, _load(acc, o))
+    for c in range(out_stats.shape[0] // selection[1]):
+        nans[0] += _put(out_stats, selection, pos, c, _load(acc, o))
         o += _ACC
     return pos + 1
 
@@ -202,6 +208,31 @@ def _sums(col, i, j, sums):
             hi = max(hi, x)
             cnt += 1.0
     return cnt, shift, s1, s2, lo, hi
+
+
+@nb.njit(cache=True, inline="always", _nrt=False)
+def _window_sums(col, i, j):
+    """:func:`_sums` of rows ``i..j`` (at least one) of an empty window.
+
+    First without the test for missing values in the loop: the same operations in the same
+    order, so without a NaN the sums are :func:`_sums`' bit for bit. A NaN shows in the shift
+    or in ``Σ(x-shift)``; then :func:`_sums` does it again. Unsigned row numbers spare the
+    loop numba's test for negative indices.
+    """
+    first = np.uint64(i)
+    shift = np.float64(col[first])
+    s1 = s2 = 0.0
+    lo = hi = shift
+    for r in range(first + np.uint64(1), np.uint64(j)):
+        x = np.float64(col[r])
+        dx = x - shift
+        s1 += dx
+        s2 += dx * dx
+        lo = min(lo, x)
+        hi = max(hi, x)
+    if math.isnan(s1) or math.isnan(shift):
+        return _sums(col, i, j, _EMPTY_SUMS)
+    return np.float64(j - i), shift, s1, s2, lo, hi
 
 
 @nb.njit(cache=True, inline="always", _nrt=False)
@@ -285,35 +316,44 @@ def _run(codes, ts, values, i, width, lateness, state, outs, pos, bounds):
     while end < n and codes[end] == d and ts[end] >= ts[end - 1]:
         end += 1
     last = ts[end - 1]
-    room = min(bounds.shape[0] - 1, out_win.shape[0] - pos - 4 * n_slots - 1)
+    rows, starts = bounds[0], bounds[1]
+    room = min(rows.shape[0] - 1, out_win.shape[0] - pos - 4 * n_slots - 1)
+    wm = dev[d, _WM]
     m = 0
-    bounds[0] = j
+    rows[0] = j
     e = j
-    while e < end and m < room:
+    if e < end:
         w = ts[e] // width
-        wend = (w + 1) * width
-        if wend + lateness > last or wend + lateness <= dev[d, _WM]:
+    while e < end and m < room:
+        start = w * width
+        wend = start + width
+        if wend + lateness > last or wend + lateness <= wm:
             break
-        if dev[d, _SLOTS + w % n_slots] == w:
+        if start <= wm and dev[d, _SLOTS + w % n_slots] == w:  # only these can be open
             break
         e += 1
         while e < end and ts[e] < wend:
             e += 1
+        starts[m] = start
         m += 1
-        bounds[m] = e
+        rows[m] = e
+        if e < end:  # the next window: mostly the one right after, no division needed
+            w = w + 1 if ts[e] < wend + width else ts[e] // width
     if m == 0:
         return j, pos
     pos = _advance(d, ts[j], width, lateness, dev, acc, outs, pos)
     for q in range(m):
         out_dev[pos + q] = d
-        out_win[pos + q] = ts[bounds[q]] // width * width
-        out_rows[pos + q] = bounds[q + 1] - bounds[q]
+        out_win[pos + q] = starts[q]
+        out_rows[pos + q] = rows[q + 1] - rows[q]
+    selection = _selection(sel)
     for c in range(n_ch):
+        col = values[c]
         for q in range(m):
-            sums = _sums(values[c], bounds[q], bounds[q + 1], _EMPTY_SUMS)
-            nans[0] += _put(out_stats, sel, pos + q, c, sums)
+            sums = _window_sums(col, rows[q], rows[q + 1])
+            nans[0] += _put(out_stats, selection, pos + q, c, sums)
     pos += m
-    return bounds[m], _advance(d, ts[bounds[m] - 1], width, lateness, dev, acc, outs, pos)
+    return rows[m], _advance(d, ts[rows[m] - 1], width, lateness, dev, acc, outs, pos)
 
 
 @nb.njit(cache=True, inline="always", _nrt=False)
@@ -600,7 +640,7 @@ class WindowAggregator:
             positions = np.zeros(parts, np.int64)
             args = (codes, ts, arrays)
             rest = (self.width_ms, self.allowed_lateness_ms, self._state, late)
-            bounds = np.empty((parts, _BLOCK + 1), np.int64)
+            bounds = np.empty((parts, 2, _BLOCK + 1), np.int64)
             if parts == 1:  # no thread pool for the small batches of live ingestion
                 one = self._part(outs, 0)
                 starts[0], positions[0] = _aggregate(
