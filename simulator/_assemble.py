@@ -215,13 +215,13 @@ def _quarantine(wire: pa.Table, check: np.ndarray) -> pa.Table:
 def emitted(
     emit: np.ndarray, flags: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The safety messages of a chunk, device by device in time order, in one pass.
+    """The safety messages of a chunk, device by device in time order.
 
     Parameters
     ----------
-    emit : numpy.ndarray of bool, shape (n_devices, n_steps)
-        Where a device publishes (:attr:`ChunkBuffers.emit`).
-    flags : numpy.ndarray of uint8, shape (n_devices, n_steps)
+    emit : numpy.ndarray of bool, shape (n_steps, n_devices)
+        Where a device publishes (:attr:`ChunkBuffers.emit`, step by step).
+    flags : numpy.ndarray of uint8, shape (n_steps, n_devices)
         The safety flags after every check.
 
     Returns
@@ -232,24 +232,27 @@ def emitted(
     flags : numpy.ndarray of uint8
         Per message: its flags.
     """
-    n = 0
-    for d in range(emit.shape[0]):
-        for i in range(emit.shape[1]):
-            n += emit[d, i]
-    device = np.empty(n, np.int64)
-    step = np.empty(n, np.int64)
-    rank = np.empty(n, np.int64)
-    sent = np.empty(n, np.uint8)
-    e = 0
-    for d in range(emit.shape[0]):
-        first = e
-        for i in range(emit.shape[1]):
-            if emit[d, i]:
+    n_steps, n_devices = emit.shape
+    first = np.zeros(n_devices + 1, np.int64)
+    for i in range(n_steps):
+        for d in range(n_devices):
+            first[d + 1] += emit[i, d]
+    for d in range(n_devices):
+        first[d + 1] += first[d]
+    device = np.empty(first[n_devices], np.int64)
+    step = np.empty(first[n_devices], np.int64)
+    rank = np.empty(first[n_devices], np.int64)
+    sent = np.empty(first[n_devices], np.uint8)
+    at = first[:n_devices].copy()
+    for i in range(n_steps):
+        for d in range(n_devices):
+            if emit[i, d]:
+                e = at[d]
                 device[e] = d
                 step[e] = i
-                rank[e] = e - first
-                sent[e] = flags[d, i]
-                e += 1
+                rank[e] = e - first[d]
+                sent[e] = flags[i, d]
+                at[d] = e + 1
     return device, step, rank, sent
 
 

@@ -137,8 +137,11 @@ BLOCK = 256
 M_IMBALANCE, M_MISALIGNMENT, M_BEARING, M_OVERLOAD, M_COOLING, M_PHASE, M_ESTOP, M_DOOR, N_MOD = (
     range(9)
 )
-#: Reported values of a step: currents 1–2, vibration x/y/z, temperatures 1–2.
+#: Reported values of a step: currents 1–2, vibration x/y/z, temperatures 1–2 (then the
+#: vibration magnitude and the contract check of a reading, derived from them).
 N_MEASURED = 7
+M_VMAG = 7
+M_CHECK = 8
 LIFE_FAILED_CODE = 1
 LIFE_REPLACED_CODE = 2
 
@@ -209,9 +212,10 @@ class ChunkBuffers:
     wear : numpy.ndarray, shape (2, n_devices, n_life)
         True damage and stress factor at readings ``first_life``, ``first_life + LIFE_EVERY``, …
         of the chunk.
-    flags : numpy.ndarray of uint8, shape (n_devices, n_steps)
-        Safety flags after every 20 Hz check (``FLAG_*`` bits).
-    emit : numpy.ndarray of bool, shape (n_devices, n_steps)
+    flags : numpy.ndarray of uint8, shape (n_steps, n_devices)
+        Safety flags after every 20 Hz check (``FLAG_*`` bits), step by step (the kernel's
+        order: its vector loops write them contiguously).
+    emit : numpy.ndarray of bool, shape (n_steps, n_devices)
         Where the device publishes a safety message (on change, and at least every second).
     life : numpy.ndarray, shape (n_devices, MAX_LIFE_EVENTS, 2)
         ``(time_s, LIFE_FAILED | LIFE_REPLACED)`` events of the chunk; ``life_count`` per device.
@@ -240,8 +244,8 @@ class ChunkBuffers:
             np.empty((n_devices, n_readings), np.int8),
             np.empty((2, n_devices, n_life)),
             first_life,
-            np.empty((n_devices, n_steps), np.uint8),
-            np.empty((n_devices, n_steps), np.bool_),
+            np.empty((n_steps, n_devices), np.uint8),
+            np.empty((n_steps, n_devices), np.bool_),
             np.zeros((n_devices, MAX_LIFE_EVENTS, 2)),
             np.zeros(n_devices, np.int64),
         )
@@ -346,7 +350,7 @@ def simulate_chunk(
             phi[0, j] = math.cos(pb[P_PHI2, j])
             phi[1, j] = math.sin(pb[P_PHI2, j])
         mods = np.zeros((N_MOD, BLOCK))
-        m = np.empty((N_MEASURED, BLOCK))
+        m = np.empty((N_MEASURED + 2, BLOCK))
         amps = np.empty((5, BLOCK))
         stress = np.empty(BLOCK)
         event = np.zeros(BLOCK, np.int64)
@@ -541,8 +545,13 @@ def simulate_chunk(
                 st[S_FLAGS, j] = flags if emit else st[S_FLAGS, j]
                 st[S_LAST_EMIT, j] = k if emit else st[S_LAST_EMIT, j]
                 st[S_SAFETY_COUNT, j] += 1.0 if emit else 0.0
-                flags_out[lo + j, i] = flags
-                emit_out[lo + j, i] = emit
+                flags_out[i, lo + j] = flags
+                emit_out[i, lo + j] = emit
+                vmag = math.sqrt(m[2, j] * m[2, j] + m[3, j] * m[3, j] + m[4, j] * m[4, j])
+                m[M_VMAG, j] = vmag
+                m[M_CHECK, j] = reading_check(
+                    m[0, j], m[1, j], m[2, j], m[3, j], m[4, j], vmag, m[5, j], m[6, j]
+                )
             if reading:
                 r = i // TELEMETRY_EVERY
                 for j in range(nb):
@@ -551,13 +560,10 @@ def simulate_chunk(
                     tel[T_VX, lo + j, r] = m[2, j]
                     tel[T_VY, lo + j, r] = m[3, j]
                     tel[T_VZ, lo + j, r] = m[4, j]
-                    vmag = math.sqrt(m[2, j] * m[2, j] + m[3, j] * m[3, j] + m[4, j] * m[4, j])
-                    tel[T_VMAG, lo + j, r] = vmag
+                    tel[T_VMAG, lo + j, r] = m[M_VMAG, j]
                     tel[T_T1, lo + j, r] = m[5, j]
                     tel[T_T2, lo + j, r] = m[6, j]
-                    check_out[lo + j, r] = reading_check(
-                        m[0, j], m[1, j], m[2, j], m[3, j], m[4, j], vmag, m[5, j], m[6, j]
-                    )
+                    check_out[lo + j, r] = m[M_CHECK, j]
                 if r >= first_life and (r - first_life) % LIFE_EVERY == 0:
                     w = (r - first_life) // LIFE_EVERY
                     for j in range(nb):

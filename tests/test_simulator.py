@@ -453,15 +453,15 @@ def test_emitted_kernel_equals_its_reference_twin_and_numpy():
     from simulator._assemble import emitted
 
     rng = np.random.default_rng(4)
-    emit = rng.random((5, 60)) < 0.2
-    emit[2] = False
+    emit = rng.random((60, 5)) < 0.2
+    emit[:, 2] = False
     flags = rng.integers(0, 16, emit.shape).astype(np.uint8)
     got = emitted(emit, flags)
     for a, b in zip(got, emitted.py_func(emit, flags), strict=True):
         np.testing.assert_array_equal(a, b)
-    device, index = np.nonzero(emit)
+    device, index = np.nonzero(emit.T)
     rank = np.arange(len(device)) - np.searchsorted(device, device)
-    for a, b in zip(got, (device, index, rank, flags[device, index]), strict=True):
+    for a, b in zip(got, (device, index, rank, flags.T[device, index]), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
