@@ -122,6 +122,7 @@ _LOW = np.array(
     [-CURRENT_RANGE_A, -CURRENT_RANGE_A, -VIBRATION_RANGE_MS2, *TEMPERATURE_RANGE_C[:1]]
 )
 _HIGH = np.array([CURRENT_RANGE_A, CURRENT_RANGE_A, VIBRATION_RANGE_MS2, TEMPERATURE_RANGE_C[1]])
+_FIELDS = ("device", "kind", "channel", "start_s", "end_s", "severity", "hold")
 
 
 @dataclass
@@ -166,20 +167,26 @@ class FaultEvents:
         channel: str | None = None,
     ) -> None:
         """Add events of one kind (arrays of equal length) and keep the table sorted."""
-        devices = np.asarray(devices, np.int64)
-        n = len(devices)
-        name = channel or kind.default_channel
-        code = CHANNELS.index(name) if name is not None else -1
-        self.device = np.concatenate([self.device, devices])
-        self.kind = np.concatenate([self.kind, np.full(n, kind.code, np.int64)])
-        self.channel = np.concatenate([self.channel, np.full(n, code, np.int64)])
-        self.start_s = np.concatenate([self.start_s, np.broadcast_to(start_s, n)])
-        self.end_s = np.concatenate([self.end_s, np.broadcast_to(end_s, n)])
-        self.severity = np.concatenate([self.severity, np.broadcast_to(severity, n)])
-        self.hold = np.concatenate([self.hold, np.full((n, 3), np.nan)])
-        order = np.lexsort((self.kind, self.start_s, self.device))
-        for name_ in ("device", "kind", "channel", "start_s", "end_s", "severity", "hold"):
-            setattr(self, name_, getattr(self, name_)[order])
+        self.extend([(devices, kind, start_s, end_s, severity, channel)])
+
+    def extend(self, batches: list[tuple]) -> None:
+        """Add several batches of :meth:`add`'s arguments: one concatenation, one sort."""
+        parts: dict[str, list[np.ndarray]] = {name: [getattr(self, name)] for name in _FIELDS}
+        for devices, kind, start_s, end_s, severity, channel in batches:
+            n = len(devices)
+            name = channel or kind.default_channel
+            code = CHANNELS.index(name) if name is not None else -1
+            parts["device"].append(np.asarray(devices, np.int64))
+            parts["kind"].append(np.full(n, kind.code, np.int64))
+            parts["channel"].append(np.full(n, code, np.int64))
+            parts["start_s"].append(np.broadcast_to(start_s, n))
+            parts["end_s"].append(np.broadcast_to(end_s, n))
+            parts["severity"].append(np.broadcast_to(severity, n))
+            parts["hold"].append(np.full((n, 3), np.nan))
+        joined = {name: np.concatenate(arrays) for name, arrays in parts.items()}
+        order = np.lexsort((joined["kind"], joined["start_s"], joined["device"]))
+        for name, values in joined.items():
+            setattr(self, name, values[order])
 
     def pointers(self, n_devices: int) -> np.ndarray:
         """CSR pointers: device ``d``'s events are ``ptr[d]:ptr[d + 1]``."""

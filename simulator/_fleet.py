@@ -170,6 +170,7 @@ class Fleet:
 
     def _draw(self, until_s: float) -> None:
         """Materialise scenario fault periods that begin before ``until_s``."""
+        batches = []
         for r, rule in enumerate(self.scenario.faults):
             while True:
                 p = self._periods[r]
@@ -189,15 +190,11 @@ class Fleet:
                 severity = rng.uniform(*rule.severity, self.n_devices)
                 devices = np.flatnonzero(hit)
                 start = base + onset[devices]
-                self.faults_.add(
-                    devices,
-                    rule.kind,
-                    start,
-                    start + duration[devices],
-                    severity[devices],
-                    rule.channel,
-                )
+                end = start + duration[devices]
+                batches.append((devices, rule.kind, start, end, severity[devices], rule.channel))
                 self._periods[r] = p + 1
+        if batches:
+            self.faults_.extend(batches)
 
     def _damage_rate(self) -> np.ndarray:
         """Mean damage per second so far, per device (for projected remaining life)."""
