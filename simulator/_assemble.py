@@ -177,33 +177,34 @@ def _quarantine(wire: pa.Table, check: np.ndarray) -> pa.Table:
     corrupt = check >= 0
     rows = wire.filter(pa.array(corrupt))
     payloads = Wire(rows, pa.table({})).telemetry_payloads()
-    topics = [topic_for(d, "telemetry") for d in rows["device_id"].to_pylist()]
-    failed = check[corrupt]
+    ids = rows["device_id"].to_pylist()
+    topic_of = {device: topic_for(device, "telemetry") for device in set(ids)}
+    topics = [topic_of[device] for device in ids]
+    failed = check[corrupt].astype(np.int64)
     values = np.choose(failed, [rows[name].to_numpy() for name in CHECKS])
     negative = rows["timestamp"].to_numpy() < 0
-    known: dict[tuple, tuple[str, str | None, str]] = {}
-    reasons, fields, details = [], [], []
-    keys = zip(failed.tolist(), [v.hex() for v in values.tolist()], negative.tolist(), strict=True)
-    for topic, payload, key in zip(topics, payloads, keys, strict=True):
-        if key not in known:
-            try:
-                decode(topic, payload)
-            except MessageError as err:
-                known[key] = (err.reason.value, err.field, err.detail)
-            else:  # pragma: no cover - reading_check mirrors the contract
-                raise AssertionError(f"payload marked corrupt passes the contract: {payload!r}")
-        reason, field, detail = known[key]
-        reasons.append(reason)
-        fields.append(field)
-        details.append(detail)
+    keys = np.stack([failed, values.view(np.int64), negative.astype(np.int64)], axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    known = []
+    for row in first.tolist():
+        try:
+            decode(topics[row], payloads[row])
+        except MessageError as err:
+            known.append((err.reason.value, err.field, err.detail))
+        else:  # pragma: no cover - reading_check mirrors the contract
+            raise AssertionError(f"payload marked corrupt passes the contract: {payloads[row]!r}")
+    which = pa.array(inverse.reshape(-1), pa.int64())
+    reasons, fields, details = (
+        pa.array([found[i] for found in known], pa.string()).take(which) for i in range(3)
+    )
     received = rows["received_ms"].to_numpy()
     return pa.Table.from_pydict(
         {
             "topic": pa.array(topics, pa.string()),
             "payload": pa.array(payloads, pa.binary()),
-            "reason": pa.array(reasons, pa.string()),
-            "field": pa.array(fields, pa.string()),
-            "detail": pa.array(details, pa.string()),
+            "reason": reasons,
+            "field": fields,
+            "detail": details,
             "received_at": timestamps(received),
             "date": dates(received),
         },
