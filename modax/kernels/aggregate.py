@@ -54,8 +54,6 @@ _WM, _NEXT, _CUR, _CURK, _LO, _HI = range(6)
 _SLOTS = 6
 _MAX_SLOTS = 4096
 _PARALLEL_ROWS = 200_000  # smaller batches run on one thread
-_ALL = np.zeros(0, np.int32)  # owner map of a single-threaded run: every device
-_NO_ROWS = np.zeros(0, np.int64)
 _EMPTY_SUMS = (0.0, 0.0, 0.0, 0.0, np.inf, -np.inf)  # n, shift, Σ, Σ², min, max
 _BLOCK = 4096  # rows a thread sorts out, and windows the sorted path writes, at a time
 _LINE = 16  # int64s per thread for counters the threads update: 128 bytes apart
@@ -400,14 +398,16 @@ def _row(codes, ts, values, i, width, lateness, state, late, outs, pos, bounds):
 
 @nb.njit(cache=True, _nrt=False)
 def _aggregate(
-    codes, ts, values, start, width, lateness, state, late, outs, pos, owner, part, bounds, rows
+    codes, ts, values, start, width, lateness, state, late, outs, pos, first, last, bounds, rows
 ):
     """Feed rows ``start..`` into the per-device windows; stop early when ``outs`` may overflow.
 
-    Only devices with ``owner[code] == part`` are handled (all when ``owner`` is empty), so
-    threads can share the state (each device's state is touched by one thread only). A thread
-    first lists its rows among the next ``len(rows)`` without a branch, then handles them: on
-    interleaved devices, testing each row's owner would mispredict every other row.
+    Only devices ``first <= code < last`` are handled, so threads can share the state (each
+    device's state is touched by one thread only). A thread takes the rows a block of
+    ``len(rows)`` at a time and first counts its rows in the block (a loop the compiler
+    vectorises): a block of other threads' rows is skipped, a block of its own handled in place;
+    otherwise it lists its rows without a branch, then handles them (on interleaved devices,
+    testing each row's device would mispredict every other row).
 
     Per device, one row of ``dev`` holds the watermark, the next closing deadline, the current
     window, its slot and its bounds ``[_LO, _HI)`` (empty once it closed), then each slot's
@@ -417,19 +417,24 @@ def _aggregate(
     n = ts.shape[0]
     n_slots = (state[0].shape[1] - _SLOTS) // 2
     cap = outs[1].shape[0]
+    span = np.uint64(last - first)
     i = start
-    if owner.shape[0] == 0:
-        while i < n:
-            if pos + 2 * n_slots > cap:
-                return i, pos
-            i, pos = _row(codes, ts, values, i, width, lateness, state, late, outs, pos, bounds)
-        return n, pos
     while i < n:
         end = min(n, i + rows.shape[0])
-        m = 0
+        mine = 0
         for r in range(i, end):
-            rows[m] = r
-            m += owner[codes[r]] == part
+            mine += np.uint64(codes[r] - first) < span
+        if mine == end - i:
+            while i < end:  # a run may take this row past the block's end
+                if pos + 2 * n_slots > cap:
+                    return i, pos
+                i, pos = _row(codes, ts, values, i, width, lateness, state, late, outs, pos, bounds)
+            continue
+        m = 0
+        if mine:
+            for r in range(i, end):
+                rows[m] = r
+                m += np.uint64(codes[r] - first) < span
         q = 0
         i = end
         while q < m:
@@ -444,9 +449,12 @@ def _aggregate(
 
 @nb.njit(cache=True, parallel=True)
 def _aggregate_parts(
-    codes, ts, values, starts, width, lateness, state, late, outs, positions, owner, bounds, rows
+    codes, ts, values, starts, width, lateness, state, late, outs, positions, edges, bounds, rows
 ):
-    """:func:`_aggregate` on ``len(starts)`` device partitions in parallel, one output each."""
+    """:func:`_aggregate` in parallel: thread ``p`` on devices ``edges[p] <= code < edges[p + 1]``.
+
+    One output each.
+    """
     out_dev, out_win, out_rows, out_stats, sel, nans = outs
     parts = starts.shape[0]
     for p in nb.prange(parts):
@@ -462,8 +470,8 @@ def _aggregate_parts(
             late,
             part_outs,
             0,
-            owner,
-            p,
+            edges[p],
+            edges[p + 1],
             bounds[p],
             rows[p],
         )
@@ -641,16 +649,16 @@ class WindowAggregator:
             args = (codes, ts, arrays)
             rest = (self.width_ms, self.allowed_lateness_ms, self._state, late)
             bounds = np.empty((parts, 2, _BLOCK + 1), np.int64)
+            rows = np.empty((parts, _BLOCK), np.int64)
+            n_dev = len(self._state[0])
             if parts == 1:  # no thread pool for the small batches of live ingestion
                 one = self._part(outs, 0)
                 starts[0], positions[0] = _aggregate(
-                    *args, starts[0], *rest, one, 0, _ALL, 0, bounds[0], _NO_ROWS
+                    *args, starts[0], *rest, one, 0, 0, n_dev, bounds[0], rows[0]
                 )
-            else:
-                n_dev = len(self._state[0])  # contiguous codes per thread: no false sharing
-                owner = (np.arange(n_dev) * parts // max(n_dev, 1)).astype(np.int32)
-                rows = np.empty((parts, _BLOCK), np.int64)
-                _aggregate_parts(*args, starts, *rest, outs, positions, owner, bounds, rows)
+            else:  # contiguous codes per thread: their state shares no cache lines
+                edges = np.arange(parts + 1) * n_dev // parts
+                _aggregate_parts(*args, starts, *rest, outs, positions, edges, bounds, rows)
             tables += [self._to_table(outs, int(positions[p]), p) for p in range(parts)]
             if (starts >= len(ts)).all():
                 break
