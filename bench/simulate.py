@@ -45,8 +45,8 @@ def kernel_rate(fleet: Fleet, steps: int, kernel: object, repeat: int = 1) -> fl
 def batch(devices: int, duration: float, lake_root: str | None) -> dict[str, float]:
     """Generate ``duration`` s of ``devices`` devices, to tables only or into a lake.
 
-    Pipelined (``Fleet.run(overlap=True)``): a chunk's tables are made, and appended to the lake,
-    on worker threads while the next chunk is simulated. Each lake table is committed once it
+    Pipelined (``Fleet.run(overlap=True)``): a chunk is appended to the lake on a worker thread
+    while the next one is simulated and its tables made. Each lake table is committed once it
     holds :data:`ROWS_PER_COMMIT` rows (the small ones at the end): few commits, few small files.
     """
     fleet = Fleet(n_devices=devices, seed=1, scenario="mixed-faults")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -243,26 +242,6 @@ class Fleet:
     def _advance(self, n_steps: int) -> tuple[SimResult, tuple]:
         return assemble(*self._simulate(n_steps))
 
-    def _chunks(self, sizes: list[int], overlap: bool) -> Iterator[tuple[int, SimResult, tuple]]:
-        """``(n_steps, result, life)`` of chunks of ``sizes`` steps, in order.
-
-        With ``overlap``, chunk *n* is assembled on a worker thread while the kernel (which
-        releases the GIL) simulates chunk *n + 1*.
-        """
-        if not overlap:
-            for n in sizes:
-                yield n, *self._advance(n)
-            return
-        with ThreadPoolExecutor(1, "simulator-assemble") as pool:
-            pending: tuple[int, Future] | None = None
-            for n in sizes:
-                simulated = self._simulate(n)
-                if pending is not None:
-                    yield pending[0], *pending[1].result()
-                pending = (n, pool.submit(assemble, *simulated))
-            if pending is not None:
-                yield pending[0], *pending[1].result()
-
     @staticmethod
     def steps(duration_s: float) -> int:
         """20 Hz steps in ``duration_s`` (ValueError unless a positive multiple of 0.1 s)."""
@@ -304,12 +283,13 @@ class Fleet:
             Simulated seconds per chunk (default: about a million readings per chunk). The
             output does not depend on it.
         overlap : bool
-            Pipeline the chunks: while the kernel simulates chunk *n + 1*, a worker thread makes
-            the tables of chunk *n* and another calls ``on_chunk`` with chunk *n − 1*
-            (:class:`~simulator._handoff.Handoff`) — worth it when cores are free, since the
-            kernel, most of the table making and a Delta Lake append all release the GIL. The
-            output is the same. Ignored when numba's threading layer is ``workqueue``, which
-            cannot run two parallel kernels at once.
+            Pipeline the chunks: while chunk *n + 1* is simulated and its tables made, a worker
+            thread calls ``on_chunk`` with chunk *n* (:class:`~simulator._handoff.Handoff`) —
+            worth it for a slow consumer such as a Delta Lake append, which releases the GIL.
+            The tables are made on the calling thread, after the kernel: the kernel keeps both
+            cores busy, so making one chunk's tables beside the next chunk's kernel saved nothing
+            and held a third chunk's buffers. The output is the same. Ignored when numba's
+            threading layer is ``workqueue``, which cannot run two parallel kernels at once.
         """
         total = self.steps(duration_s)
         per_chunk = (
@@ -321,7 +301,8 @@ class Fleet:
         overlap = overlap and parallel_kernels_may_overlap()
         parts, lives = [], []
         with Handoff(on_chunk or (lambda _: None), overlap) as handoff:
-            for n, result, life in self._chunks(sizes, overlap):
+            for n in sizes:
+                result, life = self._advance(n)
                 lives.append(life)
                 if on_chunk is not None:
                     handoff.put(result)
