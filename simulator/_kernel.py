@@ -7,6 +7,10 @@ array carried from chunk to chunk, and every random number is counter-based, so 
 any chunks gives the same numbers bit for bit. ``simulate_chunk.py_func`` is the plain-Python
 reference twin.
 
+Devices go in blocks of :data:`BLOCK`; each step is a loop over a block's devices, written
+without branches so that LLVM vectorises it across devices (``docs/decisions/0007``).
+``S_ON_SINCE`` is the global step of the motor's last start (the inrush table counts steps).
+
 Examples
 --------
 >>> from simulator._noise import device_keys
