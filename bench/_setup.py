@@ -39,9 +39,14 @@ def arrival_order(phase: np.ndarray, order: np.ndarray, per: int) -> tuple[np.nd
 
 
 def best_of(repeat: int, run: Callable[[], object]) -> tuple[float, object]:
-    """The fastest of ``repeat`` runs in s (garbage collected before each), and its result."""
+    """The fastest of ``repeat`` runs in s, and its result.
+
+    Before each run the previous result is dropped and the garbage collected: every run starts
+    with the memory of the one before it free, as a long-running process would.
+    """
     best, result = float("inf"), None
     for _ in range(repeat):
+        result = None
         gc.collect()
         start = time.perf_counter()
         result = run()
