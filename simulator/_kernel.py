@@ -31,9 +31,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
 from numba import njit, prange
 
+from modax.schema import pooled_array
 from simulator._electrical import STEP_S, phase_currents
 from simulator._faults import FaultEvents, apply_sensor_faults, overlapping, process_modifiers
 from simulator._load import PROFILE_START_STOP, load_fraction
@@ -92,7 +92,6 @@ __all__ = [
     "ChunkBuffers",
     "FaultArrays",
     "initial_state",
-    "pooled",
     "run_chunk",
     "simulate_chunk",
 ]
@@ -204,20 +203,6 @@ class FaultArrays:
         return cls.of(FaultEvents(), n_devices)
 
 
-def pooled(shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    """An uninitialised C-contiguous array in Arrow's memory pool.
-
-    The large per-chunk outputs live there: Arrow's allocator (mimalloc) keeps freed memory
-    mapped and hands it out again, where ``np.empty`` gets fresh pages from the OS for every
-    chunk, which the kernel's threads then fault in and the OS zeroes — that took longer than
-    the kernel itself (30 → 60–100 ms per million readings). The tables made from the chunk
-    hold the buffer as long as they need it.
-    """
-    itemsize = np.dtype(dtype).itemsize
-    buffer = pa.allocate_buffer(math.prod(shape) * itemsize)
-    return np.frombuffer(buffer, dtype).reshape(shape)
-
-
 @dataclass
 class ChunkBuffers:
     """Kernel outputs for one chunk.
@@ -260,12 +245,12 @@ class ChunkBuffers:
         n_readings = n_steps // TELEMETRY_EVERY
         n_life = len(range(first_life, n_readings, LIFE_EVERY))
         return cls(
-            pooled((N_TEL, n_devices, n_readings), np.float64),
-            pooled((n_devices, n_readings), np.int8),
+            pooled_array((N_TEL, n_devices, n_readings), np.float64),
+            pooled_array((n_devices, n_readings), np.int8),
             np.empty((2, n_devices, n_life)),
             first_life,
-            pooled((n_steps, n_devices), np.uint8),
-            pooled((n_steps, n_devices), np.bool_),
+            pooled_array((n_steps, n_devices), np.uint8),
+            pooled_array((n_steps, n_devices), np.bool_),
             np.zeros((n_devices, MAX_LIFE_EVENTS, 2)),
             np.zeros(n_devices, np.int64),
         )

@@ -268,6 +268,7 @@ def test_public_surface_is_pinned():
             "decode",
             "decode_batch",
             "parse_topic",
+            "pooled_array",
             "topic_for",
         ]
     )

@@ -34,9 +34,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from modax.kernels._arrays import pooled, readonly
+from modax.kernels._arrays import readonly
 from modax.kernels._devices import DeviceCodes
-from modax.schema import TELEMETRY_CHANNELS, UTC_MS
+from modax.schema import TELEMETRY_CHANNELS, UTC_MS, pooled_array
 
 __all__ = ["STATS", "Rolling", "WindowAggregator", "table_name"]
 
@@ -588,10 +588,10 @@ class WindowAggregator:
     def _outputs(self, cap: int, parts: int = 1) -> tuple[np.ndarray, ...]:
         """Output arrays for ``parts`` threads: device, window start, rows, stats, sel, NaNs."""
         return (
-            pooled((parts, cap), np.int32),
-            pooled((parts, cap), np.int64),
-            pooled((parts, cap), np.int64),
-            pooled((parts, len(self.channels) * len(self.stats), cap), np.float64),
+            pooled_array((parts, cap), np.int32),
+            pooled_array((parts, cap), np.int64),
+            pooled_array((parts, cap), np.int64),
+            pooled_array((parts, len(self.channels) * len(self.stats), cap), np.float64),
             self._sel,
             np.zeros((parts, _LINE), np.int64),  # a cache line each: no false sharing
         )
@@ -720,7 +720,7 @@ class WindowAggregator:
     def _to_table(self, outs: tuple[np.ndarray, ...], pos: int, part: int = 0) -> pa.Table:
         out_dev, out_win, out_rows, out_stats = (a[part] for a in outs[:4])
         nulls = bool(outs[5][part, 0])  # NaN statistics become nulls; else no scan for them
-        width = pooled((pos,), np.int64)
+        width = pooled_array((pos,), np.int64)
         width.fill(self.width_ms)
         columns: dict[str, pa.Array] = {
             "device": pa.array(out_dev[:pos]),

@@ -28,6 +28,7 @@ from modax.schema._tables import (
     TELEMETRY_CHANNELS,
     TELEMETRY_SCHEMA,
     UTC_MS,
+    pooled_array,
 )
 from modax.schema._topics import (
     LEGACY_SAFETY_TOPIC,
@@ -71,5 +72,6 @@ __all__ = [
     "decode",
     "decode_batch",
     "parse_topic",
+    "pooled_array",
     "topic_for",
 ]

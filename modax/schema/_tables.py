@@ -6,6 +6,9 @@ partition column of every table. Units: currents in A, temperatures in °C, vibr
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pyarrow as pa
 
 __all__ = [
@@ -20,6 +23,7 @@ __all__ = [
     "TELEMETRY_RAW_SCHEMA",
     "TELEMETRY_SCHEMA",
     "UTC_MS",
+    "pooled_array",
 ]
 
 #: Most motor currents / temperatures one telemetry message may carry.
@@ -108,3 +112,23 @@ QUARANTINE_RAW_SCHEMA = pa.schema(
 )
 #: The ``quarantine`` lake table: raw payload, topic, machine-readable reason, time.
 QUARANTINE_SCHEMA = QUARANTINE_RAW_SCHEMA.append(pa.field("date", pa.date32()))
+
+
+def pooled_array(shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array in Arrow's memory pool, for columns of these tables.
+
+    For large kernel outputs that become Arrow columns: Arrow's allocator (mimalloc) keeps freed
+    memory and hands it out again, where ``np.empty`` of a large array gets fresh pages from the
+    OS every time, which the kernel then faults in and the OS zeroes (in a VM, memory no process
+    has touched yet costs milliseconds per MB). The tables made from the array hold its buffer
+    as long as they need it.
+
+    Examples
+    --------
+    >>> out = pooled_array((2, 3), np.float64)
+    >>> out.shape, out.flags.c_contiguous, out.flags.writeable
+    ((2, 3), True, True)
+    """
+    count = math.prod(shape)
+    buffer = pa.allocate_buffer(max(count * np.dtype(dtype).itemsize, 1))
+    return np.frombuffer(buffer, dtype, count=count).reshape(shape)
