@@ -25,15 +25,14 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from modax._errors import ConfigError
+from modax.storage import storage_options
+
 __all__ = ["BrokerURL", "ConfigError", "Settings", "load_settings", "parse_broker_url"]
 
 _SECRETS = frozenset({"mqtt_password"})
 _LOG_FORMATS = ("text", "json")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-
-
-class ConfigError(ValueError):
-    """A setting is invalid; the message names the variable and what to fix."""
 
 
 @dataclass(frozen=True)
@@ -117,8 +116,6 @@ class Settings:
         """Raise :class:`ConfigError` naming the variable for the first invalid setting."""
         if not self.lake:
             raise ConfigError("MODAX_LAKE is empty: set it to a directory or an s3:// URI")
-        from modax.storage import storage_options  # its StorageError is a ConfigError
-
         storage_options(self.lake)  # the URI scheme and the AWS_* settings it needs
         parse_broker_url(self.broker)
         if self.log_format not in _LOG_FORMATS:

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
-from modax.config import ConfigError
+from modax._errors import ConfigError
 
 __all__ = [
     "OBJECT_STORE_SCHEMES",

@@ -1,7 +1,9 @@
-"""The project's own files: dependencies in sync, public surface pinned."""
+"""The project's own files: dependencies in sync, public surface pinned, imports one way."""
 
 from __future__ import annotations
 
+import ast
+import graphlib
 import re
 import tomllib
 from pathlib import Path
@@ -51,3 +53,56 @@ def test_public_surface_is_pinned():
             "load_settings",
         ]
     )
+
+
+PACKAGES = ("modax", "simulator", "dashboards")
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Each module of the three packages and the modules of theirs it imports (any depth)."""
+    files = {
+        ".".join(f.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): f
+        for package in PACKAGES
+        for f in (ROOT / package).rglob("*.py")
+    }
+
+    def ours(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for module, path in files.items():
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {ours(alias.name) for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported |= {ours(f"{node.module}.{alias.name}") for alias in node.names}
+        graph[module] = imported - {None, module}
+    return graph
+
+
+def _unit(module: str) -> str:
+    """``modax.models.wear.live`` → ``modax.models``; ``simulator._kernel`` → ``simulator``."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "modax" else parts[0]
+
+
+def test_imports_have_no_cycles():
+    graphlib.TopologicalSorter(_import_graph()).prepare()  # raises CycleError with the cycle
+
+
+def test_layers_import_only_downwards():
+    """``dashboards → modax.viz → modax``; ``simulator → modax.schema``; modax runs the
+    simulator from its CLI only."""
+    uses: dict[str, set[str]] = {}
+    for module, imported in _import_graph().items():
+        uses.setdefault(_unit(module), set()).update(_unit(m) for m in imported)
+    assert uses["simulator"] - {"simulator"} <= {"modax.schema"}
+    for unit, used in uses.items():
+        if unit.startswith("modax"):
+            assert "dashboards" not in used, unit
+            assert "simulator" not in used or unit == "modax.cli", unit
+            assert "modax.viz" not in used or unit == "modax.viz", unit
+    assert not any("dashboards" in used for unit, used in uses.items() if unit != "dashboards")
