@@ -1,5 +1,7 @@
 """Live wear per device into the lake's ``wear`` table (advisory), on simulator telemetry."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
@@ -7,7 +9,13 @@ import pytest
 
 import simulator
 from modax.lake import Lake
-from modax.models.wear.live import WEAR_SCHEMA, WearDeriver, stress_windows, update_wear
+from modax.models.wear.live import (
+    WEAR_SCHEMA,
+    StressWindows,
+    WearDeriver,
+    stress_windows,
+    update_wear,
+)
 from modax.pipeline import Pipeline
 
 
@@ -85,3 +93,51 @@ def test_pipeline_deriver_writes_what_the_batch_update_writes(lake_dir, telemetr
     pd.testing.assert_frame_equal(got[keys], want[keys])
     np.testing.assert_allclose(got["accumulated_h"], want["accumulated_h"])
     np.testing.assert_allclose(got["remaining_h"], want["remaining_h"])
+
+
+def _pandas_stress_windows(telemetry, window_s):
+    """The stress windows written out with pandas groupby: the reference for the kernel's."""
+    frame = telemetry.to_pandas()
+    currents = frame[[f"current_{i}" for i in range(1, 5)]].to_numpy(dtype=float)
+    temps = frame[[f"temp_{i}" for i in range(1, 5)]].to_numpy(dtype=float)
+    frame["window_start"] = frame["ts"].dt.floor(pd.Timedelta(seconds=window_s))
+    frame["c_sum"], frame["c_n"] = np.nansum(currents, axis=1), np.isfinite(currents).sum(axis=1)
+    frame["c_max"] = np.where(np.isfinite(currents), currents, -np.inf).max(axis=1)
+    frame["t_sum"], frame["t_n"] = np.nansum(temps, axis=1), np.isfinite(temps).sum(axis=1)
+    frame["t_max"] = np.where(np.isfinite(temps), temps, -np.inf).max(axis=1)
+    frame["running"] = (np.nan_to_num(currents, nan=0.0) > 0.5).any(axis=1)
+    groups = frame.groupby(["device_id", "window_start"], sort=True)
+    sums = groups[["c_sum", "c_n", "t_sum", "t_n"]].sum()
+    out = groups.size().rename("n_samples").to_frame()
+    out["current_mean_a"] = sums["c_sum"] / sums["c_n"]
+    out["current_max_a"] = groups["c_max"].max()
+    out["vib_mean_ms2"] = np.sqrt(groups[["vib_x", "vib_y", "vib_z"]].var(ddof=0).sum(axis=1))
+    out["vib_std_ms2"] = groups["vib_mag"].std(ddof=0)
+    out["temp_mean_c"] = sums["t_sum"] / sums["t_n"]
+    out["temp_max_c"] = groups["t_max"].max()
+    out["window_s"] = window_s * groups["running"].mean()
+    return out.reset_index().replace([np.inf, -np.inf], np.nan)
+
+
+def test_stress_windows_equal_a_pandas_groupby_in_any_row_order():
+    faulty = simulator.Fleet(n_devices=6, seed=9, scenario="mixed-faults").run(300).telemetry
+    shuffled = faulty.take(np.random.default_rng(0).permutation(faulty.num_rows))
+    got = stress_windows(shuffled, window_s=30)
+    want = _pandas_stress_windows(faulty, window_s=30)
+    assert got["n_samples"].sum() == faulty.num_rows  # every reading in one window
+    assert len(got) == len(want) == 6 * 10
+    for column in want.columns.drop(["device_id", "window_start"]):
+        np.testing.assert_allclose(got[column], want[column], rtol=1e-9, atol=1e-12, err_msg=column)
+    assert got["window_s"].gt(0).any() and got["current_max_a"].isna().sum() == 0
+
+
+def test_stress_windows_stream_in_any_split_like_one_piece(telemetry):
+    stream = StressWindows(window_s=60)
+    cuts = [0, 1234, 1235, 9000, telemetry.num_rows]
+    parts = [stream.process(telemetry.slice(lo, hi - lo)) for lo, hi in itertools.pairwise(cuts)]
+    streamed = pd.concat([*parts, stream.flush()], ignore_index=True)
+    whole = stress_windows(telemetry, window_s=60).drop(columns="last_ts")
+    keys = ["device_id", "window_start"]
+    streamed = streamed.sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(streamed[whole.columns], whole)
+    assert stream.late_count == 0

@@ -8,7 +8,8 @@
   its degradation starts.
 - :func:`evaluate_rul`, :func:`make_model` — the C-MAPSS protocol and the named models.
 - :func:`rul_windows` — run-to-failure training data from simulator tables.
-- ``modax.models.wear.live`` — the advisory ``wear`` lake table (``update_wear``, ``WearDeriver``).
+- ``modax.models.wear.live`` — the advisory ``wear`` lake table (``update_wear``, ``WearDeriver``,
+  ``StressWindows``: streaming stress windows on the numba window kernel).
 """
 
 from modax.models.wear.conditions import ConditionNormalizer

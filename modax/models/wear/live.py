@@ -28,11 +28,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from modax.kernels.aggregate import WindowAggregator
 from modax.lake import Lake
 from modax.models.wear.stress import PRIOR_COLUMN, STRESS_COLUMNS, StressWearModel
 from modax.schema import UTC_MS
 
-__all__ = ["WEAR_SCHEMA", "WearDeriver", "stress_windows", "update_wear", "wear_rows"]
+__all__ = [
+    "WEAR_SCHEMA",
+    "StressWindows",
+    "WearDeriver",
+    "stress_windows",
+    "update_wear",
+    "wear_rows",
+]
 
 _CURRENTS = [f"current_{i}" for i in range(1, 5)]
 _TEMPS = [f"temp_{i}" for i in range(1, 5)]
@@ -56,6 +64,149 @@ WEAR_SCHEMA = pa.schema(
 )
 
 
+#: Per-reading columns the stress windows are aggregated from (see :class:`StressWindows`).
+_ROW_CHANNELS = (
+    "c_sum", "c_n", "c_max", "t_sum", "t_n", "t_max",
+    "vib_x", "vib_y", "vib_z", "x_ok", "y_ok", "z_ok", "vib_mag", "mag_ok", "running",
+)  # fmt: skip
+
+
+class StressWindows:
+    """Streaming stress windows per device: each window once, when a later reading closes it.
+
+    Telemetry batches go through :meth:`process` in any split; per device, a window closes when
+    a reading at or after its end arrives (readings for a closed window are late and left out,
+    counted in :attr:`late_count`). The statistics come from the numba window kernel
+    (:class:`~modax.kernels.aggregate.WindowAggregator`) over a few per-reading columns (sums,
+    counts and maxima across the channels, each axis, a running flag), so a batch costs the same
+    however long the windows are.
+
+    Parameters
+    ----------
+    window_s : float
+        Window length (s).
+    running_current_a : float
+        A reading counts as operating time when any current channel is above this (A).
+
+    Examples
+    --------
+    >>> import simulator  # doctest: +SKIP
+    >>> telemetry = simulator.Fleet(n_devices=2, seed=1).run(180).telemetry  # doctest: +SKIP
+    >>> stream = StressWindows(window_s=60)  # doctest: +SKIP
+    >>> closed = stream.process(telemetry)  # windows 0 and 1 of each device  # doctest: +SKIP
+    >>> still_open = stream.flush()  # window 2, no later reading yet  # doctest: +SKIP
+    """
+
+    def __init__(self, window_s: float = 60.0, running_current_a: float = 0.5) -> None:
+        if window_s <= 0:
+            raise ValueError(f"window_s: must be > 0 s, got {window_s}")
+        self.window_s = window_s
+        self.running_current_a = running_current_a
+        self._windows = WindowAggregator(
+            width_ms=round(window_s * 1000),
+            allowed_lateness_ms=0,
+            channels=_ROW_CHANNELS,
+            stats=("mean", "std", "max"),
+        )
+
+    @property
+    def late_count(self) -> int:
+        """Readings that came after their window had closed (left out)."""
+        return self._windows.late_count
+
+    def process(self, telemetry: pa.Table) -> pd.DataFrame:
+        """The windows this batch closes, as :func:`stress_windows` gives them (no ``last_ts``)."""
+        return self._stresses(self._windows.process(self._rows(telemetry)))
+
+    def flush(self) -> pd.DataFrame:
+        """Every window still open (end of the data), then forgotten."""
+        return self._stresses(self._windows.flush())
+
+    def _rows(self, telemetry: pa.Table) -> pa.Table:
+        """``device_id``, ``ts`` and the per-reading columns of :data:`_ROW_CHANNELS`."""
+        _require(telemetry)
+
+        def matrix(names: list[str]) -> np.ndarray:
+            return np.column_stack([_floats(telemetry[name]) for name in names])
+
+        currents, temps = matrix(_CURRENTS), matrix(_TEMPS)
+        columns = {"device_id": telemetry["device_id"], "ts": telemetry["ts"]}
+        for prefix, values in (("c", currents), ("t", temps)):
+            finite = np.isfinite(values)
+            columns[f"{prefix}_sum"] = np.where(finite, values, 0.0).sum(axis=1)
+            columns[f"{prefix}_n"] = finite.sum(axis=1).astype(np.float64)
+            columns[f"{prefix}_max"] = np.where(finite, values, -np.inf).max(axis=1)
+        for name, ok in (
+            ("vib_x", "x_ok"),
+            ("vib_y", "y_ok"),
+            ("vib_z", "z_ok"),
+            ("vib_mag", "mag_ok"),
+        ):
+            values = _floats(telemetry[name])
+            columns[name] = values
+            columns[ok] = np.isfinite(values).astype(np.float64)
+        running = (np.nan_to_num(currents, nan=0.0) > self.running_current_a).any(axis=1)
+        columns["running"] = running.astype(np.float64)
+        return pa.table(columns)
+
+    def _stresses(self, windows: pa.Table) -> pd.DataFrame:
+        """The kernel's window statistics turned into :data:`STRESS_COLUMNS`."""
+        w = {
+            name: windows[name].to_numpy(zero_copy_only=False) for name in windows.column_names[1:]
+        }
+        n = w["count"].astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            axes = [_variance(w[f"{axis}_std"], w[f"{ok}_mean"] * n) for axis, ok in _AXIS_OK]
+            frame = pd.DataFrame(
+                {
+                    "device_id": windows["device_id"].to_pandas(),
+                    "window_start": windows["window_start"].to_pandas(),
+                    "n_samples": w["count"],
+                    "current_mean_a": w["c_sum_mean"] / w["c_n_mean"],
+                    "current_max_a": w["c_max_max"],
+                    "vib_mean_ms2": np.sqrt(np.nansum(axes, axis=0)),
+                    "vib_std_ms2": np.sqrt(_variance(w["vib_mag_std"], w["mag_ok_mean"] * n)),
+                    "temp_mean_c": w["t_sum_mean"] / w["t_n_mean"],
+                    "temp_max_c": w["t_max_max"],
+                    "window_s": float(self.window_s) * w["running_mean"],
+                }
+            )
+        frame["window_end"] = frame["window_start"] + pd.Timedelta(seconds=self.window_s)
+        frame = frame.replace([np.inf, -np.inf], np.nan)
+        return frame.sort_values(["device_id", "window_start"]).reset_index(drop=True)
+
+
+_NEEDED = ("device_id", "ts", *_CURRENTS, *_AXES, "vib_mag", *_TEMPS)
+_AXIS_OK = (("vib_x", "x_ok"), ("vib_y", "y_ok"), ("vib_z", "z_ok"))
+
+
+def _require(telemetry: pa.Table) -> None:
+    """Raise ``ValueError`` naming the telemetry columns the stress windows need and miss."""
+    missing = [c for c in _NEEDED if c not in telemetry.column_names]
+    if missing:
+        raise ValueError(f"telemetry: missing column(s) {', '.join(missing)}")
+
+
+def _by_device_and_time(telemetry: pa.Table) -> pa.Table:
+    """``telemetry`` with ``ts`` as UTC ms, sorted by device and time (each window in order)."""
+    ts = pc.cast(telemetry["ts"], UTC_MS)
+    table = telemetry.set_column(telemetry.column_names.index("ts"), "ts", ts)
+    return table.sort_by([("device_id", "ascending"), ("ts", "ascending")])
+
+
+def _floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A column as float64 with NaN for nulls."""
+    return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _variance(std: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Population variance (ddof 0) from the sample standard deviation of ``n`` values.
+
+    One value: 0; none: NaN.
+    """
+    return np.where(n == 1.0, 0.0, std * std * (n - 1.0) / n)
+
+
 def stress_windows(
     telemetry: pa.Table | pd.DataFrame, window_s: float = 60.0, running_current_a: float = 0.5
 ) -> pd.DataFrame:
@@ -65,7 +216,7 @@ def stress_windows(
     ----------
     telemetry : pyarrow.Table or pandas.DataFrame
         Rows with ``device_id``, ``ts`` (UTC) and the telemetry channels
-        (:data:`modax.schema.TELEMETRY_SCHEMA`).
+        (:data:`modax.schema.TELEMETRY_SCHEMA`), in any order.
     window_s : float
         Window length (s).
     running_current_a : float
@@ -78,47 +229,14 @@ def stress_windows(
         reading), ``n_samples`` and :data:`STRESS_COLUMNS`, sorted by device and window; its
         ``window_s`` is the operating time in the window (length × share of running readings).
     """
-    frame = telemetry.to_pandas() if isinstance(telemetry, pa.Table) else telemetry.copy()
-    needed = ("device_id", "ts", *_CURRENTS, *_AXES, "vib_mag", *_TEMPS)
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise ValueError(f"telemetry: missing column(s) {', '.join(missing)}")
-    if window_s <= 0:
-        raise ValueError(f"window_s: must be > 0 s, got {window_s}")
-    ts = pd.to_datetime(frame["ts"], utc=True)
-    frame["window_start"] = ts.dt.floor(pd.Timedelta(seconds=window_s))
-    frame["ts"] = ts
-    keys = ["device_id", "window_start"]
-    groups = frame.groupby(keys, sort=True)
-    out = groups.size().rename("n_samples").to_frame()
-    currents = frame[_CURRENTS].to_numpy(dtype=float)
-    temps = frame[_TEMPS].to_numpy(dtype=float)
-    stats = pd.DataFrame(
-        {
-            "device_id": frame["device_id"],
-            "window_start": frame["window_start"],
-            "c_sum": np.nansum(currents, axis=1),
-            "c_n": np.isfinite(currents).sum(axis=1),
-            "c_max": np.nanmax(np.where(np.isfinite(currents), currents, -np.inf), axis=1),
-            "t_sum": np.nansum(temps, axis=1),
-            "t_n": np.isfinite(temps).sum(axis=1),
-            "t_max": np.nanmax(np.where(np.isfinite(temps), temps, -np.inf), axis=1),
-            "running": (np.nan_to_num(currents, nan=0.0) > running_current_a).any(axis=1),
-        }
-    ).groupby(keys, sort=True)
-    sums = stats[["c_sum", "c_n", "t_sum", "t_n"]].sum()
-    out["current_mean_a"] = sums["c_sum"] / sums["c_n"]
-    out["current_max_a"] = stats["c_max"].max()
-    variance = groups[_AXES].var(ddof=0).sum(axis=1)
-    out["vib_mean_ms2"] = np.sqrt(variance)
-    out["vib_std_ms2"] = groups["vib_mag"].std(ddof=0)
-    out["temp_mean_c"] = sums["t_sum"] / sums["t_n"]
-    out["temp_max_c"] = stats["t_max"].max()
-    out["window_s"] = float(window_s) * stats["running"].mean()
-    out = out.reset_index()
-    out["window_end"] = out["window_start"] + pd.Timedelta(seconds=window_s)
-    out["last_ts"] = out["device_id"].map(frame.groupby("device_id")["ts"].max())
-    return out.replace([np.inf, -np.inf], np.nan)
+    table = telemetry if isinstance(telemetry, pa.Table) else pa.Table.from_pandas(telemetry)
+    stream = StressWindows(window_s, running_current_a)
+    _require(table)
+    table = _by_device_and_time(table)
+    windows = pd.concat([stream.process(table), stream.flush()], ignore_index=True)
+    last = table.group_by("device_id").aggregate([("ts", "max")]).to_pandas()
+    windows["last_ts"] = windows["device_id"].map(last.set_index("device_id")["ts_max"])
+    return windows.sort_values(["device_id", "window_start"]).reset_index(drop=True)
 
 
 def wear_rows(
@@ -178,7 +296,8 @@ def update_wear(
     telemetry = lake.read("telemetry", columns=columns, filter=where)
     if telemetry.num_rows == 0:
         return 0
-    windows = _complete_new(stress_windows(telemetry, window_s), done)
+    windows = stress_windows(telemetry, window_s)
+    windows = _fresh(windows[windows["last_ts"] >= windows["window_end"]], done)
     if windows.empty:
         return 0
     rows = wear_rows(windows, model, prior, computed_at)
@@ -186,20 +305,19 @@ def update_wear(
     return rows.num_rows
 
 
-def _complete_new(windows: pd.DataFrame, done: dict[str, pd.Timestamp]) -> pd.DataFrame:
-    """Windows with a later reading of their device, not before the device's ``done`` time."""
-    complete = windows["last_ts"] >= windows["window_end"]
+def _fresh(windows: pd.DataFrame, done: dict[str, pd.Timestamp]) -> pd.DataFrame:
+    """The windows that start at or after their device's ``done`` time (all, for new devices)."""
     floor = pd.to_datetime(windows["device_id"].map(done), utc=True)
-    fresh = floor.isna() | (windows["window_start"] >= floor)
-    return windows[complete & fresh]
+    return windows[floor.isna() | (windows["window_start"] >= floor)]
 
 
 class WearDeriver:
     """The live ``wear`` table as a derive step of the ingestion pipeline (advisory only).
 
     Implements :class:`modax.pipeline.Deriver`: ``Pipeline(lake, derivers=[KernelDeriver(),
-    WearDeriver(lake)])``. Readings of a device's open window wait in memory until a later reading
-    closes it; accumulated hours start from the device's last row in the lake's ``wear`` table.
+    WearDeriver(lake)])``. A device's open window is kept as running sums
+    (:class:`StressWindows`) until a later reading closes it; accumulated hours start from the
+    device's last row in the lake's ``wear`` table.
     Open windows are not written at :meth:`flush` (a partial window would count a whole window of
     operating time); :func:`update_wear` catches up from the lake after a restart.
 
@@ -224,7 +342,7 @@ class WearDeriver:
         self.lake = lake
         self.model = model
         self.window_s = window_s
-        self._pending: pd.DataFrame | None = None
+        self._windows = StressWindows(window_s)
         self._prior: dict[str, float] | None = None
         self._done: dict[str, pd.Timestamp] = {}
 
@@ -234,16 +352,9 @@ class WearDeriver:
         """Wear rows of the windows this batch closes, as ``{"wear": table}`` (may be empty)."""
         if self._prior is None:
             self._prior, self._done = _wear_state(self.lake, window_s=self.window_s)
-        batch = telemetry.to_pandas()
-        if batch.empty:
+        if telemetry.num_rows == 0:
             return {}
-        frame = batch if self._pending is None else pd.concat([self._pending, batch])
-        windows = stress_windows(frame, self.window_s)
-        closed = _complete_new(windows, self._done)
-        still_open = windows[windows["last_ts"] < windows["window_end"]]
-        start = still_open.groupby("device_id")["window_start"].min()
-        opened = pd.to_datetime(frame["device_id"].map(start), utc=True)
-        self._pending = frame[pd.to_datetime(frame["ts"], utc=True) >= opened]
+        closed = _fresh(self._windows.process(_by_device_and_time(telemetry)), self._done)
         if closed.empty:
             return {}
         rows = wear_rows(closed, self.model, self._prior)
