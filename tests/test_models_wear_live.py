@@ -65,6 +65,7 @@ def test_stress_windows_remove_gravity_and_count_operating_time(telemetry):
     stress = stress_windows(telemetry, window_s=60)
     assert stress["vib_mean_ms2"].lt(3.0).mean() > 0.5  # raw vib_mag is ~9.8 m/s² (gravity)
     assert stress["window_s"].between(0, 60).all()
+    assert stress_windows(telemetry.slice(0, 0)).empty  # no readings, no windows
     with pytest.raises(ValueError, match=r"missing column.*vib_x"):
         stress_windows(telemetry.drop_columns(["vib_x"]))
     with pytest.raises(ValueError, match="window_s"):

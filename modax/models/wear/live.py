@@ -234,8 +234,12 @@ def stress_windows(
     _require(table)
     table = _by_device_and_time(table)
     windows = pd.concat([stream.process(table), stream.flush()], ignore_index=True)
-    last = table.group_by("device_id").aggregate([("ts", "max")]).to_pandas()
-    windows["last_ts"] = windows["device_id"].map(last.set_index("device_id")["ts_max"])
+    last = (
+        table.group_by("device_id")
+        .aggregate([("ts", "max")])
+        .rename_columns(["device_id", "last_ts"])
+    )
+    windows = windows.merge(last.to_pandas(), on="device_id", how="left")
     return windows.sort_values(["device_id", "window_start"]).reset_index(drop=True)
 
 
