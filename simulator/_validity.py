@@ -3,28 +3,25 @@
 The contract (``modax.schema.decode``) checks, in this order, ``motor_currents[0..1]``,
 ``vibration.x/y/z``, ``vibration.magnitude`` and ``temperatures[0..1]`` against the sensor
 ranges, and rejects a message at the first value outside (NaN included). :func:`reading_check`
-finds that check for a reading (the physics kernel records it for every reading it reports;
-:func:`first_invalid` does it for columns), so the batch tables drop corrupt readings without
-encoding them, and the quarantine decodes one payload per distinct failure to learn its reason.
+finds that check for a reading (the physics kernel records it for every reading it reports),
+so the batch tables drop corrupt readings without encoding them, and the quarantine decodes one
+payload per distinct failure to learn its reason.
 
 Examples
 --------
->>> import numpy as np
->>> ok = np.array([1.0, -1.0])
->>> first_invalid(ok, ok, ok, ok, ok, ok + 1, np.array([20.0, -127.0]), ok).tolist()
-[-1, 6]
->>> CHECKS[6]
+>>> reading_check(1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 20.0, 1.0)
+-1
+>>> CHECKS[reading_check(1.0, 1.0, 1.0, 1.0, 1.0, 2.0, -127.0, 1.0)]
 'temp_1'
 """
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from modax.schema import CURRENT_LIMIT_A, TEMPERATURE_RANGE_C, VIBRATION_LIMIT_MS2
 
-__all__ = ["CHECKS", "first_invalid", "reading_check"]
+__all__ = ["CHECKS", "reading_check"]
 
 #: Telemetry columns in the contract's order of checks.
 CHECKS = ("current_1", "current_2", "vib_x", "vib_y", "vib_z", "vib_mag", "temp_1", "temp_2")
@@ -75,21 +72,3 @@ def reading_check(
     found = _check(vx, 2, found)
     found = _check(c2, 1, found)
     return _check(c1, 0, found)
-
-
-@njit(cache=True)
-def first_invalid(
-    c1: np.ndarray,
-    c2: np.ndarray,
-    vx: np.ndarray,
-    vy: np.ndarray,
-    vz: np.ndarray,
-    vmag: np.ndarray,
-    t1: np.ndarray,
-    t2: np.ndarray,
-) -> np.ndarray:
-    """:func:`reading_check` of every reading (int8)."""
-    out = np.empty(len(c1), np.int8)
-    for i in range(len(c1)):
-        out[i] = reading_check(c1[i], c2[i], vx[i], vy[i], vz[i], vmag[i], t1[i], t2[i])
-    return out
