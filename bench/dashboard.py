@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import paho.mqtt.client as mqtt
 
-from modax.broker import start_broker
+from modax.local import start_broker
 from modax.testing import free_port, launch_chromium, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

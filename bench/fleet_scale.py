@@ -9,7 +9,7 @@ In one run, on the same data:
 (2) the same first chunk of telemetry appended to a lake on local disk and to the S3 lake (the peer
     storage), rows/s each;
 (3) a fleet-wide aggregate (per device and hour: count, mean current, peak vibration, hottest
-    winding) by DuckDB (``modax.connect``) and by Dask (``modax.dask.read_table`` on a
+    winding) by DuckDB (``modax.connect``) and by Dask (``modax.lake.dask.read_table`` on a
     ``distributed.LocalCluster``), checked equal; a one-device query by both, files pruned;
 (4) ``Lake.compact`` of ``telemetry`` (files and bytes before/after), then (3) again;
 (5) ``telemetry`` rewritten in Z-order of ``device_id``, then (3) again (files per device);
@@ -42,10 +42,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import modax
-from modax.dask import read_table, table_fragments
 from modax.lake import Lake
+from modax.lake.dask import read_table, table_fragments
+from modax.local import LocalS3Server
 from modax.pipeline import Pipeline
-from modax.s3server import LocalS3Server
 from simulator import Fleet, SimResult
 
 AGGREGATE_SQL = """

@@ -36,9 +36,9 @@ import msgspec
 import numpy as np
 import paho.mqtt.client as mqtt
 
-from modax.broker import BrokerProcess, start_broker
 from modax.ingest import Ingester
 from modax.lake import Lake
+from modax.local import BrokerProcess, start_broker
 from modax.pipeline import Pipeline
 from modax.schema import Telemetry, Vibration, topic_for
 from modax.testing import free_port, wait_for

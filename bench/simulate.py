@@ -18,8 +18,8 @@ from collections.abc import Callable
 import numpy as np
 import pyarrow as pa
 
-from modax.broker import start_broker
 from modax.lake import Lake
+from modax.local import start_broker
 from modax.testing import free_port
 from simulator import Fleet, LivePublisher
 from simulator._kernel import ChunkBuffers, FaultArrays, initial_state, run_chunk, simulate_chunk

@@ -16,7 +16,7 @@ import time
 
 from threadpoolctl import threadpool_limits
 
-from modax.cli import run_cmapss
+from modax.models.wear.cmapss import run_cmapss
 
 PEER = "gbm-window"
 OURS = ("gbm", "mlp", "ensemble")

@@ -14,7 +14,7 @@ Subpackages: ``modax.schema`` (the message contract), ``modax.kernels`` (numba k
 from importlib.metadata import PackageNotFoundError, version
 
 from modax.config import Settings, load_settings
-from modax.query import connect
+from modax.lake import connect
 
 try:
     __version__ = version("modax")

@@ -1,7 +1,6 @@
-"""Errors that modules below :mod:`modax.config` raise too (kept here so none imports another).
+"""Errors shared by the configuration and the layers below it.
 
-:class:`ConfigError` is re-exported by :mod:`modax.config`; :mod:`modax.storage` derives its
-``StorageError`` from it, and the configuration validates storage settings with it.
+:class:`ConfigError` is re-exported by :mod:`modax.config`, whose ``StorageError`` derives from it.
 """
 
 from __future__ import annotations

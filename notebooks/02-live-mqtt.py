@@ -32,7 +32,7 @@ import pandas as pd
 
 import modax
 import simulator
-from modax.broker import start_broker
+from modax.local import start_broker
 from modax.ingest import Ingester, IngestOptions
 from modax.schema import Kind, decode, parse_topic
 from modax.testing import free_port, wait_for

@@ -162,7 +162,7 @@ class Delivery:
             self.received_ms = self.true_ms.copy()
 
     def _event_time(self) -> None:
-        """Event time as ingestion derives it (see :mod:`modax.clock`)."""
+        """Event time as ingestion derives it (see :mod:`modax.pipeline`)."""
         since_boot = np.flatnonzero(self.timestamp < 10**12)
         if not len(since_boot):
             self.event_ms = self.timestamp

@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from modax.broker import BrokerError, BrokerProcess, find_mosquitto, start_broker
-from modax.s3server import LocalS3Server, moto_available
+from modax.local import (
+    BrokerError,
+    BrokerProcess,
+    LocalS3Server,
+    find_mosquitto,
+    moto_available,
+    start_broker,
+)
 from modax.testing import free_port, require
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +27,7 @@ def lake_dir(tmp_path: Path) -> Path:
     return tmp_path / "lake"
 
 
-# --- MQTT brokers: real processes on free loopback ports (modax.broker) ----------------------
+# --- MQTT brokers: real processes on free loopback ports (modax.local) ----------------------
 
 
 def _start_on_free_port(**options: object) -> BrokerProcess:
@@ -39,7 +45,7 @@ def _start_on_free_port(**options: object) -> BrokerProcess:
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     """A real mosquitto shared by the whole session: anonymous, persistence on, loopback.
 
-    Yields a ``modax.broker.BrokerProcess`` with ``.url``, ``.host`` and ``.port``. It is shared,
+    Yields a ``modax.local.BrokerProcess`` with ``.url``, ``.host`` and ``.port``. It is shared,
     so use client ids and device ids of your own and do not stop or restart it: a test that needs
     a private, restartable or secured broker uses ``mosquitto_factory``.
     """
@@ -53,7 +59,7 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProces
 def mosquitto_factory(tmp_path: Path) -> Iterator[Callable[..., BrokerProcess]]:
     """Start private mosquitto brokers for one test: ``mosquitto_factory(**options)``.
 
-    Options are those of ``modax.broker.start_broker`` (``password_file``, ``acl_file``,
+    Options are those of ``modax.local.start_broker`` (``password_file``, ``acl_file``,
     ``tls``, ``max_queued_messages``, ...); the port is a free one. Each broker can be
     ``.restart()``-ed (persistence kept) or ``.kill()``-ed; all are stopped when the test ends.
     """
@@ -88,7 +94,7 @@ def amqtt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[LocalS3Server]:
-    """A local S3 endpoint (``moto`` in server mode, ``modax.s3server``) shared by the session.
+    """A local S3 endpoint (``moto`` in server mode, ``modax.local``) shared by the session.
 
     Use a bucket of your own (``s3_server.create_bucket(name)``) or the ``s3_lake`` fixture.
     """

@@ -13,9 +13,9 @@ from mqtt_helpers import Publisher, fleet_messages, rows
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from modax.broker import BrokerError, BrokerKind, BrokerProcess, find_mosquitto, start_broker
 from modax.ingest import Ingester, IngestOptions
 from modax.lake import Lake
+from modax.local import BrokerError, BrokerKind, BrokerProcess, find_mosquitto, start_broker
 from modax.testing import free_port, require, wait_for
 
 pytestmark = pytest.mark.broker

@@ -108,4 +108,4 @@ def test_every_command_module_is_registered():
 def test_public_surface_is_pinned():
     import modax.cli
 
-    assert sorted(modax.cli.__all__) == ["app", "main", "missing_requirements", "run_cmapss"]
+    assert sorted(modax.cli.__all__) == ["app", "build_pipeline", "main", "missing_requirements"]

@@ -20,7 +20,7 @@ import msgspec
 import paho.mqtt.client as mqtt
 import pytest
 
-from modax.broker import BrokerProcess
+from modax.local import BrokerProcess
 from modax.schema import Telemetry, Vibration
 from modax.testing import free_port, launch_chromium, require, wait_for
 from modax.viz import AckStore, default_ack_path

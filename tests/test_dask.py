@@ -15,8 +15,8 @@ import pytest
 from distributed import Client, LocalCluster
 
 import modax
-from modax.dask import read_table, table_fragments
 from modax.lake import Lake
+from modax.lake.dask import read_table, table_fragments
 from simulator import Fleet
 
 # Per device and hour: readings, mean current, peak vibration, hottest winding (A, m/s², °C).

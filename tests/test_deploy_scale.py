@@ -11,8 +11,7 @@ import typer.main
 import yaml
 
 from modax.cli import app
-from modax.config import Settings
-from modax.storage import S3_VARIABLES
+from modax.config import S3_VARIABLES, Settings
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 KNOWN_VARIABLES = {f"MODAX_{f.name.upper()}" for f in fields(Settings)} | set(S3_VARIABLES)

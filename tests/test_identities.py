@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modax._identities import TIMESTAMP_TAG, IdentitySet, _contains, _merge
+from modax.pipeline._identities import TIMESTAMP_TAG, IdentitySet, _contains, _merge
 
 edges = [0, 1, 2**63 - 1, int(TIMESTAMP_TAG), 2**64 - 2, 2**64 - 1]
 values = st.one_of(st.integers(0, 40), st.sampled_from(edges))

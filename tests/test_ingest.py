@@ -17,9 +17,9 @@ import pytest
 from mqtt_helpers import T0, Publisher, fleet_messages, rows, telemetry
 
 import modax
-from modax.broker import BrokerProcess
 from modax.ingest import Ingester, IngestOptions
 from modax.lake import Lake
+from modax.local import BrokerProcess
 from modax.schema import topic_for
 from modax.testing import free_port, wait_for
 

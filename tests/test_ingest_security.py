@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from mqtt_helpers import Publisher, rows, telemetry
 
-from modax.broker import BrokerKind, BrokerProcess, TLSListener, find_mosquitto
 from modax.ingest import BrokerAuth, Ingester, IngestError, IngestOptions
 from modax.lake import Lake
+from modax.local import BrokerKind, BrokerProcess, TLSListener, find_mosquitto
 from modax.schema import topic_for
 from modax.testing import free_port, require, wait_for
 

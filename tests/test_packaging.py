@@ -93,16 +93,48 @@ def test_imports_have_no_cycles():
     graphlib.TopologicalSorter(_import_graph()).prepare()  # raises CycleError with the cycle
 
 
-def test_layers_import_only_downwards():
-    """``dashboards → modax.viz → modax``; ``simulator → modax.schema``; modax runs the
-    simulator from its CLI only."""
+#: The layers of ``modax``, bottom first: a unit imports only units of lower layers.
+LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"modax._errors", "modax.schema", "modax.obs", "modax.testing"}),
+    frozenset({"modax.config"}),
+    frozenset({"modax.kernels", "modax.lake"}),
+    frozenset({"modax.pipeline", "modax.mqtt"}),
+    frozenset({"modax.ingest", "modax.models"}),
+    frozenset({"modax.advisory"}),
+    frozenset({"modax.viz"}),
+    frozenset({"modax.local"}),
+    frozenset({"modax.cli"}),
+    frozenset({"modax", "modax.__main__"}),
+)
+
+
+def _uses() -> dict[str, set[str]]:
     uses: dict[str, set[str]] = {}
     for module, imported in _import_graph().items():
         uses.setdefault(_unit(module), set()).update(_unit(m) for m in imported)
-    assert uses["simulator"] - {"simulator"} <= {"modax.schema"}
+    return {unit: used - {unit} for unit, used in uses.items()}
+
+
+def test_every_unit_of_modax_has_a_layer():
+    placed = set().union(*LAYERS)
+    assert {unit for unit in _uses() if unit.startswith("modax")} <= placed
+
+
+def test_layers_import_only_downwards():
+    """``modax`` in the order of :data:`LAYERS`; ``dashboards → modax.viz → modax``;
+    ``simulator → modax.schema``; modax runs the simulator from its CLI only."""
+    layer = {unit: i for i, units in enumerate(LAYERS) for unit in units}
+    uses = _uses()
     for unit, used in uses.items():
         if unit.startswith("modax"):
+            upward = {u for u in used if u.startswith("modax") and layer[u] >= layer[unit]}
+            assert not upward, f"{unit} imports {sorted(upward)} of its own or a higher layer"
             assert "dashboards" not in used, unit
             assert "simulator" not in used or unit == "modax.cli", unit
-            assert "modax.viz" not in used or unit == "modax.viz", unit
+    assert uses["simulator"] - {"simulator"} <= {"modax.schema"}
     assert not any("dashboards" in used for unit, used in uses.items() if unit != "dashboards")
+
+
+def test_local_services_are_started_only_by_the_cli():
+    users = {unit for unit, used in _uses().items() if "modax.local" in used}
+    assert users <= {"modax.cli"}

@@ -8,8 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import modax
-from modax.clock import BootClock
-from modax.pipeline import Pipeline
+from modax.pipeline import BootClock, Pipeline
 
 NOW = 1_763_900_000_000
 

@@ -11,8 +11,7 @@ import pytest
 
 import modax
 from modax.lake import Lake
-from modax.pipeline import Pipeline
-from modax.replay import replay_file
+from modax.pipeline import Pipeline, replay_file
 
 T0 = 1_763_900_000_000
 

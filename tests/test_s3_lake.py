@@ -17,8 +17,7 @@ from typer.testing import CliRunner
 
 import modax
 from modax.cli import app
-from modax.lake import Lake
-from modax.storage import arrow_filesystem
+from modax.lake import Lake, arrow_filesystem
 from simulator import Fleet
 
 DAY = datetime(2026, 3, 1, tzinfo=UTC)

@@ -17,8 +17,8 @@ import urllib.request
 import pytest
 from mqtt_helpers import Publisher, fleet_messages, rows
 
-from modax.broker import BrokerProcess
 from modax.lake import Lake
+from modax.local import BrokerProcess
 from modax.testing import free_port, wait_for
 
 pytestmark = pytest.mark.broker

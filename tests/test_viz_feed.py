@@ -6,8 +6,8 @@ import msgspec
 import paho.mqtt.client as mqtt
 import pytest
 
-from modax.broker import BrokerProcess
 from modax.config import load_settings
+from modax.local import BrokerProcess
 from modax.schema import Telemetry, Vibration, topic_for
 from modax.testing import wait_for
 from modax.viz import LiveFeed, decode_live

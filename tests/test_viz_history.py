@@ -71,7 +71,7 @@ def telemetry(device: str, start: datetime, n: int, step_ms: int, spike_at: int)
 
 
 @pytest.fixture(scope="module")
-def con(tmp_path_factory: pytest.TempPathFactory) -> modax.query.LakeConnection:
+def con(tmp_path_factory: pytest.TempPathFactory) -> modax.lake.LakeConnection:
     lake = Lake(tmp_path_factory.mktemp("lake"))
     lake.append("telemetry", telemetry("h1", START, 200_000, 100, spike_at=123_456))  # 5.5 h
     lake.append("telemetry", telemetry("h2", START, 500, 100, spike_at=10))

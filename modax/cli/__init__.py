@@ -1,7 +1,9 @@
 """The ``modax`` command line: one module per command, all registered on one typer app.
 
-Two helpers behind commands are public for notebooks and benchmarks: :func:`run_cmapss`
-(``modax eval cmapss``) and :func:`missing_requirements` (``modax wokwi run``).
+Two helpers behind commands are public for notebooks and benchmarks: :func:`build_pipeline` (the
+pipeline of ``ingest``, ``replay`` and ``simulate``) and :func:`missing_requirements` (``modax
+wokwi run``). The C-MAPSS protocol behind ``modax eval cmapss`` is
+:func:`modax.models.wear.cmapss.run_cmapss`.
 """
 
 from modax.cli import (  # noqa: F401  (register commands)
@@ -21,10 +23,10 @@ from modax.cli import (  # noqa: F401  (register commands)
     _wokwi,
 )
 from modax.cli._app import app
-from modax.cli._eval_cmapss import run_cmapss
+from modax.cli._pipeline import build_pipeline
 from modax.cli._wokwi import missing_requirements
 
-__all__ = ["app", "main", "missing_requirements", "run_cmapss"]
+__all__ = ["app", "build_pipeline", "main", "missing_requirements"]
 
 
 def main() -> None:

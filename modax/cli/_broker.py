@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from modax.broker import AMQTT_WARNING, BrokerError, BrokerKind, start_broker
 from modax.cli._app import app, console, err_console, fail
+from modax.local import AMQTT_WARNING, BrokerError, BrokerKind, start_broker
 
 
 @app.command("broker")

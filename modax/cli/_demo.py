@@ -12,8 +12,8 @@ import typer
 
 from modax.cli._app import app, console, fail, settings_from_env
 from modax.config import parse_broker_url
-from modax.demo import Service, Supervisor, modax_command, port_open
 from modax.lake import Lake
+from modax.local import Service, Supervisor, modax_command, port_open
 
 
 @app.command("demo")

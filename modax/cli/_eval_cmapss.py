@@ -1,20 +1,16 @@
 """``modax eval cmapss DIR`` — the NASA C-MAPSS remaining-life benchmark.
 
-Trains each model on ``train_FD00x.txt``, predicts the remaining life at the last cycle of every
-engine in ``test_FD00x.txt`` and scores it against ``RUL_FD00x.txt``, once per seed; prints mean ±
-standard deviation over seeds (never the best seed).
+The protocol is :func:`modax.models.wear.cmapss.run_cmapss`; this prints mean ± standard
+deviation over seeds (never the best seed) as a table or one JSON object.
 """
 
 from __future__ import annotations
 
 import json
-import time
-import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.progress import Progress
 from rich.table import Table
@@ -22,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from modax.cli._app import console, err_console, eval_app, fail
 
-__all__ = ["eval_cmapss", "run_cmapss"]
+__all__ = ["eval_cmapss"]
 
 
 class OutputFormat(StrEnum):
@@ -30,92 +26,6 @@ class OutputFormat(StrEnum):
 
     table = "table"
     json = "json"
-
-
-def run_cmapss(
-    directory: Path,
-    subset: str,
-    models: list[str],
-    *,
-    seeds: int = 5,
-    cap: float = 125.0,
-    progress: Progress | None = None,
-) -> dict[str, object]:
-    """Run the benchmark and return the result object ``--format json`` prints.
-
-    Parameters
-    ----------
-    directory : Path
-        Folder with the NASA files (``train_FD001.txt``, ``test_FD001.txt``, ``RUL_FD001.txt``).
-    subset : str
-        ``FD001`` to ``FD004``.
-    models : list of str
-        Names from :data:`modax.models.wear.MODELS`.
-    seeds : int
-        Runs per model (seeds ``0 .. seeds - 1``).
-    cap : float
-        Remaining life is clipped at this many cycles (the usual piecewise-linear target).
-    progress : rich.progress.Progress, optional
-        Advanced once per run.
-
-    Returns
-    -------
-    dict
-        ``subset``, ``cap``, ``seeds``, ``n_test_units``, ``n_conditions`` (operating conditions
-        found), ``models`` (name → mean ``rmse``, ``rmse_unclipped``, ``nasa_score`` over seeds,
-        their ``*_std``, ``runtime_s`` per seed, and for quantile models the 80 % interval's
-        ``coverage`` and mean ``width``) and ``best`` (lowest mean ``rmse``).
-
-    Examples
-    --------
-    >>> report = run_cmapss(Path("data/cmapss"), "FD001", ["gbm", "mlp"], seeds=1)  # doctest: +SKIP
-    >>> report["best"], round(report["models"]["gbm"]["rmse"], 1)  # doctest: +SKIP
-    ('gbm', 15.9)
-    """
-    from sklearn.exceptions import ConvergenceWarning
-
-    from modax.models.datasets.cmapss import INFORMATIVE_SENSORS, SETTINGS, load_cmapss
-    from modax.models.wear import QuantileRULRegressor, evaluate_rul, last_rows, make_model
-    from modax.models.wear.evaluate import summarise_runs
-
-    data = load_cmapss(directory, subset)
-    last = last_rows(data.test)
-    truth = np.minimum(data.rul, cap)
-    task = progress.add_task(f"{data.name}", total=len(models) * seeds) if progress else None
-    results: dict[str, dict[str, float]] = {}
-    n_conditions = 0
-    for name in models:
-        runs: list[dict[str, float]] = []
-        for seed in range(seeds):
-            started = time.perf_counter()
-            model = make_model(
-                name, INFORMATIVE_SENSORS, settings=SETTINGS, cap=cap, random_state=seed
-            )
-            with warnings.catch_warnings():  # the MLP's early stopping cut at max_iter is fine
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(data.train, data.train["rul"])
-            scores = evaluate_rul(model, data.test, data.rul, cap=cap)
-            n_conditions = model.normalizer_.n_conditions_
-            if isinstance(model, QuantileRULRegressor):
-                bounds = model.predict_quantiles(data.test)[last][:, [0, -1]]
-                inside = (truth >= bounds[:, 0]) & (truth <= bounds[:, 1])
-                scores["coverage"] = float(inside.mean())
-                scores["width"] = float((bounds[:, 1] - bounds[:, 0]).mean())
-            scores["runtime_s"] = time.perf_counter() - started
-            runs.append(scores)
-            if progress is not None and task is not None:
-                progress.advance(task)
-        results[name] = summarise_runs(runs)
-    best = min(results, key=lambda n: results[n]["rmse"])
-    return {
-        "subset": data.name,
-        "cap": cap,
-        "seeds": seeds,
-        "n_test_units": len(data.rul),
-        "n_conditions": n_conditions,
-        "models": results,
-        "best": best,
-    }
 
 
 @eval_app.command("cmapss")
@@ -140,6 +50,7 @@ def eval_cmapss(
     """Train on train_FD00x, predict RUL at each test engine's last cycle, print RMSE and score."""
     from modax.models.datasets.cmapss import CmapssError
     from modax.models.wear import DEFAULT_MODELS, MODELS
+    from modax.models.wear.cmapss import run_cmapss
 
     names = list(model or DEFAULT_MODELS)
     unknown = [n for n in names if n not in MODELS]
@@ -147,7 +58,15 @@ def eval_cmapss(
         fail(f"--model: unknown {', '.join(unknown)}; choose from {', '.join(MODELS)}", 2)
     try:
         with threadpool_limits(threads), Progress(console=err_console, transient=True) as progress:
-            result = run_cmapss(directory, subset, names, seeds=seeds, cap=cap, progress=progress)
+            task = progress.add_task(f"C-MAPSS {subset}", total=len(names) * seeds)
+            result = run_cmapss(
+                directory,
+                subset,
+                names,
+                seeds=seeds,
+                cap=cap,
+                on_run=lambda: progress.advance(task),
+            )
     except CmapssError as exc:
         fail(str(exc))
     if output is OutputFormat.json:

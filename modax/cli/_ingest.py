@@ -16,6 +16,7 @@ import typer
 from rich.live import Live
 
 from modax.cli._app import EXIT_CONFIG, app, console, err_console, fail, settings_from_env
+from modax.cli._pipeline import build_pipeline
 from modax.ingest import DEFAULT_TOPICS, Ingester, IngestOptions
 from modax.obs import ObsServer, configure_logging
 
@@ -126,7 +127,7 @@ def ingest_command(
         publish_events=events,
         mqtt_version=mqtt_version.value,
     )
-    ingester = Ingester.from_settings(settings, options)
+    ingester = Ingester.from_settings(settings, options, pipeline_factory=build_pipeline)
     server = None
     if metrics_port is not None:
         try:

@@ -13,8 +13,7 @@ import typer
 from rich.table import Table
 
 from modax.cli._app import app, console, fail, settings_from_env
-from modax.export import export_duckdb
-from modax.query import connect
+from modax.lake import connect, export_duckdb
 
 
 def _cell(value: object) -> str:

@@ -12,9 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from modax.cli._app import app, console, fail, settings_from_env
+from modax.cli._pipeline import build_pipeline
 from modax.lake import Lake
-from modax.pipeline import BatchResult, Pipeline
-from modax.replay import replay_file
+from modax.pipeline import BatchResult, replay_file
 
 
 class SummaryFormat(StrEnum):
@@ -54,7 +54,7 @@ def replay_command(
         total_lines = sum(1 for _ in file.open("rb"))
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror or exc}")
-    pipeline = Pipeline(Lake(settings.lake))
+    pipeline = build_pipeline(Lake(settings.lake))
     with Progress(
         TextColumn("replaying"),
         BarColumn(),

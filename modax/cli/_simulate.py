@@ -15,9 +15,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from modax.cli._app import EXIT_USAGE, app, console, fail, settings_from_env
+from modax.cli._pipeline import build_pipeline
 from modax.config import ConfigError, parse_broker_url
 from modax.lake import Lake
-from modax.pipeline import BatchResult, Pipeline
+from modax.pipeline import BatchResult
 
 if TYPE_CHECKING:  # the simulator (numba) loads only when the command runs
     from simulator import Fleet, SimResult
@@ -51,7 +52,7 @@ def _start(text: str | None, live: bool) -> datetime:
 
 def _batch(fleet: Fleet, duration_s: float, lake: Lake, quiet: bool) -> dict[str, object]:
     rows: dict[str, int] = {}
-    pipeline = Pipeline(lake)
+    pipeline = build_pipeline(lake)
 
     def store(stored: BatchResult) -> None:
         for name, count in stored.rows.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import panel as pn
 
-from modax.query import LakeConnection
+from modax.lake import LakeConnection
 from modax.viz._cells import device_link, state_badge
 from modax.viz._event_feed import EventFeed
 from modax.viz._fleet import FleetState

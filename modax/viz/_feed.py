@@ -20,8 +20,7 @@ import paho.mqtt.client as mqtt
 import pyarrow as pa
 
 from modax.config import Settings, load_settings
-from modax.lake import Lake
-from modax.query import connect
+from modax.lake import Lake, connect
 from modax.schema import LEGACY_SAFETY_TOPIC, LEGACY_TELEMETRY_TOPIC, MessageError
 from modax.viz._acks import AckStore, default_ack_path
 from modax.viz._alarms import AlarmLog, now_ms

@@ -12,7 +12,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from modax.query import LakeConnection
+from modax.lake import LakeConnection
 from modax.schema import TELEMETRY_CHANNELS
 from modax.viz._lttb import lttb
 

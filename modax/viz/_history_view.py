@@ -8,7 +8,7 @@ import holoviews as hv
 import pandas as pd
 import panel as pn
 
-from modax.query import LakeConnection
+from modax.lake import LakeConnection
 from modax.viz._backend import use_bokeh
 from modax.viz._history import history
 from modax.viz._live_plots import CHANNEL_GROUPS

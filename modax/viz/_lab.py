@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from modax.lake import LakeConnection
 from modax.models.anomaly import (
     DETECTORS,
     SIM_PARAMS,
@@ -26,7 +27,6 @@ from modax.models.anomaly import (
     run_skab,
 )
 from modax.models.datasets.skab import read_skab
-from modax.query import LakeConnection
 
 __all__ = [
     "DetectionRun",

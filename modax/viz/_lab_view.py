@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import panel as pn
 
+from modax.lake import LakeConnection
 from modax.models.anomaly import DETECTORS
 from modax.models.datasets.skab import find_skab
 from modax.models.metrics import events
 from modax.models.wear import DEFAULT_MODELS
-from modax.query import LakeConnection
 from modax.viz._backend import use_bokeh
 from modax.viz._lab import (
     DetectionRun,

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import panel as pn
 
-from modax.query import LakeConnection
+from modax.lake import LakeConnection
 from modax.viz._backend import use_bokeh
 from modax.viz._fleet import FleetState
 from modax.viz._lttb import lttb

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 
-from modax.pipeline import BatchResult, Pipeline
+from modax.pipeline._pipeline import BatchResult, Pipeline
 
 __all__ = ["ReplayLine", "iter_messages", "replay_file"]
 

@@ -2,7 +2,7 @@
 
 A message's identity is ``(device_id, seq)``, or ``(device_id, timestamp)`` when it has no
 ``seq``. Per UTC date partition the index holds the identities stored there as intervals of
-consecutive values per device (:class:`modax._identities.IdentitySet`), read from the
+consecutive values per device (:class:`modax.pipeline._identities.IdentitySet`), read from the
 partition's files the first time a batch touches that date and, after every commit, from the
 files other writers (another ingester) added since. ``seq`` counts up one by one within a boot
 (decision 0003), so memory follows the gaps in a device's sequence, not its messages: about
@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from modax._identities import TIMESTAMP_TAG, IdentitySet
 from modax.kernels._devices import DeviceCodes
 from modax.lake import Lake
+from modax.pipeline._identities import TIMESTAMP_TAG, IdentitySet
 
 __all__ = ["DedupeIndex"]
 

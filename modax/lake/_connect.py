@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from modax.lake import Lake
+from modax.lake._delta import Lake
 
 __all__ = ["LakeConnection", "connect"]
 

@@ -1,4 +1,4 @@
-"""Where the lake's bytes live: local disk or an S3-compatible object store, and how to reach it.
+"""Where the lake's bytes live: a local path or an object-store URI, and the settings to reach it.
 
 ``MODAX_LAKE`` is a directory or a URI. For ``s3://bucket/prefix`` the usual AWS variables apply:
 
@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from urllib.parse import urlsplit
-
-import pyarrow.fs as pafs
 
 from modax._errors import ConfigError
 
@@ -35,8 +32,8 @@ __all__ = [
     "OBJECT_STORE_SCHEMES",
     "S3_VARIABLES",
     "StorageError",
-    "arrow_filesystem",
     "is_uri",
+    "scheme",
     "storage_options",
 ]
 
@@ -53,8 +50,6 @@ S3_VARIABLES = (
     "AWS_CONDITIONAL_PUT",
 )
 _TRUE = ("1", "true", "yes", "on")
-_REQUEST_TIMEOUT_S = 30.0
-_CONNECT_TIMEOUT_S = 10.0
 
 
 class StorageError(ConfigError):
@@ -66,14 +61,15 @@ def is_uri(root: str) -> bool:
     return "://" in root
 
 
-def _scheme(root: str) -> str:
-    scheme = urlsplit(root).scheme.lower()
-    if scheme not in OBJECT_STORE_SCHEMES:
+def scheme(root: str) -> str:
+    """The URI scheme of lake ``root``, lower-case; a :class:`StorageError` for an unknown one."""
+    name = urlsplit(root).scheme.lower()
+    if name not in OBJECT_STORE_SCHEMES:
         raise StorageError(
-            f"MODAX_LAKE={root!r}: unsupported scheme {scheme!r}; use a directory or one of "
+            f"MODAX_LAKE={root!r}: unsupported scheme {name!r}; use a directory or one of "
             + ", ".join(f"{s}://" for s in OBJECT_STORE_SCHEMES)
         )
-    return scheme
+    return name
 
 
 def storage_options(root: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -96,62 +92,20 @@ def storage_options(root: str, environ: Mapping[str, str] | None = None) -> dict
     >>> storage_options("s3://lake/prod", env)["conditional_put"]
     'etag'
     """
-    if not is_uri(root) or _scheme(root) not in ("s3", "s3a"):
+    if not is_uri(root) or scheme(root) not in ("s3", "s3a"):
         return {}
     env = os.environ if environ is None else environ
     options = {name: env[name] for name in S3_VARIABLES if env.get(name)}
     endpoint = options.get("AWS_ENDPOINT_URL")
-    scheme = None if endpoint is None else urlsplit(endpoint).scheme
-    if scheme is not None and scheme not in ("http", "https"):
+    endpoint_scheme = None if endpoint is None else urlsplit(endpoint).scheme
+    if endpoint_scheme is not None and endpoint_scheme not in ("http", "https"):
         raise StorageError(
             f"AWS_ENDPOINT_URL={endpoint!r}: must be an http:// or https:// URL, "
             "e.g. http://127.0.0.1:9000"
         )
-    if scheme == "http" and options.get("AWS_ALLOW_HTTP", "").lower() not in _TRUE:
+    if endpoint_scheme == "http" and options.get("AWS_ALLOW_HTTP", "").lower() not in _TRUE:
         raise StorageError(
             f"AWS_ENDPOINT_URL={endpoint!r} is plain HTTP: set AWS_ALLOW_HTTP=true to allow it"
         )
     options["conditional_put"] = options.pop("AWS_CONDITIONAL_PUT", "etag")
     return options
-
-
-def _s3_filesystem(options: Mapping[str, str]) -> pafs.S3FileSystem:
-    # The AWS SDK's default gives up on a response that stalls for 3 s; a busy MinIO (or a big
-    # compacted file) can, so allow what deltalake's object store allows (30 s).
-    kwargs: dict[str, object] = {
-        "request_timeout": _REQUEST_TIMEOUT_S,
-        "connect_timeout": _CONNECT_TIMEOUT_S,
-        "access_key": options.get("AWS_ACCESS_KEY_ID"),
-        "secret_key": options.get("AWS_SECRET_ACCESS_KEY"),
-        "session_token": options.get("AWS_SESSION_TOKEN"),
-        "region": options.get("AWS_REGION"),
-    }
-    endpoint = options.get("AWS_ENDPOINT_URL")
-    if endpoint is not None:
-        parts = urlsplit(endpoint)
-        kwargs.update(endpoint_override=parts.netloc, scheme=parts.scheme)
-    return pafs.S3FileSystem(**{k: v for k, v in kwargs.items() if v is not None})
-
-
-def arrow_filesystem(uri: str, options: Mapping[str, str]) -> pafs.FileSystem | None:
-    """A native Arrow filesystem rooted at ``uri`` (a local path or ``s3://`` URI), or ``None``.
-
-    Arrow datasets read through it directly (parallel range reads, picklable for Dask workers)
-    instead of through a Python file handler. ``None`` for schemes Arrow is not set up for here:
-    then deltalake's own handler reads them.
-
-    Examples
-    --------
-    >>> fs = arrow_filesystem("/tmp", {})
-    >>> fs.base_path
-    '/tmp/'
-    """
-    if not is_uri(uri):
-        return pafs.SubTreeFileSystem(str(Path(uri).resolve()), pafs.LocalFileSystem())
-    scheme = _scheme(uri)
-    if scheme not in ("s3", "s3a"):
-        return None
-    parts = urlsplit(uri)
-    return pafs.SubTreeFileSystem(
-        f"{parts.netloc}{parts.path}".rstrip("/"), _s3_filesystem(options)
-    )

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from modax.lake import Lake
+from modax.lake._delta import Lake
 
 __all__ = ["Filters", "read_table", "table_fragments"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from modax.lake import Lake
+from modax.lake._delta import Lake
 
 __all__ = ["export_duckdb"]
 

@@ -26,9 +26,9 @@ import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
-from modax.config import load_settings
-from modax.storage import arrow_filesystem, is_uri
-from modax.storage import storage_options as env_storage_options
+from modax.config import is_uri, load_settings
+from modax.config import storage_options as env_storage_options
+from modax.lake._filesystem import arrow_filesystem
 
 __all__ = ["DATE_SOURCES", "Lake", "LakeError"]
 
@@ -64,7 +64,7 @@ class Lake:
         Lake root; ``None`` reads ``MODAX_LAKE`` (default ``data/lake``).
     storage_options : mapping, optional
         deltalake/object_store options for object-store roots (endpoint, region, ...), over the
-        ones :func:`modax.storage.storage_options` reads from the ``AWS_*`` variables.
+        ones :func:`modax.config.storage_options` reads from the ``AWS_*`` variables.
 
     Examples
     --------

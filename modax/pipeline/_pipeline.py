@@ -19,9 +19,11 @@ from typing import Protocol
 import numpy as np
 import pyarrow as pa
 
-from modax.clock import BootClock
-from modax.dedupe import DedupeIndex
-from modax.lake import Lake, _with_date
+from modax.kernels.deriver import KernelDeriver
+from modax.lake import Lake
+from modax.lake._delta import _with_date
+from modax.pipeline._clock import BootClock
+from modax.pipeline._dedupe import DedupeIndex
 from modax.schema import (
     DEVICE_SAFETY_SCHEMA,
     DEVICES_SCHEMA,
@@ -86,14 +88,6 @@ class BatchResult:
         self.rows.update(other.rows)
 
 
-def _derivers(lake: Lake) -> list[Deriver]:
-    """The derive step: safety and aggregation kernels, and the live wear estimate (advisory)."""
-    from modax.kernels.deriver import KernelDeriver
-    from modax.models.wear.live import WearDeriver
-
-    return [KernelDeriver(), WearDeriver(lake)]
-
-
 def _quarantine_keys(table: pa.Table) -> np.ndarray:
     topics = table["topic"].to_pylist()
     payloads = table["payload"].to_pylist()
@@ -151,7 +145,9 @@ class Pipeline:
     lake : Lake, str or Path, optional
         Where to write (``MODAX_LAKE`` when ``None``).
     derivers : list of Deriver, optional
-        The derive step; by default the safety and aggregation kernels.
+        The derive step; by default the safety and aggregation kernels
+        (:class:`~modax.kernels.deriver.KernelDeriver`). The CLI adds the live wear estimate
+        (:func:`modax.cli.build_pipeline`).
 
     Examples
     --------
@@ -168,7 +164,7 @@ class Pipeline:
         self, lake: Lake | str | None = None, derivers: Sequence[Deriver] | None = None
     ) -> None:
         self.lake = lake if isinstance(lake, Lake) else Lake(lake)
-        self.derivers = list(_derivers(self.lake) if derivers is None else derivers)
+        self.derivers = list([KernelDeriver()] if derivers is None else derivers)
         self.clock = BootClock()
         self._telemetry_index = DedupeIndex(self.lake, "telemetry")
         self._safety_index = DedupeIndex(self.lake, "device_safety")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pyarrow.fs as pafs
 import pytest
 
-from modax.config import ConfigError, load_settings
-from modax.lake import Lake
-from modax.storage import StorageError, arrow_filesystem, storage_options
+from modax.config import ConfigError, StorageError, load_settings, storage_options
+from modax.lake import Lake, arrow_filesystem
 
 MINIO = {
     "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",

@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from modax._errors import ConfigError
-from modax.storage import storage_options
+from modax.config._storage import storage_options
 
 __all__ = ["BrokerURL", "ConfigError", "Settings", "load_settings", "parse_broker_url"]
 

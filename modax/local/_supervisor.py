@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Service", "Supervisor", "port_open"]
+__all__ = ["Service", "Supervisor", "modax_command", "port_open"]
 
 
 def port_open(host: str, port: int) -> bool:

@@ -1,0 +1,22 @@
+"""The lake: Delta tables under one root, and DuckDB over them.
+
+:class:`Lake` writes and reads the tables (atomic appends, partitioned by UTC date; a local path or
+an object-store URI), :func:`connect` gives a DuckDB connection with a view per table,
+:func:`export_duckdb` writes a self-contained DuckDB file, and :mod:`modax.lake.dask` reads tables
+as Dask DataFrames (the ``scale`` extra).
+"""
+
+from modax.lake._connect import LakeConnection, connect
+from modax.lake._delta import DATE_SOURCES, Lake, LakeError
+from modax.lake._export import export_duckdb
+from modax.lake._filesystem import arrow_filesystem
+
+__all__ = [
+    "DATE_SOURCES",
+    "Lake",
+    "LakeConnection",
+    "LakeError",
+    "arrow_filesystem",
+    "connect",
+    "export_duckdb",
+]
