@@ -22,7 +22,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import selectors
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -70,6 +69,13 @@ class PublishStats:
         return sum(self.published.values()) / self.wall_s if self.wall_s else 0.0
 
 
+def _plain_client(client_id: str) -> mqtt.Client:
+    """An MQTT 3.1.1 client without credentials or TLS (a broker on this machine)."""
+    return mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
+    )
+
+
 def _status(device_id: str, online: bool) -> bytes:
     return _ENCODER.encode(DeviceStatus(device_id=device_id, online=online))
 
@@ -87,10 +93,10 @@ class LivePublisher:
         Simulated seconds per wall second (1 = real time: 10 Hz telemetry per device).
     qos : int
         QoS of telemetry and safety messages (status messages use QoS 1, retained).
-    tls : bool
-        Connect with TLS (system trust store).
-    username, password : str, optional
-        Broker credentials.
+    client_factory : callable, optional
+        Makes each MQTT client from its client id, with the credentials and TLS settings of the
+        broker (``modax.mqtt.ClientFactory``, as ``modax simulate --mqtt`` passes it); a plain
+        MQTT 3.1.1 client without credentials when ``None``.
     client_prefix : str
         MQTT client ids are ``{client_prefix}-{device_id}`` (``{client_prefix}-pool-{j}`` in a
         pool).
@@ -111,9 +117,7 @@ class LivePublisher:
         *,
         speed: float = 1.0,
         qos: int = 0,
-        tls: bool = False,
-        username: str | None = None,
-        password: str | None = None,
+        client_factory: Callable[[str], mqtt.Client] | None = None,
         client_prefix: str = "modax-sim",
         pool: int | None = None,
     ) -> None:
@@ -128,9 +132,7 @@ class LivePublisher:
         self.port = port
         self.speed = speed
         self.qos = qos
-        self.tls = tls
-        self.username = username
-        self.password = password
+        self.client_factory = client_factory or _plain_client
         self.client_prefix = client_prefix
         self.pool = pool
         self._clients: dict[str, mqtt.Client] = {}
@@ -142,20 +144,12 @@ class LivePublisher:
 
     def _client(self, name: str, device_ids: list[str]) -> mqtt.Client:
         """A connection for ``device_ids``; with a last will when it serves one device only."""
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"{self.client_prefix}-{name}",
-            protocol=mqtt.MQTTv311,
-        )
+        client = self.client_factory(f"{self.client_prefix}-{name}")
         client.max_inflight_messages_set(0)  # unlimited: a 10 Hz device must not queue behind acks
         if self.pool is None:
             (device_id,) = device_ids
             will = _status(device_id, online=False)
             client.will_set(topic_for(device_id, "status"), will, qos=1, retain=True)
-        if self.username is not None:
-            client.username_pw_set(self.username, self.password)
-        if self.tls:
-            client.tls_set_context(ssl.create_default_context())
 
         def on_connect(
             client: mqtt.Client, _userdata: object, _flags: object, reason: object, _props: object

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,9 +13,17 @@ import paho.mqtt.client as mqtt
 
 from modax.lake import Lake
 from modax.schema import topic_for
-from modax.testing import wait_for
+from modax.testing import require, wait_for
 
 T0 = 1_763_900_000_000
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto"
+
+
+def make_certs(out: Path) -> Path:
+    """A private development CA, a broker certificate and a client certificate in ``out``."""
+    require(shutil.which("openssl"), "openssl (apt-get install openssl)")
+    subprocess.run([DEPLOY / "make-dev-certs.sh", out], check=True, capture_output=True)
+    return out
 
 
 def telemetry(device: str, seq: int, current: float = 4.0) -> bytes:

@@ -26,6 +26,7 @@ from modax.config import parse_broker_url
 from modax.kernels.deriver import KernelDeriver
 from modax.lake import Lake
 from modax.models.anomaly import LevelShiftDetector, PCADetector
+from modax.mqtt import ClientFactory
 from modax.pipeline import Pipeline
 from modax.testing import wait_for
 
@@ -219,6 +220,7 @@ def test_live_advisor_publishes_alerts_and_stores_scores(
     mosquitto, model_dir: Path, lake_dir: Path
 ) -> None:
     broker = parse_broker_url(mosquitto.url)
+    factory = ClientFactory(broker)
     received: list[dict] = []
     listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="adv-test-listener")
     listener.on_message = lambda c, u, m: received.append(json.loads(m.payload))
@@ -230,7 +232,7 @@ def test_live_advisor_publishes_alerts_and_stores_scores(
     stats = {}
     worker = threading.Thread(
         target=lambda: stats.update(
-            vars(run_live(advisor, broker, Lake(lake_dir), batch_s=0.1, stop=stop, ready=ready))
+            vars(run_live(advisor, factory, Lake(lake_dir), batch_s=0.1, stop=stop, ready=ready))
         )
     )
     worker.start()

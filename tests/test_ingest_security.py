@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from mqtt_helpers import Publisher, rows, telemetry
+from mqtt_helpers import Publisher, make_certs, rows, telemetry
 
-from modax.ingest import BrokerAuth, Ingester, IngestError, IngestOptions
+from modax.ingest import Ingester, IngestError, IngestOptions
 from modax.lake import Lake
 from modax.local import BrokerKind, BrokerProcess, TLSListener, find_mosquitto
+from modax.mqtt import BrokerAuth
 from modax.schema import topic_for
 from modax.testing import free_port, require, wait_for
 
@@ -25,12 +26,6 @@ pytestmark = pytest.mark.broker
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "mosquitto"
 PASSWORDS = {"ingester": "ingest-pw", "dashboard": "dash-pw", "dev1": "dev1-pw", "dev2": "dev2-pw"}
-
-
-def make_certs(out: Path) -> Path:
-    require(shutil.which("openssl"), "openssl (apt-get install openssl)")
-    subprocess.run([DEPLOY / "make-dev-certs.sh", out], check=True, capture_output=True)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from modax.advisory._advisor import Advisor
-from modax.config import BrokerURL
 from modax.lake import Lake
+from modax.mqtt import ClientFactory
 from modax.schema import decode_batch
 
 __all__ = ["TELEMETRY_FILTER", "LiveStats", "run_live"]
@@ -34,15 +34,13 @@ class LiveStats:
 
 def run_live(
     advisor: Advisor,
-    broker: BrokerURL,
+    factory: ClientFactory,
     lake: Lake,
     *,
     batch_s: float = 1.0,
     duration_s: float | None = None,
     stop: threading.Event | None = None,
     ready: threading.Event | None = None,
-    username: str | None = None,
-    password: str | None = None,
 ) -> LiveStats:
     """Score live telemetry until ``stop`` is set or ``duration_s`` passes.
 
@@ -58,15 +56,7 @@ def run_live(
     """
     inbox: queue.SimpleQueue[tuple[str, bytes, int]] = queue.SimpleQueue()
     connected = threading.Event()
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
-        client_id=f"modax-advise-{uuid.uuid4().hex[:8]}",
-        protocol=mqtt.MQTTv5,
-    )
-    if username is not None:
-        client.username_pw_set(username, password)
-    if broker.tls:
-        client.tls_set()
+    client = factory(f"modax-advise-{uuid.uuid4().hex[:8]}")
 
     def on_connect(
         client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, props: object
@@ -81,9 +71,9 @@ def run_live(
     client.on_connect = on_connect
     client.on_message = on_message
     try:
-        client.connect(broker.host, broker.port)
+        factory.connect(client)
     except OSError as exc:
-        raise ConnectionError(f"cannot reach the broker at {broker}: {exc}") from None
+        raise ConnectionError(f"cannot reach the broker at {factory.broker}: {exc}") from None
     advisor.publish = lambda topic, payload: client.publish(topic, payload, qos=1)
     stats = LiveStats()
     stop = stop or threading.Event()
@@ -91,7 +81,7 @@ def run_live(
     client.loop_start()
     try:
         if not connected.wait(10.0):
-            raise ConnectionError(f"the broker at {broker} did not accept the connection")
+            raise ConnectionError(f"the broker at {factory.broker} did not accept the connection")
         if ready is not None:
             ready.set()
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):

@@ -94,6 +94,7 @@ def run_command(
     """Score live telemetry: write `scores` to the lake, publish advisory alerts."""
     from modax.advisory import Advisor, ModelError, load_model, run_live
     from modax.lake import Lake
+    from modax.mqtt import ClientFactory, MqttError
 
     settings = settings_from_env(lake=lake, broker=broker)
     try:
@@ -111,14 +112,12 @@ def run_command(
     try:
         stats = run_live(
             advisor,
-            settings.broker_url,
+            ClientFactory.from_settings(settings),
             Lake(settings.lake),
             batch_s=batch_s,
             duration_s=duration,
             stop=stop,
-            username=settings.mqtt_username,
-            password=settings.mqtt_password,
         )
-    except ConnectionError as exc:
+    except (ConnectionError, MqttError) as exc:
         fail(str(exc))
     print(json.dumps(stats.__dict__))

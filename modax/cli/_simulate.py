@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -18,6 +19,7 @@ from modax.cli._app import EXIT_USAGE, app, console, fail, settings_from_env
 from modax.cli._pipeline import build_pipeline
 from modax.config import ConfigError, parse_broker_url
 from modax.lake import Lake
+from modax.mqtt import BrokerAuth, ClientFactory, MqttError
 from modax.pipeline import BatchResult
 
 if TYPE_CHECKING:  # the simulator (numba) loads only when the command runs
@@ -115,7 +117,7 @@ def _live(
         fail(str(exc), EXIT_USAGE)
     from simulator import LivePublisher
 
-    settings = settings_from_env()
+    factory = ClientFactory(broker, BrokerAuth.from_settings(settings_from_env()))
     publisher = LivePublisher(
         fleet,
         broker.host,
@@ -123,16 +125,14 @@ def _live(
         speed=speed,
         qos=qos,
         pool=pool,
-        tls=broker.tls,
-        username=settings.mqtt_username,
-        password=settings.mqtt_password,
+        client_factory=partial(factory, mqtt5=False),
     )
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
     try:
         try:
             publisher.connect()
-        except (OSError, ConnectionError) as exc:
+        except (OSError, ConnectionError, MqttError) as exc:
             fail(f"cannot connect to the broker at {url}: {exc}")
         if not quiet:
             console.print(

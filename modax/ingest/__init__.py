@@ -12,13 +12,12 @@ from modax.ingest._backoff import Backoff
 from modax.ingest._inbox import Batch, Inbox
 from modax.ingest._ingester import Ingester, IngestOptions, event_payload
 from modax.ingest._metrics import IngestMetrics
-from modax.ingest._mqtt import DEFAULT_TOPICS, BrokerAuth, IngestError, shared_topic
+from modax.ingest._mqtt import DEFAULT_TOPICS, IngestError, shared_topic
 
 __all__ = [
     "DEFAULT_TOPICS",
     "Backoff",
     "Batch",
-    "BrokerAuth",
     "Inbox",
     "IngestError",
     "IngestMetrics",

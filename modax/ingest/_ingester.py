@@ -30,18 +30,16 @@ from modax.config import BrokerURL, Settings, parse_broker_url
 from modax.ingest._backoff import Backoff
 from modax.ingest._inbox import Batch, Inbox
 from modax.ingest._metrics import IngestMetrics
-from modax.ingest._mqtt import (
-    DEFAULT_TOPICS,
+from modax.ingest._mqtt import DEFAULT_TOPICS, IngestError, connect_properties, shared_topic
+from modax.lake import Lake
+from modax.mqtt import (
     BrokerAuth,
-    IngestError,
+    ClientFactory,
     LastError,
-    connect_properties,
+    MqttError,
     describe_os_error,
     describe_refusal,
-    make_client,
-    shared_topic,
 )
-from modax.lake import Lake
 from modax.pipeline import BatchResult, Pipeline
 from modax.schema import SafetyEvent, parse_topic, topic_for
 
@@ -208,6 +206,13 @@ class Ingester:
             self.options.max_queued_bytes,
         )
         self.mqtt5 = self.options.mqtt_version != "3.1.1"
+        self._factory = ClientFactory(
+            self.broker,
+            self.auth,
+            reconnect_min_s=self.options.reconnect_initial_s,
+            reconnect_max_s=self.options.reconnect_max_s,
+            keepalive_s=self.options.keepalive_s,
+        )
         self._client = self._new_client()
         self._settled = threading.Event()
         self._connack = threading.Event()
@@ -226,9 +231,12 @@ class Ingester:
         self._threads: list[threading.Thread] = []
 
     def _new_client(self) -> mqtt.Client:
-        client = make_client(
-            self.options.client_id, self.broker, self.auth, manual_ack=True, mqtt5=self.mqtt5
-        )
+        try:
+            client = self._factory(
+                self.options.client_id, mqtt5=self.mqtt5, persistent=True, manual_ack=True
+            )
+        except MqttError as exc:
+            raise IngestError(str(exc)) from None
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -455,17 +463,16 @@ class Ingester:
 
     def _connect_once(self) -> bool:
         client = self._client
-        kwargs: dict[str, Any] = {}
-        if self.mqtt5:
-            kwargs["clean_start"] = False
-            kwargs["properties"] = connect_properties(
+        properties = (
+            connect_properties(
                 self.options.session_expiry_s, min(_RECEIVE_MAXIMUM, self.options.max_queued)
             )
+            if self.mqtt5
+            else None
+        )
         while not self._stopping.is_set():
             try:
-                client.connect(
-                    self.broker.host, self.broker.port, keepalive=self.options.keepalive_s, **kwargs
-                )
+                self._factory.connect(client, clean_start=False, properties=properties)
             except OSError as exc:
                 retry, message = describe_os_error(exc, self.broker, self.auth)
                 if not retry:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import ssl
 import threading
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from modax.config import Settings, load_settings
 from modax.lake import Lake, connect
+from modax.mqtt import ClientFactory
 from modax.schema import LEGACY_SAFETY_TOPIC, LEGACY_TELEMETRY_TOPIC, MessageError
 from modax.viz._acks import AckStore, default_ack_path
 from modax.viz._alarms import AlarmLog, now_ms
@@ -67,32 +68,22 @@ class LiveFeed:
         self.check_every_s = check_every_s
         self.connected = threading.Event()
         self._stop = threading.Event()
-        self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"modax-dashboard-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+        self._factory = replace(
+            ClientFactory.from_settings(self.settings), reconnect_min_s=1.0, reconnect_max_s=10.0
+        )
+        self._client = self._factory(
+            f"modax-dashboard-{os.getpid()}-{uuid.uuid4().hex[:8]}", mqtt5=False
         )
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
-        s = self.settings
-        if s.mqtt_username is not None:
-            self._client.username_pw_set(s.mqtt_username, s.mqtt_password)
-        if s.broker_url.tls:
-            self._client.tls_set(
-                ca_certs=s.mqtt_ca_file,
-                certfile=s.mqtt_cert_file,
-                keyfile=s.mqtt_key_file,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
         self._checker = threading.Thread(
             target=self._check_loop, name="modax-inactivity", daemon=True
         )
 
     def start(self) -> LiveFeed:
         """Connect in the background (retrying until the broker is there) and start the checks."""
-        url = self.settings.broker_url
-        self._client.connect_async(url.host, url.port, keepalive=30)
+        self._factory.connect(self._client, background=True)
         self._client.loop_start()
         self._checker.start()
         return self
