@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from modax.schema import pooled_array
+from modax.schema import DEFAULT_SAFETY, pooled_array
 from simulator._electrical import STEP_S, phase_currents
 from simulator._faults import FaultEvents, apply_sensor_faults, overlapping, process_modifiers
 from simulator._load import PROFILE_START_STOP, load_fraction
@@ -102,10 +102,10 @@ DT_S = STEP_S
 TELEMETRY_EVERY = 2
 #: A safety message at least every this many steps (1 s), and on every change.
 SAFETY_EVERY = 20
-#: The firmware's overload limit: any phase current above it, A.
-OVERLOAD_LIMIT_A = 10.0
-#: The firmware's temperature limit: ``temperature_ok`` is ``T < 85 °C`` on every channel.
-TEMPERATURE_LIMIT_C = 85.0
+#: The firmware's overload limit: any phase current above it, A (``modax.schema.DEFAULT_SAFETY``).
+OVERLOAD_LIMIT_A = DEFAULT_SAFETY.overload_current_a
+#: The firmware's temperature limit: ``temperature_ok`` is ``T <`` this on every channel, °C.
+TEMPERATURE_LIMIT_C = DEFAULT_SAFETY.max_temperature_c
 FLAG_ESTOP = 1
 FLAG_DOOR_OPEN = 2
 FLAG_OVERLOAD = 4

@@ -104,13 +104,10 @@ def test_core_limits_and_defaults_are_the_contracts(core: Path):
     assert limits["safety_defaults"] == example["config"]
 
 
-def test_core_safety_defaults_are_the_python_kernels(core: Path):
-    require(_kernel_available(), "modax.kernels.safety (issue 5)")
-    from modax.kernels.safety import SafetyConfig
-
+def test_core_safety_defaults_are_the_one_home_of_the_limits(core: Path):
     (limits,) = cli(core, "limits")
-    kernel = SafetyConfig()
-    assert limits["safety_defaults"] == {k: getattr(kernel, k) for k in limits["safety_defaults"]}
+    defaults = schema.DEFAULT_SAFETY
+    assert limits["safety_defaults"] == {k: getattr(defaults, k) for k in limits["safety_defaults"]}
 
 
 # --- payloads: the core's output through the Python decoder -----------------------------------

@@ -29,6 +29,7 @@ from rich.table import Table
 
 from modax.cli._app import app, console, fail
 from modax.schema import (
+    DEFAULT_SAFETY,
     EPOCH_MS_THRESHOLD,
     DeviceStatus,
     MessageError,
@@ -180,6 +181,7 @@ def evaluate(records: list[dict]) -> list[Check]:
     messages, rejected = _decoded(records)
     telemetry = [m for m in messages if isinstance(m, Telemetry)]
     safety = [m for m in messages if isinstance(m, SafetyStatus)]
+    limits = DEFAULT_SAFETY
     status = [m for m in messages if isinstance(m, DeviceStatus)]
     banner = next((line for line in serial if line.startswith("modax: device ")), None)
     non_finite = [line for line in serial if _NON_FINITE.search(line)]
@@ -203,17 +205,19 @@ def evaluate(records: list[dict]) -> list[Check]:
         _seen("online status", any(s.online for s in status), "status online=true"),
         _seen(
             "overload at 16.5 A",
-            any(max(map(abs, t.motor_currents)) > 10.0 for t in telemetry)
+            any(max(map(abs, t.motor_currents)) > limits.overload_current_a for t in telemetry)
             and any(s.overload_detected for s in safety)
             and not safety[-1].overload_detected,
-            "a current above 10 A, overload_detected true, then false again",
+            f"a current above {limits.overload_current_a:g} A, overload_detected true, then false "
+            "again",
         ),
         _seen(
             "100 °C reads as hot",
-            any(max(t.temperatures) >= 85.0 for t in telemetry)
+            any(max(t.temperatures) >= limits.max_temperature_c for t in telemetry)
             and any(not s.temperature_ok for s in safety)
             and safety[-1].temperature_ok,
-            "a temperature of at least 85 °C, temperature_ok false, then true again",
+            f"a temperature of at least {limits.max_temperature_c:g} °C, temperature_ok false, "
+            "then true again",
         ),
         _seen(
             "e-stop", any(s.emergency_stop for s in safety), "emergency_stop true after the press"

@@ -20,6 +20,7 @@ from modax.schema._decode import (
 from modax.schema._events import Advisory, Recommendation, SafetyEvent
 from modax.schema._messages import DeviceStatus, SafetyStatus, Telemetry, Vibration
 from modax.schema._reasons import MessageError, Reason
+from modax.schema._safety_rules import DEFAULT_SAFETY, SafetyConfig
 from modax.schema._tables import (
     DEVICE_SAFETY_SCHEMA,
     DEVICES_SCHEMA,
@@ -43,6 +44,7 @@ EPOCH_MS_THRESHOLD = 10**12
 
 __all__ = [
     "CURRENT_LIMIT_A",
+    "DEFAULT_SAFETY",
     "DEVICES_SCHEMA",
     "DEVICE_ID_PATTERN",
     "DEVICE_SAFETY_SCHEMA",
@@ -64,6 +66,7 @@ __all__ = [
     "MessageError",
     "Reason",
     "Recommendation",
+    "SafetyConfig",
     "SafetyEvent",
     "SafetyStatus",
     "Telemetry",

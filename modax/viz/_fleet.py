@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from modax.schema import (
+    DEFAULT_SAFETY,
     EPOCH_MS_THRESHOLD,
     TELEMETRY_CHANNELS,
     Advisory,
@@ -35,10 +36,10 @@ __all__ = [
     "QuarantinedMessage",
 ]
 
-#: Overload when any motor current exceeds this, in A (``docs/safety-rules.md``).
-OVERLOAD_CURRENT_A = 10.0
-#: Over-temperature when any temperature reaches this, in °C (``docs/safety-rules.md``).
-OVERTEMP_C = 85.0
+#: Overload when any motor current exceeds this, in A (``modax.schema.DEFAULT_SAFETY``).
+OVERLOAD_CURRENT_A = DEFAULT_SAFETY.overload_current_a
+#: Over-temperature when any temperature reaches this, in °C (``modax.schema.DEFAULT_SAFETY``).
+OVERTEMP_C = DEFAULT_SAFETY.max_temperature_c
 _SPARK_POINTS = 40
 _N_CURRENTS = 4
 _SAFETY_SOURCES = frozenset({"safety", "device", "live-rule"})
