@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from modax.cli._app import app, console, fail, settings_from_env
+from modax.cli._app import app, console, fail, settings_from_env, stop_on_signals
 
 advise_app = typer.Typer(
     help="Live advisory scoring (advice only: never changes a safety state).",
@@ -101,23 +99,21 @@ def run_command(
         advisor = Advisor(load_model(model), context_rows=context_rows)
     except ModelError as exc:
         fail(str(exc))
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    console.print(
-        f"advising with [bold]{advisor.model.name}[/] on {settings.broker} "
-        f"(features {', '.join(advisor.model.features)}); Ctrl-C stops",
-        highlight=False,
-    )
-    try:
-        stats = run_live(
-            advisor,
-            ClientFactory.from_settings(settings),
-            Lake(settings.lake),
-            batch_s=batch_s,
-            duration_s=duration,
-            stop=stop,
+    with stop_on_signals() as stop:
+        console.print(
+            f"advising with [bold]{advisor.model.name}[/] on {settings.broker} "
+            f"(features {', '.join(advisor.model.features)}); Ctrl-C stops",
+            highlight=False,
         )
-    except (ConnectionError, MqttError) as exc:
-        fail(str(exc))
-    print(json.dumps(stats.__dict__))
+        try:
+            stats = run_live(
+                advisor,
+                ClientFactory.from_settings(settings),
+                Lake(settings.lake),
+                batch_s=batch_s,
+                duration_s=duration,
+                stop=stop,
+            )
+        except (ConnectionError, MqttError) as exc:
+            fail(str(exc))
+        print(json.dumps(stats.__dict__))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 import typer
@@ -10,7 +14,7 @@ from rich.console import Console
 
 from modax.config import ConfigError, Settings, load_settings
 
-__all__ = ["app", "console", "err_console", "fail", "settings_from_env"]
+__all__ = ["app", "console", "err_console", "fail", "settings_from_env", "stop_on_signals"]
 
 app = typer.Typer(
     name="modax",
@@ -40,3 +44,25 @@ def settings_from_env(**overrides: str | None) -> Settings:
         return load_settings().with_overrides(**overrides)
     except ConfigError as exc:
         fail(str(exc), EXIT_CONFIG)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event that SIGINT (Ctrl-C) or SIGTERM sets while the block runs, for a clean stop.
+
+    The previous handlers come back when the block ends.
+
+    Examples
+    --------
+    >>> with stop_on_signals() as stop:
+    ...     stop.is_set()
+    False
+    """
+    stop = threading.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import signal
 import tempfile
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
 
-from modax.cli._app import app, console, err_console, fail
+from modax.cli._app import app, console, err_console, fail, stop_on_signals
 from modax.local import AMQTT_WARNING, BrokerError, BrokerKind, start_broker
 
 
@@ -32,31 +29,25 @@ def broker_command(
     mosquitto runs with persistence on and no limit on messages queued for a disconnected
     subscriber; without mosquitto the pure-Python amqtt runs, which is not crash-safe.
     """
-    stop = threading.Event()
+    with stop_on_signals() as stop:
+        directory = data_dir or Path(tempfile.gettempdir()) / f"modax-broker-{port}"
+        try:
+            broker = start_broker(port, host=host, kind=kind, data_dir=directory)
+        except BrokerError as exc:
+            fail(str(exc))
+        console.print(
+            f"[bold]{broker.kind.value}[/] listening on [bold]{broker.url}[/] "
+            f"(data and log in {broker.data_dir}); Ctrl-C stops it",
+            highlight=False,
+        )
+        if broker.kind is BrokerKind.AMQTT:
+            why = "mosquitto is not installed, so " if kind is BrokerKind.AUTO else ""
+            err_console.print(f"[bold yellow]warning:[/] {why}{AMQTT_WARNING}", highlight=False)
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    directory = data_dir or Path(tempfile.gettempdir()) / f"modax-broker-{port}"
-    try:
-        broker = start_broker(port, host=host, kind=kind, data_dir=directory)
-    except BrokerError as exc:
-        fail(str(exc))
-    console.print(
-        f"[bold]{broker.kind.value}[/] listening on [bold]{broker.url}[/] "
-        f"(data and log in {broker.data_dir}); Ctrl-C stops it",
-        highlight=False,
-    )
-    if broker.kind is BrokerKind.AMQTT:
-        why = "mosquitto is not installed, so " if kind is BrokerKind.AUTO else ""
-        err_console.print(f"[bold yellow]warning:[/] {why}{AMQTT_WARNING}", highlight=False)
-
-    while not stop.wait(0.5) and broker.running:
-        pass
-    if not stop.is_set():
-        code = broker.wait()
-        fail(f"{broker.kind.value} exited with code {code}: {broker.log_tail(3)}")
-    broker.stop()
-    console.print(f"{broker.kind.value} stopped")
+        while not stop.wait(0.5) and broker.running:
+            pass
+        if not stop.is_set():
+            code = broker.wait()
+            fail(f"{broker.kind.value} exited with code {code}: {broker.log_tail(3)}")
+        broker.stop()
+        console.print(f"{broker.kind.value} stopped")

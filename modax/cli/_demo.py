@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from modax.cli._app import app, console, fail, settings_from_env
+from modax.cli._app import app, console, fail, settings_from_env, stop_on_signals
 from modax.config import parse_broker_url
 from modax.lake import Lake
 from modax.local import Service, Supervisor, modax_command, port_open
@@ -34,88 +32,86 @@ def demo_command(
         fail(f"port {port} is in use: stop what serves it or pass --port")
     env = {"MODAX_LAKE": settings.lake, "MODAX_BROKER": str(url)}
     sup = Supervisor(logs.resolve())
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        if url.host in ("localhost", "127.0.0.1") and not port_open("127.0.0.1", url.port):
-            console.print(f"starting a local broker on port {url.port} …")
-            sup.start(
-                Service(
-                    "broker",
-                    modax_command(
-                        "broker", "--port", str(url.port), "--data-dir", str(logs / "broker")
-                    ),
-                    ready_port=url.port,
+    with stop_on_signals() as stop:
+        try:
+            if url.host in ("localhost", "127.0.0.1") and not port_open("127.0.0.1", url.port):
+                console.print(f"starting a local broker on port {url.port} …")
+                sup.start(
+                    Service(
+                        "broker",
+                        modax_command(
+                            "broker", "--port", str(url.port), "--data-dir", str(logs / "broker")
+                        ),
+                        ready_port=url.port,
+                    )
                 )
-            )
-        else:
-            console.print(f"using the broker at {url}")
-        if not Lake(settings.lake).exists("telemetry"):
-            console.print(f"writing {history} of simulated history into {settings.lake} …")
-            start = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            else:
+                console.print(f"using the broker at {url}")
+            if not Lake(settings.lake).exists("telemetry"):
+                console.print(f"writing {history} of simulated history into {settings.lake} …")
+                start = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                sup.start(
+                    Service(
+                        "history",
+                        modax_command(
+                            "simulate",
+                            "--devices",
+                            str(devices),
+                            "--duration",
+                            history,
+                            "--scenario",
+                            "mixed-faults",
+                            "--seed",
+                            "7",
+                            "--start",
+                            start,
+                        ),
+                        oneshot=True,
+                        env=env,
+                    )
+                )
+            console.print("starting the ingester and a live simulated fleet …")
+            sup.start(Service("ingest", modax_command("ingest"), env=env))
             sup.start(
                 Service(
-                    "history",
+                    "fleet",
                     modax_command(
                         "simulate",
                         "--devices",
                         str(devices),
-                        "--duration",
-                        history,
+                        "--mqtt",
+                        str(url),
                         "--scenario",
                         "mixed-faults",
                         "--seed",
                         "7",
                         "--start",
-                        start,
+                        "now",
                     ),
-                    oneshot=True,
                     env=env,
                 )
             )
-        console.print("starting the ingester and a live simulated fleet …")
-        sup.start(Service("ingest", modax_command("ingest"), env=env))
-        sup.start(
-            Service(
-                "fleet",
-                modax_command(
-                    "simulate",
-                    "--devices",
-                    str(devices),
-                    "--mqtt",
-                    str(url),
-                    "--scenario",
-                    "mixed-faults",
-                    "--seed",
-                    "7",
-                    "--start",
-                    "now",
-                ),
-                env=env,
+            console.print("starting the dashboards …")
+            sup.start(
+                Service(
+                    "dashboards",
+                    modax_command("dashboards", "--port", str(port)),
+                    ready_port=port,
+                    env=env,
+                )
             )
-        )
-        console.print("starting the dashboards …")
-        sup.start(
-            Service(
-                "dashboards",
-                modax_command("dashboards", "--port", str(port)),
-                ready_port=port,
-                env=env,
+            console.print(
+                f"\n[bold green]modax is running:[/] http://localhost:{port}\n"
+                f"logs in {logs}/ — press Ctrl-C to stop everything.\n"
             )
-        )
-        console.print(
-            f"\n[bold green]modax is running:[/] http://localhost:{port}\n"
-            f"logs in {logs}/ — press Ctrl-C to stop everything.\n"
-        )
-        while not stop.wait(0.5):
-            dead = sup.exited()
-            if dead:
-                console.print(f"[red]{', '.join(dead)} stopped; see {logs}/ — shutting down[/]")
-                break
-    except RuntimeError as exc:
+            while not stop.wait(0.5):
+                dead = sup.exited()
+                if dead:
+                    console.print(f"[red]{', '.join(dead)} stopped; see {logs}/ — shutting down[/]")
+                    break
+        except RuntimeError as exc:
+            sup.stop()
+            fail(str(exc))
+        console.print("stopping …")
         sup.stop()
-        fail(str(exc))
-    console.print("stopping …")
-    sup.stop()
-    console.print("stopped cleanly.")
+        console.print("stopped cleanly.")

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
 from rich.live import Live
 
-from modax.cli._app import EXIT_CONFIG, app, console, err_console, fail, settings_from_env
+from modax.cli._app import (
+    EXIT_CONFIG,
+    app,
+    console,
+    err_console,
+    fail,
+    settings_from_env,
+    stop_on_signals,
+)
 from modax.cli._pipeline import build_pipeline
 from modax.ingest import DEFAULT_TOPICS, Ingester, IngestOptions
 from modax.obs import ObsServer, configure_logging
@@ -140,41 +145,38 @@ def ingest_command(
             ).start()
         except OSError as exc:
             fail(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc.strerror or exc}")
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    err_console.print(
-        f"ingesting {settings.broker} → {settings.lake}"
-        + (f" (group {shared_group})" if shared_group else "")
-        + (f"; metrics on {server.url}/metrics" if server else ""),
-        highlight=False,
-    )
-    started = time.monotonic()
-    ingester.start()
-    live = console.is_terminal and settings.log_format == "text"
-    with (
-        Live(console=console, transient=True, auto_refresh=False) if live else nullcontext() as view
-    ):
-        last_log = started
-        while not stop.wait(0.5) and ingester.error is None:
-            if live:
-                view.update(_status(ingester, started), refresh=True)
-            elif time.monotonic() - last_log >= _PROGRESS_LOG_S:
-                last_log = time.monotonic()
-                log.info(_status(ingester, started).replace("[yellow]", "").replace("[/]", ""))
-    totals = ingester.stop()
-    if server is not None:
-        server.stop()
-    if ingester.error is not None:
-        fail(str(ingester.error), EXIT_CONFIG)
-    err_console.print(
-        f"stopped cleanly: received {totals.received:,}, stored {totals.accepted:,}, "
-        f"duplicates {totals.duplicates:,}, quarantined {sum(totals.quarantined.values()):,}",
-        highlight=False,
-    )
-    if ingester.unacked_at_exit:
-        fail(f"{ingester.unacked_at_exit} messages were not committed; the broker redelivers them")
+    with stop_on_signals() as stop:
+        err_console.print(
+            f"ingesting {settings.broker} → {settings.lake}"
+            + (f" (group {shared_group})" if shared_group else "")
+            + (f"; metrics on {server.url}/metrics" if server else ""),
+            highlight=False,
+        )
+        started = time.monotonic()
+        ingester.start()
+        live = console.is_terminal and settings.log_format == "text"
+        with (
+            Live(console=console, transient=True, auto_refresh=False)
+            if live
+            else nullcontext() as view
+        ):
+            last_log = started
+            while not stop.wait(0.5) and ingester.error is None:
+                if live:
+                    view.update(_status(ingester, started), refresh=True)
+                elif time.monotonic() - last_log >= _PROGRESS_LOG_S:
+                    last_log = time.monotonic()
+                    log.info(_status(ingester, started).replace("[yellow]", "").replace("[/]", ""))
+        totals = ingester.stop()
+        if server is not None:
+            server.stop()
+        if ingester.error is not None:
+            fail(str(ingester.error), EXIT_CONFIG)
+        err_console.print(
+            f"stopped cleanly: received {totals.received:,}, stored {totals.accepted:,}, "
+            f"duplicates {totals.duplicates:,}, quarantined {sum(totals.quarantined.values()):,}",
+            highlight=False,
+        )
+        if ingester.unacked_at_exit:
+            unacked = ingester.unacked_at_exit
+            fail(f"{unacked} messages were not committed; the broker redelivers them")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import threading
 import time
 from datetime import UTC, datetime
 from functools import partial
@@ -15,7 +13,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from modax.cli._app import EXIT_USAGE, app, console, fail, settings_from_env
+from modax.cli._app import EXIT_USAGE, app, console, fail, settings_from_env, stop_on_signals
 from modax.cli._pipeline import build_pipeline
 from modax.config import ConfigError, parse_broker_url
 from modax.lake import Lake
@@ -26,7 +24,6 @@ if TYPE_CHECKING:  # the simulator (numba) loads only when the command runs
     from simulator import Fleet, SimResult
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -127,9 +124,7 @@ def _live(
         pool=pool,
         client_factory=partial(factory, mqtt5=False),
     )
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
-    try:
+    with stop_on_signals() as stop:
         try:
             publisher.connect()
         except (OSError, ConnectionError, MqttError) as exc:
@@ -140,9 +135,6 @@ def _live(
                 + (f" for {duration_s:g} s simulated" if duration_s else " until Ctrl-C")
             )
         stats = publisher.run(duration_s, stop=stop)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     return {
         "mode": "live",
         "devices": fleet.n_devices,
