@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import importlib
 import itertools
 from collections import Counter
@@ -498,36 +497,3 @@ def test_sincos_in_turns_matches_libm():
     np.testing.assert_allclose(got[:, 1], np.cos(2 * np.pi * turns), rtol=0, atol=4e-15)
     assert [sincos_turns(x) for x in (0.0, 0.25, 0.5)] == [(0.0, 1.0), (1.0, -0.0), (-0.0, -1.0)]
     assert [sin_turns(x) for x in turns] == got[:, 0].tolist()
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        "_assemble",
-        "_electrical",
-        "_faults",
-        "_fleet",
-        "_handoff",
-        "_kernel",
-        "_load",
-        "_mqtt_batch",
-        "_network",
-        "_noise",
-        "_params",
-        "_publish",
-        "_result",
-        "_rows",
-        "_scenario",
-        "_sensors",
-        "_tables",
-        "_thermal",
-        "_trig",
-        "_validity",
-        "_vibration",
-        "_wear",
-    ],
-)
-def test_docstring_examples(module):
-    mod = importlib.import_module(f"simulator.{module}")
-    failed, _ = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
-    assert failed == 0

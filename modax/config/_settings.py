@@ -86,7 +86,8 @@ class Settings:
 
     Examples
     --------
-    >>> s = load_settings({"MODAX_LAKE": "/tmp/lake", "MODAX_MQTT_PASSWORD": "hunter2"})
+    >>> env = {"MODAX_LAKE": "/tmp/lake", "MODAX_MQTT_USERNAME": "ingester"}
+    >>> s = load_settings({**env, "MODAX_MQTT_PASSWORD": "hunter2"})
     >>> s.lake, s.masked()["mqtt_password"]
     ('/tmp/lake', '***')
     """

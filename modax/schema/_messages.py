@@ -44,7 +44,7 @@ class Telemetry(msgspec.Struct, omit_defaults=True):
     --------
     >>> import msgspec
     >>> t = Telemetry(1_700_000_000_000, "m1", [4.2, 4.1], Vibration(0, 0, 9.81, 9.81), [41.5])
-    >>> msgspec.json.encode(t)[:45]
+    >>> msgspec.json.encode(t)[:44]
     b'{"timestamp":1700000000000,"device_id":"m1",'
     """
 

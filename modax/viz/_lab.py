@@ -143,7 +143,7 @@ def run_detection(
     Examples
     --------
     >>> from modax.models.datasets.skab import find_skab
-    >>> run = run_detection("pca-t2q", skab_series(find_skab("data/skab")[0]))
+    >>> run = run_detection("pca-t2q", skab_series(find_skab("data/skab/valve1")[0]))
     >>> sorted(run.metrics)[:3]
     ['event_precision', 'event_recall', 'f1']
     """

@@ -72,7 +72,8 @@ class IsolationForestDetector(_WindowModel):
     n_estimators : int
         Trees in the forest.
     quantile, margin : float
-        ``threshold_`` is the ``quantile`` of the training scores times ``margin``.
+        ``threshold_`` is the ``quantile`` of the training scores, widened by ``margin − 1``
+        times its distance from their median (:meth:`Detector._calibrate`).
     min_duration : int
         Rows an excursion must last before its points count as alarms.
     random_state : int or None
@@ -117,7 +118,8 @@ class LOFDetector(_WindowModel):
     n_neighbors : int
         Neighbours of the local density estimate.
     quantile, margin : float
-        ``threshold_`` is the ``quantile`` of the training scores times ``margin``.
+        ``threshold_`` is the ``quantile`` of the training scores, widened by ``margin − 1``
+        times its distance from their median (:meth:`Detector._calibrate`).
     min_duration : int
         Rows an excursion must last before its points count as alarms.
 
@@ -160,7 +162,8 @@ class OneClassSVMDetector(_WindowModel):
     gamma : float or str
         RBF kernel width (``"scale"`` adapts to the feature variance).
     quantile, margin : float
-        ``threshold_`` is the ``quantile`` of the training scores times ``margin``.
+        ``threshold_`` is the ``quantile`` of the training scores, widened by ``margin − 1``
+        times its distance from their median (:meth:`Detector._calibrate`).
     min_duration : int
         Rows an excursion must last before its points count as alarms.
 
