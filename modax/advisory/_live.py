@@ -47,7 +47,8 @@ def run_live(
     Subscribes (QoS 1) to every device's telemetry, and every ``batch_s`` seconds decodes
     what arrived, scores it with ``advisor``, appends the rows to the lake's ``scores`` table
     and publishes the advisor's alerts on the same connection. Invalid messages are left to
-    the ingester, which quarantines them.
+    the ingester, which quarantines them. ``ready`` is set once the broker has granted the
+    subscription, so telemetry published after it reaches the advisor.
 
     Raises
     ------
@@ -55,7 +56,7 @@ def run_live(
         When the broker cannot be reached or refuses the connection.
     """
     inbox: queue.SimpleQueue[tuple[str, bytes, int]] = queue.SimpleQueue()
-    connected = threading.Event()
+    subscribed = threading.Event()
     client = factory(f"modax-advise-{uuid.uuid4().hex[:8]}")
 
     def on_connect(
@@ -63,12 +64,18 @@ def run_live(
     ) -> None:
         if not reason.is_failure:
             client.subscribe(TELEMETRY_FILTER, qos=1)
-            connected.set()
+
+    def on_subscribe(
+        client: mqtt.Client, userdata: object, mid: int, reasons: list[ReasonCode], props: object
+    ) -> None:
+        if not any(r.is_failure for r in reasons):
+            subscribed.set()  # from now on the broker routes telemetry to us
 
     def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         inbox.put((message.topic, bytes(message.payload), int(time.time() * 1000)))
 
     client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
     client.on_message = on_message
     try:
         factory.connect(client)
@@ -80,8 +87,10 @@ def run_live(
     deadline = None if duration_s is None else time.monotonic() + duration_s
     client.loop_start()
     try:
-        if not connected.wait(10.0):
-            raise ConnectionError(f"the broker at {factory.broker} did not accept the connection")
+        if not subscribed.wait(10.0):
+            raise ConnectionError(
+                f"the broker at {factory.broker} did not accept the connection and subscription"
+            )
         if ready is not None:
             ready.set()
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
