@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import ssl
 from dataclasses import dataclass, field
+from typing import Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
@@ -171,7 +172,7 @@ class ClientFactory:
         self,
         client: mqtt.Client,
         *,
-        clean_start: bool | int = mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+        clean_start: bool | Literal[3] = mqtt.MQTT_CLEAN_START_FIRST_ONLY,
         properties: Properties | None = None,
         background: bool = False,
     ) -> None:
@@ -185,14 +186,15 @@ class ClientFactory:
         OSError
             When the broker cannot be reached (not with ``background=True``: paho retries).
         """
-        args = (self.broker.host, self.broker.port, self.keepalive_s)
-        kwargs = {"properties": properties}
-        if client.protocol == mqtt.MQTTv5:
-            kwargs["clean_start"] = clean_start
-        if background:
-            client.connect_async(*args, **kwargs)
-        else:
-            client.connect(*args, **kwargs)
+        start = clean_start if client.protocol == mqtt.MQTTv5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY
+        connect = client.connect_async if background else client.connect
+        connect(
+            self.broker.host,
+            self.broker.port,
+            self.keepalive_s,
+            clean_start=start,
+            properties=properties,
+        )
 
 
 class LastError(logging.Handler):

@@ -11,7 +11,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = ["CHROMIUM_ARGS", "free_port", "launch_chromium", "require", "require_all", "wait_for"]
 
@@ -90,7 +90,7 @@ CHROMIUM_ARGS = (
 )
 
 
-def launch_chromium(playwright: object) -> object:
+def launch_chromium(playwright: Any) -> Any:
     """Debian's ``chromium`` (Playwright's own browser download does not work here), headless.
 
     Parameters

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import functools
 import select
+import socket
 import ssl
+from typing import cast
 
 import paho.mqtt.client as mqtt
 
-__all__ = ["BatchWriter", "publish_packet"]
+__all__ = ["BatchWriter", "client_socket", "publish_packet"]
 
 _PUBLISH_QOS0 = 0x30
 _WOULD_BLOCK = (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError)
@@ -81,7 +83,7 @@ class BatchWriter:
         return any(self._buffers.values())
 
     def _drain(self, client: mqtt.Client, buffer: bytearray) -> None:
-        sock = client.socket()
+        sock = client_socket(client)
         view = memoryview(buffer)
         sent = 0
         try:
@@ -96,3 +98,11 @@ class BatchWriter:
         finally:
             view.release()
             del buffer[:sent]
+
+
+def client_socket(client: mqtt.Client) -> socket.socket:
+    """The socket of a connected paho client (``ConnectionError`` when it has none)."""
+    sock = client.socket()
+    if sock is None:
+        raise ConnectionError("the MQTT client is not connected")
+    return cast(socket.socket, sock)

@@ -68,7 +68,7 @@ _NETWORK = {
 @functools.lru_cache(maxsize=4)
 def _ones(n: int, dtype: type) -> np.ndarray:
     """A read-only array of ``n`` ones, shared by every undisturbed delivery of that size."""
-    ones = np.ones(n, dtype)
+    ones: np.ndarray = np.ones(n, dtype)
     ones.flags.writeable = False
     return ones
 
@@ -113,9 +113,7 @@ class Delivery:
         """Apply the network events in ``events``; ``salt`` separates message kinds' noise."""
         start_ms = int(self.true_ms[0] - self.step[0] * _STEP_MS) if len(self.step) else 0
         network = np.flatnonzero(np.isin(events.kind, list(_NETWORK)))
-        bounds = (
-            np.searchsorted(self.device, np.arange(len(self.keys) + 1)) if len(network) else None
-        )
+        bounds = np.searchsorted(self.device, np.arange(len(self.keys) + 1))
         for f in network:
             d = int(events.device[f])
             lo, hi = int(bounds[d]), int(bounds[d + 1])

@@ -32,7 +32,7 @@ import paho.mqtt.client as mqtt
 
 from modax.schema import DeviceStatus, topic_for
 from simulator._fleet import Fleet
-from simulator._mqtt_batch import BatchWriter
+from simulator._mqtt_batch import BatchWriter, client_socket
 
 __all__ = ["LivePublisher", "PublishStats"]
 
@@ -174,7 +174,7 @@ class LivePublisher:
         for name, device_ids in groups.items():
             client = self._client(name, device_ids)
             client.connect(self.host, self.port, keepalive=30)
-            self._selector.register(client.socket(), selectors.EVENT_READ, client)
+            self._selector.register(client_socket(client), selectors.EVENT_READ, client)
             self._connections.append(client)
             self._clients.update(dict.fromkeys(device_ids, client))
         deadline = time.monotonic() + timeout
@@ -201,7 +201,7 @@ class LivePublisher:
             self.stats.published["status"] += 1
         self._flush(10.0)
         for client in self._connections:
-            self._selector.unregister(client.socket())
+            self._selector.unregister(client_socket(client))
             client.disconnect()
         self._clients.clear()
         self._connections.clear()

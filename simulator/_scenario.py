@@ -123,7 +123,7 @@ class FaultRule:
         if unknown:
             raise ScenarioError(f"{where}: unknown key(s) {sorted(unknown)}")
         try:
-            kind = FaultKind(raw.get("kind"))
+            kind = FaultKind(str(raw.get("kind")))
         except ValueError:
             choices = ", ".join(k.value for k in FaultKind if k is not FaultKind.FAILURE)
             raise ScenarioError(

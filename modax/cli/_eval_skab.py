@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -98,7 +99,7 @@ def eval_skab_command(
 
 
 def run_leaderboard(
-    data: object, detector: list[str] | None, seeds: int, *, quiet: bool, **options: object
+    data: Sequence[Any], detector: list[str] | None, seeds: int, *, quiet: bool, **options: Any
 ) -> tuple[dict[str, DetectorResult], str]:
     """Evaluate detectors (all when ``detector`` is empty) with a progress bar; return the
     results and the name of the best by mean F1. ``options`` go to ``evaluate_skab``.

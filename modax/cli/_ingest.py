@@ -162,7 +162,7 @@ def ingest_command(
         ):
             last_log = started
             while not stop.wait(0.5) and ingester.error is None:
-                if live:
+                if view is not None:
                     view.update(_status(ingester, started), refresh=True)
                 elif time.monotonic() - last_log >= _PROGRESS_LOG_S:
                     last_log = time.monotonic()

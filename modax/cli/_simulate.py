@@ -194,8 +194,6 @@ def simulate_command(
         duration_s = parse_duration(duration) if duration is not None else None
     except ValueError as exc:
         fail(f"--duration: {exc}", EXIT_USAGE)
-    if mqtt is None and duration_s is None:
-        duration_s = 600.0
     from simulator import Fleet, Scenario, ScenarioError
 
     try:
@@ -221,7 +219,8 @@ def simulate_command(
         )
     else:
         settings = settings_from_env(lake=lake)
-        summary = _batch(fleet, duration_s, Lake(settings.lake), json_output)
+        batch_s = 600.0 if duration_s is None else duration_s
+        summary = _batch(fleet, batch_s, Lake(settings.lake), json_output)
     if json_output:
         print(json.dumps(summary))
         return

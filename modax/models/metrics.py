@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -313,8 +314,8 @@ def nab_score(
     if window < 1:
         raise ValueError(f"window must be at least 1 sample, got {window}")
     nested = len(changepoints) > 0 and np.ndim(changepoints[0]) == 1  # type: ignore[arg-type,index]
-    truths = list(changepoints) if nested else [changepoints]  # type: ignore[arg-type]
-    founds = list(detections) if nested else [detections]  # type: ignore[arg-type]
+    truths: list[Any] = list(changepoints) if nested else [changepoints]  # type: ignore[arg-type]
+    founds: list[Any] = list(detections) if nested else [detections]  # type: ignore[arg-type]
     if len(truths) != len(founds):
         raise ValueError(f"{len(truths)} changepoint series but {len(founds)} detection series")
     weights = NAB_PROFILES[profile]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 __all__ = ["DEFAULT_SAFETY", "SafetyConfig"]
 
@@ -55,7 +56,7 @@ class SafetyConfig:
     stale_after_ms: int = 5_000
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, float]) -> SafetyConfig:
+    def from_dict(cls, values: Mapping[str, Any]) -> SafetyConfig:
         """A config from a mapping (e.g. a vector's ``config``); unknown keys are an error."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)

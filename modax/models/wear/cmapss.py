@@ -11,6 +11,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -31,7 +32,7 @@ def run_cmapss(
     seeds: int = 5,
     cap: float = 125.0,
     on_run: Callable[[], None] | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Run the benchmark and return the result object ``--format json`` prints.
 
     Parameters

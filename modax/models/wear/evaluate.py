@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,7 @@ def last_rows(X: pd.DataFrame, unit_col: str = "unit", time_col: str = "cycle") 
 
 
 def evaluate_rul(
-    model: object,
+    model: Any,
     X: pd.DataFrame,
     y: ArrayLike,
     *,
@@ -62,12 +63,12 @@ def evaluate_rul(
     truth = np.asarray(y, dtype=float).ravel()
     if len(truth) != len(last):
         raise ValueError(f"y: {len(truth)} remaining lives for {len(last)} units in X")
-    predicted = np.asarray(model.predict(X), dtype=float)[last]
+    predicted = np.asarray(model.predict(X), dtype=np.float64)[last]
     return rul_scores(truth, predicted, cap=cap)
 
 
 def evaluate_sim_rul(
-    result: object, seeds: Iterable[int] = range(3), window_s: float = 60.0
+    result: Any, seeds: Iterable[int] = range(3), window_s: float = 60.0
 ) -> dict[str, object]:
     """Remaining-life benchmark on a simulated run-to-failure fleet (``modax eval sim``).
 
@@ -134,8 +135,10 @@ def evaluate_sim_rul(
     }
 
 
-def _sim_features(features: WindowFeatures) -> WindowFeatures:
+def _sim_features(features: WindowFeatures | None) -> WindowFeatures | None:
     """Shorter windows for simulated lives (tens of windows, not hundreds of cycles)."""
+    if features is None:
+        return None
     if features.long_window is None:
         return features.set_params(window=10)
     return features.set_params(window=10, long_window=30, spans=(5, 20), baseline=5)

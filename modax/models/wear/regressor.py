@@ -10,6 +10,7 @@ row gets the remaining life estimated from the history up to it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -125,7 +126,7 @@ class RULRegressor(RegressorMixin, BaseEstimator):
         ).fit(X)
         return self.features_.fit_transform(self.normalizer_.transform(X))
 
-    def _fit_estimator(self, matrix: np.ndarray, target: np.ndarray, **params: object) -> object:
+    def _fit_estimator(self, matrix: np.ndarray, target: np.ndarray, **params: object) -> Any:
         if self.estimator is None:
             model = default_booster(self.random_state, **params)
         else:
