@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -11,6 +10,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from streaming import assert_split_equals_one_piece
 
 from modax.kernels._reference import ReferenceAggregator, reference_rolling
 from modax.kernels.aggregate import STATS, Rolling, WindowAggregator, table_name
@@ -94,12 +94,12 @@ stream = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(
     rows=stream,
-    cuts=st.lists(st.integers(0, 200), max_size=5),
     lateness=st.sampled_from([0, 500, 1000, 2500]),
     width=st.sampled_from([250, 1000, 1500]),
     order=st.sampled_from(["arrival", "by device", "by device and time"]),
+    data=st.data(),
 )
-def test_any_split_equals_one_piece_and_the_reference(rows, cuts, lateness, width, order):
+def test_any_split_equals_one_piece_and_the_reference(rows, lateness, width, order, data):
     if order == "by device":  # runs of one device, time in drawn order: the sorted path's exits
         rows = sorted(rows, key=lambda r: r[0])
     elif order == "by device and time":  # a lake scan: the sorted path end to end
@@ -116,22 +116,26 @@ def test_any_split_equals_one_piece_and_the_reference(rows, cuts, lateness, widt
     want_rows += reference.flush()
     want = pd.DataFrame(want_rows)
 
-    bounds = [0, *sorted(c for c in cuts if c < len(rows)), len(rows)]
-    agg = WindowAggregator(width_ms=width, allowed_lateness_ms=lateness, channels=CHANNELS)
-    parts = []
-    late = []
-    for lo, hi in itertools.pairwise(bounds):
-        parts.append(agg.process_arrays(codes[lo:hi], ts[lo:hi], [a[lo:hi], b[lo:hi]]))
-        late.extend((np.flatnonzero(agg.last_late) + lo).tolist())
-    parts.append(agg.flush_arrays())
-    got = windows_frame(parts)
+    def feed(agg: WindowAggregator, batch: tuple) -> tuple[pa.Table, list[int]]:
+        lo, hi = batch
+        closed = agg.process_arrays(codes[lo:hi], ts[lo:hi], [a[lo:hi], b[lo:hi]])
+        return closed, (np.flatnonzero(agg.last_late) + lo).tolist()
 
-    whole = WindowAggregator(width_ms=width, allowed_lateness_ms=lateness, channels=CHANNELS)
-    one_piece = windows_frame([whole.process_arrays(codes, ts, [a, b]), whole.flush_arrays()])
-    pd.testing.assert_frame_equal(got, one_piece)  # bit for bit: same sums in the same order
+    def finish(agg: WindowAggregator, outputs: list) -> tuple:
+        windows = windows_frame([*(closed for closed, _ in outputs), agg.flush_arrays()])
+        return windows, [i for _, late in outputs for i in late], agg.late_count
 
+    # bit for bit: same sums in the same order
+    got, late, late_count = assert_split_equals_one_piece(
+        lambda: WindowAggregator(width_ms=width, allowed_lateness_ms=lateness, channels=CHANNELS),
+        feed,
+        finish,
+        lambda lo, hi: (lo, hi),
+        len(rows),
+        data,
+    )
     assert late == reference.late
-    assert agg.late_count == len(reference.late)
+    assert late_count == len(reference.late)
     want = want.sort_values(["device", "window_start"]).reset_index(drop=True)
     assert_windows_equal(got, want)
 

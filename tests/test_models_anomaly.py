@@ -91,7 +91,7 @@ def test_dataframe_input_remembers_feature_names() -> None:
     ("rows", "message"),
     [
         (np.array([[1.0, np.nan, 0.0]]), r"X\[0, 1\] is nan"),
-        (np.zeros((5, 2)), "X has 2 features but the detector was fitted on 3"),
+        (np.zeros((5, 2)), "X has 2 features, but PCADetector is expecting 3 features as input"),
         (np.zeros((0, 3)), "X has no rows"),
         (np.zeros((2, 2, 2)), "X must be a 2-D"),
     ],

@@ -1,11 +1,12 @@
 """Live wear per device into the lake's ``wear`` table (advisory), on simulator telemetry."""
 
-import itertools
-
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from streaming import assert_split_equals_one_piece
 
 import simulator
 from modax.lake import Lake
@@ -132,13 +133,24 @@ def test_stress_windows_equal_a_pandas_groupby_in_any_row_order():
     assert got["window_s"].gt(0).any() and got["current_max_a"].isna().sum() == 0
 
 
-def test_stress_windows_stream_in_any_split_like_one_piece(telemetry):
-    stream = StressWindows(window_s=60)
-    cuts = [0, 1234, 1235, 9000, telemetry.num_rows]
-    parts = [stream.process(telemetry.slice(lo, hi - lo)) for lo, hi in itertools.pairwise(cuts)]
-    streamed = pd.concat([*parts, stream.flush()], ignore_index=True)
-    whole = stress_windows(telemetry, window_s=60).drop(columns="last_ts")
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_stress_windows_stream_in_any_split_like_one_piece(telemetry, data):
     keys = ["device_id", "window_start"]
-    streamed = streamed.sort_values(keys).reset_index(drop=True)
+
+    def finish(stream: StressWindows, parts: list[pd.DataFrame]) -> tuple[pd.DataFrame, int]:
+        streamed = pd.concat([*parts, stream.flush()], ignore_index=True)
+        return streamed.sort_values(keys).reset_index(drop=True), stream.late_count
+
+    streamed, late_count = assert_split_equals_one_piece(
+        lambda: StressWindows(window_s=60),
+        lambda stream, batch: stream.process(batch),
+        finish,
+        lambda lo, hi: telemetry.slice(lo, hi - lo),
+        telemetry.num_rows,
+        data,
+        max_batches=50,
+    )
+    whole = stress_windows(telemetry, window_s=60).drop(columns="last_ts")
     pd.testing.assert_frame_equal(streamed[whole.columns], whole)
-    assert stream.late_count == 0
+    assert late_count == 0

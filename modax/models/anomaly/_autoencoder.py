@@ -79,6 +79,9 @@ class WindowAutoencoder(Detector):
         self.min_duration = min_duration
         self.random_state = random_state
 
+    def _min_rows(self) -> tuple[int, str]:
+        return self.window, " (one full window)"
+
     def _fit(self, X: np.ndarray) -> None:
         if self.window < 1:
             raise ValueError(f"window must be at least 1 row, got {self.window}")

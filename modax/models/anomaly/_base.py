@@ -7,21 +7,40 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 __all__ = ["Detector", "as_matrix", "min_duration_filter"]
 
 
-def as_matrix(X: ArrayLike, n_features: int | None = None) -> np.ndarray:
+def as_matrix(X: ArrayLike, fitted: BaseEstimator | None = None) -> np.ndarray:
     """``X`` as a finite float64 matrix (rows in time order), with a clear error if it is not.
+
+    A 1-D ``X`` is one channel: a column.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features) or (n_samples,)
+        Readings, one row per sample in time order.
+    fitted : estimator, optional
+        The fitted estimator ``X`` is for: ``X`` must have its ``n_features_in_`` columns.
 
     Raises
     ------
+    TypeError
+        For sparse input (detectors take dense rows).
     ValueError
-        Naming the problem: wrong shape, a non-finite value (with its row and column) or a
-        column count other than the one the detector was fitted on.
+        Naming the problem: complex values, wrong shape, no rows or columns, a non-finite value
+        (with its row and column) or a column count other than the one ``fitted`` was fitted on.
     """
-    array = np.asarray(X, dtype=np.float64)
+    array = check_array(
+        X,
+        dtype=np.float64,
+        ensure_2d=False,
+        allow_nd=True,
+        ensure_all_finite=False,
+        ensure_min_samples=0,
+        input_name="X",
+    )
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
@@ -31,10 +50,13 @@ def as_matrix(X: ArrayLike, n_features: int | None = None) -> np.ndarray:
     bad = ~np.isfinite(array)
     if bad.any():
         row, col = (int(v) for v in np.argwhere(bad)[0])
-        raise ValueError(f"X[{row}, {col}] is {array[row, col]}: detectors need finite values")
-    if n_features is not None and array.shape[1] != n_features:
         raise ValueError(
-            f"X has {array.shape[1]} features but the detector was fitted on {n_features}"
+            f"X[{row}, {col}] is {array[row, col]}: detectors need finite values, not NaN or inf"
+        )
+    if fitted is not None and array.shape[1] != fitted.n_features_in_:
+        raise ValueError(
+            f"X has {array.shape[1]} features, but {type(fitted).__name__} is expecting "
+            f"{fitted.n_features_in_} features as input (the columns it was fitted on)"
         )
     return array
 
@@ -87,6 +109,10 @@ class Detector(BaseEstimator):
     def _score(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _min_rows(self) -> tuple[int, str]:
+        """Fewest training rows the detector learns from, and why (for the error message)."""
+        return 1, ""
+
     def fit(self, X: ArrayLike, y: Any = None) -> Detector:
         """Learn normal behaviour from ``X`` (``y`` is ignored: training data is normal)."""
         if hasattr(X, "columns"):
@@ -94,6 +120,12 @@ class Detector(BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         matrix = as_matrix(X)
+        need, why = self._min_rows()
+        if matrix.shape[0] < need:
+            raise ValueError(
+                f"{type(self).__name__} needs at least {need} training rows{why}, "
+                f"got n_samples = {matrix.shape[0]}"
+            )
         self.n_features_in_ = matrix.shape[1]
         self._fit(matrix)
         self.threshold_ = self._calibrate(self._score(matrix))
@@ -113,7 +145,7 @@ class Detector(BaseEstimator):
     def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Anomaly score of every row (higher = more anomalous); alarms where > ``threshold_``."""
         check_is_fitted(self, "threshold_")
-        return self._score(as_matrix(X, self.n_features_in_))
+        return self._score(as_matrix(X, self))
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
         """``score_samples(X) − threshold_``: positive where a point alarms before filtering."""

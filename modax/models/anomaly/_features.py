@@ -89,5 +89,5 @@ class RollingFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X: ArrayLike) -> np.ndarray:
         """The features of ``X``: ``len(stats) × n_features`` columns."""
-        matrix = as_matrix(X, self.n_features_in_)
+        matrix = as_matrix(X, self)
         return np.hstack([STATS[name](matrix, self.window) for name in self.stats])

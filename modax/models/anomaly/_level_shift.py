@@ -77,17 +77,15 @@ class LevelShiftDetector(Detector):
     def _features(self, X: np.ndarray) -> list[np.ndarray]:
         return [_STATS[name](X, self.window) for name in self.stats]
 
+    def _min_rows(self) -> tuple[int, str]:
+        return 3 * self.window, " (3 × window)"
+
     def _fit(self, X: np.ndarray) -> None:
         unknown = sorted(set(self.stats) - set(_STATS))
         if unknown or not self.stats:
             raise ValueError(f"stats: unknown {unknown}; choose from {sorted(_STATS)}")
         if self.window < 1:
             raise ValueError(f"window must be at least 1 row, got {self.window}")
-        if X.shape[0] < 3 * self.window:
-            raise ValueError(
-                f"LevelShiftDetector needs at least {3 * self.window} training rows "
-                f"(3 × window), got {X.shape[0]}"
-            )
         tiny = np.finfo(np.float64).tiny
         means, indices, scales = [], [], []
         for name, feature in zip(self.stats, self._features(X), strict=True):

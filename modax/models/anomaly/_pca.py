@@ -83,6 +83,9 @@ class PCADetector(Detector):
         self.margin = margin
         self.min_duration = min_duration
 
+    def _min_rows(self) -> tuple[int, str]:
+        return 2, " (a covariance needs two)"
+
     def _fit(self, X: np.ndarray) -> None:
         if self.statistic not in _STATISTICS:
             raise ValueError(f"statistic must be one of {_STATISTICS}, got {self.statistic!r}")
@@ -92,6 +95,8 @@ class PCADetector(Detector):
         Z = self.scaler_.transform(X)
         self.pca_ = PCA(n_components=self.n_components, svd_solver="full").fit(Z)
         n, k = Z.shape[0], self.pca_.n_components_
+        if n <= k:
+            raise ValueError(f"PCADetector needs more training rows than components: {n} ≤ {k}")
         self.t2_limit_ = float(
             k * (n - 1) * (n + 1) / (n * (n - k)) * stats.f.ppf(1 - self.alpha, k, n - k)
         )
@@ -108,7 +113,7 @@ class PCADetector(Detector):
     def t2_q(self, X: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Hotelling's T² and Q of every row (unscaled by their limits)."""
         check_is_fitted(self, "pca_")
-        return self._statistics(as_matrix(X, self.n_features_in_))
+        return self._statistics(as_matrix(X, self))
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         t2, q = self._statistics(X)

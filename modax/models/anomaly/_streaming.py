@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -98,13 +99,16 @@ class StreamingDetector(Detector):
     def _calibrate(self, train_scores: np.ndarray) -> float:
         return float(self.threshold)
 
-    def partial_fit(self, X: ArrayLike) -> StreamingDetector:
-        """Move the model forward over the rows of ``X`` (in time order); fit first if new."""
+    def partial_fit(self, X: ArrayLike, y: Any = None) -> StreamingDetector:
+        """Move the model forward over the rows of ``X`` (in time order); fit first if new.
+
+        ``y`` is ignored, as in :meth:`fit`.
+        """
         if not hasattr(self, "state_"):
             return self.fit(X)
         _, self.state_ = _run(
             self.state_,
-            as_matrix(X, self.n_features_in_),
+            as_matrix(X, self),
             (self.window, self.memory),
             self.threshold,
         )

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from sklearn.utils.validation import check_is_fitted
 
 from modax.models.wear.features import WindowFeatures
-from modax.models.wear.regressor import RULRegressor
+from modax.models.wear.regressor import RULRegressor, _remaining_life
 from modax.models.wear.target import DEFAULT_CAP, piecewise_linear_rul
 
 __all__ = ["QuantileRULRegressor"]
@@ -79,9 +79,7 @@ class QuantileRULRegressor(RULRegressor):
         levels = np.asarray(self.quantiles, dtype=float)
         if levels.size == 0 or ((levels <= 0) | (levels >= 1)).any():
             raise ValueError(f"quantiles: need values in (0, 1), got {self.quantiles!r}")
-        target = np.asarray(y, dtype=float)
-        if target.shape != (len(X),):
-            raise ValueError(f"y: expected {len(X)} remaining lives, got shape {target.shape}")
+        target = _remaining_life(X, y)
         if not 0 <= self.calibration < 1:
             raise ValueError(f"calibration: need a share in [0, 1), got {self.calibration!r}")
         matrix = self._fit_features(X)

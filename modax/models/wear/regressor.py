@@ -42,6 +42,16 @@ def default_booster(random_state: int | None = None, **params: object) -> BaseEs
     return HistGradientBoostingRegressor(**settings)
 
 
+def _remaining_life(X: pd.DataFrame, y: ArrayLike) -> np.ndarray:
+    """``y`` as one finite, non-negative remaining life per row of ``X`` (a clear error if not)."""
+    target = np.asarray(y, dtype=float)
+    if target.shape != (len(X),):
+        raise ValueError(f"y: expected {len(X)} remaining lives, got shape {target.shape}")
+    if not np.isfinite(target).all() or (target < 0).any():
+        raise ValueError("y: remaining life must be finite and ≥ 0")
+    return target
+
+
 class RULRegressor(RegressorMixin, BaseEstimator):
     """Predict remaining useful life (cycles, hours — the unit of ``y``) from a unit's history.
 
@@ -95,11 +105,7 @@ class RULRegressor(RegressorMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: ArrayLike) -> RULRegressor:
         """Learn from histories ``X`` (one row per unit and time) and their remaining life ``y``."""
-        target = np.asarray(y, dtype=float)
-        if target.shape != (len(X),):
-            raise ValueError(f"y: expected {len(X)} remaining lives, got shape {target.shape}")
-        if not np.isfinite(target).all() or (target < 0).any():
-            raise ValueError("y: remaining life must be finite and ≥ 0")
+        target = _remaining_life(X, y)
         matrix = self._fit_features(X)
         self.estimator_ = self._fit_estimator(matrix, piecewise_linear_rul(target, self.cap))
         return self

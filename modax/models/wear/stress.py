@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["PRIOR_COLUMN", "STRESS_COLUMNS", "StressWearModel"]
@@ -119,6 +120,12 @@ class StressWearModel(RegressorMixin, BaseEstimator):
         self.cycling_threshold_c = cycling_threshold_c
         self.cycling_factor = cycling_factor
         self.device_col = device_col
+
+    def __sklearn_tags__(self) -> Tags:
+        """A regressor that needs no target: its parameters are set, not learned."""
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        return tags
 
     def fit(self, X: pd.DataFrame, y: object = None) -> StressWearModel:
         """Check the columns; the model's parameters are set, not learned."""
