@@ -15,6 +15,7 @@ from modax.models.datasets.cmapss import write_synthetic_cmapss
 from modax.models.datasets.skab import find_skab
 from modax.schema import Telemetry, Vibration
 from modax.viz import (
+    NO_SUCH_DEVICE,
     AlarmLog,
     DeviceView,
     EventFeed,
@@ -24,6 +25,9 @@ from modax.viz import (
     HistoryView,
     LivePlots,
     ModelLab,
+    device_page,
+    device_picker,
+    fleet_frame,
     run_detection,
     run_rul,
     skab_series,
@@ -198,3 +202,37 @@ def test_session_buffers_stay_bounded() -> None:
         log.raise_alarm(f"m{i}", "overload", "safety", i)
         log.clear(f"m{i}", "overload", i + 1)
     assert len(EventFeed(log).table.value) == 30
+
+
+HOSTILE = '<img src=x onerror="alert(1)">'
+
+
+def test_hostile_text_reaches_html_only_escaped(tmp_path: Path) -> None:
+    escaped = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
+    con = modax.connect(tmp_path / "lake")
+    fleet = FleetState()
+    fleet.apply(reading(HOSTILE, T0), received_ms=T0)  # as if read back from the lake
+    fleet.alarms.raise_alarm(HOSTILE, HOSTILE, "safety", T0)
+    view = DeviceView(fleet, con, HOSTILE)
+    history = HistoryView(con, HOSTILE)
+    panes = {
+        "header": view.header.object,
+        "picker": device_picker(fleet).object,
+        "event feed": EventFeed(fleet.alarms).table.value.loc[0, "device"],
+        "fleet table": fleet_frame(fleet).loc[0, "device"],
+    }
+    history.load()
+    panes["history"] = history.summary.object
+    for where, text in panes.items():
+        assert "<img" not in text, where
+        assert escaped in text, where
+
+
+def test_an_invalid_device_id_in_the_url_is_no_such_device(tmp_path: Path) -> None:
+    opened = []
+    title, body = device_page(FleetState(), lambda: opened.append(1), HOSTILE)
+    assert title == NO_SUCH_DEVICE and NO_SUCH_DEVICE in body.object
+    assert "<img" not in body.object and opened == []
+    title, body = device_page(FleetState(), lambda: modax.connect(tmp_path / "lake"), "m1")
+    assert title == "m1" and isinstance(body, DeviceView)
+    assert device_page(FleetState(), lambda: None, "")[0] == "devices"

@@ -19,6 +19,7 @@ from modax.models.datasets.skab import find_skab
 from modax.models.metrics import events
 from modax.models.wear import DEFAULT_MODELS
 from modax.viz._backend import use_bokeh
+from modax.viz._cells import html_text
 from modax.viz._lab import (
     DetectionRun,
     Labelled,
@@ -194,14 +195,15 @@ class ModelLab(pn.viewable.Viewer):
                 self.detector.value, series, self.train_rows.value, self._param_values()
             )
         except (ValueError, TypeError) as exc:
-            self.status.object = f'<span class="modax-error">Cannot run: {exc}</span>'
+            self.status.object = f'<span class="modax-error">Cannot run: {html_text(exc)}</span>'
             return None
         elapsed = time.perf_counter() - started
         self.metrics.value = metrics_frame(result.metrics)
         self.plot.object = _detection_plot(result)
         self.status.object = (
-            f'<span class="modax-lab-done">{result.detector}</span> on {len(series)} series '
-            f"in {elapsed:.1f} s — plot shows {series[0].name}"
+            f'<span class="modax-lab-done">{html_text(result.detector)}</span> '
+            f"on {len(series)} series "
+            f"in {elapsed:.1f} s — plot shows {html_text(series[0].name)}"
         )
         return result
 
@@ -214,7 +216,7 @@ class ModelLab(pn.viewable.Viewer):
         self.rul_metrics.value = pd.DataFrame(
             [{"metric": k, "value": round(float(v), 3)} for k, v in scores.items()]
         )
-        self.status.object = f"{self.rul_model.value} scored on C-MAPSS FD001 test units"
+        self.status.object = f"{html_text(self.rul_model.value)} scored on C-MAPSS FD001 test units"
         return scores
 
     def __panel__(self) -> pn.viewable.Viewable:
