@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -40,8 +41,12 @@ pytestmark = pytest.mark.browser
 
 
 def _status(url: str) -> int:
+    """HTTP status of ``url`` (0 when unreachable); HTTPS is not verified (a test's own cert)."""
     request = urllib.request.Request(url)
-    opener = urllib.request.build_opener(_NoRedirect)
+    unverified = ssl._create_unverified_context()
+    opener = urllib.request.build_opener(
+        _NoRedirect, urllib.request.HTTPSHandler(context=unverified)
+    )
     try:
         with opener.open(request, timeout=5) as response:
             return response.status
@@ -61,7 +66,8 @@ def _launch(env: dict[str, str], log: Path, *extra: str) -> tuple[subprocess.Pop
     port = free_port()
     command = [sys.executable, "-m", "modax", "dashboards", "--port", str(port), *extra]
     server = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    return server, f"http://127.0.0.1:{port}", log
+    scheme = "https" if "--ssl-certfile" in extra else "http"
+    return server, f"{scheme}://127.0.0.1:{port}", log
 
 
 def _live(launched: tuple[subprocess.Popen, str, Path]) -> str:
@@ -129,16 +135,25 @@ def credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A development CA and a certificate for localhost (``deploy/mosquitto/make-dev-certs.sh``)."""
+    require(shutil.which("openssl"), "openssl (apt-get install openssl)")
+    out = tmp_path_factory.mktemp("certs")
+    script = ROOT / "deploy" / "mosquitto" / "make-dev-certs.sh"
+    subprocess.run([script, out], check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="module")
 def launched(
-    env: dict[str, str], credentials: Path, tmp_path_factory: pytest.TempPathFactory
+    env: dict[str, str], credentials: Path, certs: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, tuple[subprocess.Popen, str, Path]]]:
-    """Both servers start at once (with and without auth): they warm up side by side."""
+    """Both servers start at once (open; login over HTTPS): they warm up side by side."""
     logs = tmp_path_factory.mktemp("logs")
     secret_env = {**env, "MODAX_COOKIE_SECRET": os.urandom(16).hex()}
-    servers = {
-        "open": _launch(env, logs / "open.log"),
-        "auth": _launch(secret_env, logs / "auth.log", "--basic-auth", str(credentials)),
-    }
+    tls = ["--ssl-certfile", str(certs / "server.crt"), "--ssl-keyfile", str(certs / "server.key")]
+    auth = _launch(secret_env, logs / "auth.log", "--basic-auth", str(credentials), *tls)
+    servers = {"open": _launch(env, logs / "open.log"), "auth": auth}
     yield servers
     for process, _base, _log in servers.values():
         _stop(process)
@@ -285,7 +300,7 @@ def test_basic_auth_refuses_anonymous_requests(
     base = _live(launched["auth"])
     assert _status(f"{base}/fleet") in (302, 401, 403)
     assert _status(f"{base}/device?id=web-0001") in (302, 401, 403)
-    context = browser.new_context()
+    context = browser.new_context(ignore_https_errors=True)  # the test's own CA
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.goto(f"{base}/fleet")
@@ -298,6 +313,8 @@ def test_basic_auth_refuses_anonymous_requests(
     page.fill("input[name=password]", "correct horse battery")
     page.click("button[type=submit]")
     page.get_by_text("Active safety alarms").wait_for()
+    [user] = [c for c in context.cookies() if c["name"] == "user"]
+    assert user["secure"] and user["httpOnly"]  # never sent over plain HTTP
     context.close()
 
 
