@@ -3,14 +3,11 @@
 import panel as pn
 
 import modax
-from modax.viz import DeviceView, device_picker, shared_feed
+from modax.viz import device_page, shared_feed
 
 pn.extension("tabulator")
 
-fleet = shared_feed().fleet
-device_id = pn.state.session_args.get("id", [b""])[0].decode()
-body = DeviceView(fleet, modax.connect(), device_id) if device_id else device_picker(fleet)
+requested = pn.state.session_args.get("id", [b""])[0].decode(errors="replace")
+title, body = device_page(shared_feed().fleet, modax.connect, requested)
 
-pn.template.FastListTemplate(
-    title=f"modax · {device_id or 'devices'}", main=[body], accent="#1565c0"
-).servable()
+pn.template.FastListTemplate(title=f"modax · {title}", main=[body], accent="#1565c0").servable()

@@ -10,7 +10,7 @@ import simulator
 from modax.models.anomaly import device_series
 from modax.viz import ModelLab
 
-pn.extension("tabulator")
+pn.extension("tabulator", notifications=True)
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

@@ -152,3 +152,22 @@ def _try_publisher(port: int) -> Publisher | None:
         return Publisher("127.0.0.1", port, client_id="cli-check", mqtt5=False)
     except OSError:
         return None
+
+
+def test_the_generated_config_refuses_packets_over_max_packet_size(mosquitto_factory):
+    """A 2 MiB publish ends its sender's connection and reaches no subscriber; 1 MiB is the
+    limit (far above modax's 64 KiB payloads, so an oversized one still reaches quarantine)."""
+    broker = mosquitto_factory()
+    subscriber = Subscriber(broker, client_id="sub-size")
+    big = Publisher(broker.host, broker.port, client_id="big")
+    lost = threading.Event()
+    big.client.on_disconnect = lambda *a: lost.set()
+    big.client.publish("modax/big", b"x" * (2 * 1024 * 1024), qos=1)
+    wait_for(lost.is_set, 10, "the broker to drop the oversized sender")
+    big.close()
+    marker = Publisher(broker.host, broker.port, client_id="marker-size")
+    marker.wait_acked(marker.publish([("modax/ok", b"y" * (512 * 1024)), ("modax/marker", b"end")]))
+    wait_for(subscriber.marker.is_set, 20, "the marker")
+    assert subscriber.count == 1  # the 512 KiB message, not the 2 MiB one
+    marker.close()
+    subscriber.disconnect()

@@ -9,32 +9,44 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 import paho.mqtt.client as mqtt
+import pyarrow as pa
 import pytest
 
+from modax.lake import Lake
 from modax.local import BrokerProcess
-from modax.schema import Telemetry, Vibration
+from modax.schema import Telemetry, Vibration, topic_for
 from modax.testing import free_port, launch_chromium, require, wait_for
 from modax.viz import AckStore, default_ack_path
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 OVERLOADED = "web-0002"
+#: Markup that runs a handler in the browser if any page parses it as HTML.
+HOSTILE = "<img src=x onerror=alert(1)>"
+#: A safety event in the lake (read when the server starts) whose device id is that markup.
+LAKE_KIND = "<img src=x onerror=alert(2)>"
 
 pytestmark = pytest.mark.browser
 
 
 def _status(url: str) -> int:
+    """HTTP status of ``url`` (0 when unreachable); HTTPS is not verified (a test's own cert)."""
     request = urllib.request.Request(url)
-    opener = urllib.request.build_opener(_NoRedirect)
+    unverified = ssl._create_unverified_context()
+    opener = urllib.request.build_opener(
+        _NoRedirect, urllib.request.HTTPSHandler(context=unverified)
+    )
     try:
         with opener.open(request, timeout=5) as response:
             return response.status
@@ -54,7 +66,8 @@ def _launch(env: dict[str, str], log: Path, *extra: str) -> tuple[subprocess.Pop
     port = free_port()
     command = [sys.executable, "-m", "modax", "dashboards", "--port", str(port), *extra]
     server = subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    return server, f"http://127.0.0.1:{port}", log
+    scheme = "https" if "--ssl-certfile" in extra else "http"
+    return server, f"{scheme}://127.0.0.1:{port}", log
 
 
 def _live(launched: tuple[subprocess.Popen, str, Path]) -> str:
@@ -81,6 +94,9 @@ def _stop(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def env(mosquitto: BrokerProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     lake = tmp_path_factory.mktemp("browser-lake")
+    now = pa.scalar(datetime.now(UTC), pa.timestamp("ms", tz="UTC"))
+    event = {"device_id": HOSTILE, "ts": now, "kind": LAKE_KIND, "state": "begin"}
+    Lake(lake).append("safety_events", pa.table({k: [v] for k, v in event.items()}))
     return {**os.environ, "MODAX_BROKER": mosquitto.url, "MODAX_LAKE": str(lake)}
 
 
@@ -119,16 +135,25 @@ def credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A development CA and a certificate for localhost (``deploy/mosquitto/make-dev-certs.sh``)."""
+    require(shutil.which("openssl"), "openssl (apt-get install openssl)")
+    out = tmp_path_factory.mktemp("certs")
+    script = ROOT / "deploy" / "mosquitto" / "make-dev-certs.sh"
+    subprocess.run([script, out], check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="module")
 def launched(
-    env: dict[str, str], credentials: Path, tmp_path_factory: pytest.TempPathFactory
+    env: dict[str, str], credentials: Path, certs: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, tuple[subprocess.Popen, str, Path]]]:
-    """Both servers start at once (with and without auth): they warm up side by side."""
+    """Both servers start at once (open; login over HTTPS): they warm up side by side."""
     logs = tmp_path_factory.mktemp("logs")
     secret_env = {**env, "MODAX_COOKIE_SECRET": os.urandom(16).hex()}
-    servers = {
-        "open": _launch(env, logs / "open.log"),
-        "auth": _launch(secret_env, logs / "auth.log", "--basic-auth", str(credentials)),
-    }
+    tls = ["--ssl-certfile", str(certs / "server.crt"), "--ssl-keyfile", str(certs / "server.key")]
+    auth = _launch(secret_env, logs / "auth.log", "--basic-auth", str(credentials), *tls)
+    servers = {"open": _launch(env, logs / "open.log"), "auth": auth}
     yield servers
     for process, _base, _log in servers.values():
         _stop(process)
@@ -275,7 +300,7 @@ def test_basic_auth_refuses_anonymous_requests(
     base = _live(launched["auth"])
     assert _status(f"{base}/fleet") in (302, 401, 403)
     assert _status(f"{base}/device?id=web-0001") in (302, 401, 403)
-    context = browser.new_context()
+    context = browser.new_context(ignore_https_errors=True)  # the test's own CA
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.goto(f"{base}/fleet")
@@ -288,6 +313,8 @@ def test_basic_auth_refuses_anonymous_requests(
     page.fill("input[name=password]", "correct horse battery")
     page.click("button[type=submit]")
     page.get_by_text("Active safety alarms").wait_for()
+    [user] = [c for c in context.cookies() if c["name"] == "user"]
+    assert user["secure"] and user["httpOnly"]  # never sent over plain HTTP
     context.close()
 
 
@@ -300,3 +327,52 @@ def test_model_lab_runs_a_detector_and_shows_metrics(page: object, server: str) 
     assert 0.0 < f1 <= 1.0
     page.get_by_text("event recall", exact=True).wait_for()
     _shot(page, "lab.png")
+
+
+def _no_markup_ran(page: object, dialogs: list[str]) -> None:
+    """No hostile element was parsed anywhere (shadow DOM included) and no dialog opened."""
+    assert page.locator('img[src="x"]').count() == 0
+    assert dialogs == []
+
+
+def test_a_hostile_device_id_in_the_url_shows_no_such_device(page: object, server: str) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{server}/device?id=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
+    page.locator(".modax-no-device", has_text="no such device").wait_for()
+    assert page.title() == "modax · no such device"
+    _no_markup_ran(page, dialogs)
+
+
+def test_hostile_text_from_messages_and_the_lake_is_shown_as_text(
+    page: object, server: str, fleet_publisher: subprocess.Popen, mosquitto: BrokerProcess
+) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="browser-hostile")
+    client.connect(mosquitto.host, mosquitto.port)
+    client.loop_start()
+    device, ts = "web-0003", 1_800_000_000_000
+    advisory = {"device_id": device, "ts": ts, "state": "raised", "score": 9.0}
+    advisory["recommendations"] = [{"code": "inspect", "message": HOSTILE}]
+    client.publish(topic_for(device, "advisory"), json.dumps(advisory), 1)
+    event = {"device_id": device, "ts": ts, "kind": HOSTILE, "state": "begin", "value": 1.0}
+    client.publish(topic_for(device, "events"), json.dumps(event), 1)
+    client.publish(f"modax/devices/{HOSTILE}/telemetry", HOSTILE, 1).wait_for_publish()
+    client.loop_stop()
+    client.disconnect()
+
+    page.goto(f"{server}/fleet")
+    feed = page.locator(".tabulator-row", has=page.get_by_role("link", name=device, exact=True))
+    feed.get_by_text(HOSTILE, exact=True).first.wait_for()  # the kind, as text
+    page.get_by_text(LAKE_KIND, exact=True).first.wait_for()  # the lake's event
+    page.get_by_role("link", name=HOSTILE, exact=True).first.wait_for()
+    page.get_by_text("Quarantined messages").click()
+    page.get_by_text(f"modax/devices/{HOSTILE}/telemetry", exact=True).wait_for()
+    _no_markup_ran(page, dialogs)
+
+    page.goto(f"{server}/device?id={device}")
+    page.locator(".modax-device-id", has_text=device).wait_for()
+    page.get_by_text(f"Active alarms: {HOSTILE}").wait_for()
+    _no_markup_ran(page, dialogs)
+    _shot(page, "device-hostile.png")

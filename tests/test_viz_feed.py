@@ -115,3 +115,27 @@ def test_events_published_by_the_ingester_decode() -> None:
         "begin",
         12.5,
     )
+
+
+#: 2 KB of JSON nested 1,000 levels deep: the decoder raises RecursionError on it.
+NESTED = b'{"device_id":"vf-deep","x":' + b"[" * 1000 + b"]" * 1000 + b"}"
+
+
+def test_a_deeply_nested_payload_does_not_kill_the_feed(
+    feed: LiveFeed, publisher: mqtt.Client
+) -> None:
+    for kind in ("status", "telemetry", "events"):
+        publisher.publish(topic_for("vf-deep", kind), NESTED, qos=1)
+    publisher.publish(topic_for("vf-after", "telemetry"), telemetry("vf-after", 1, 4.2), qos=1)
+    wait_for(lambda: "vf-after" in feed.fleet.device_ids(), 10, "the good message after them")
+    assert feed.health
+    assert feed.fleet.quarantined["not_json"] >= 3
+    assert "vf-deep" not in feed.fleet.device_ids()
+
+
+def test_a_dead_client_thread_is_restarted(feed: LiveFeed, publisher: mqtt.Client) -> None:
+    feed._client.disconnect()  # the network loop returns: its thread ends
+    wait_for(lambda: feed.restarts >= 1, 10, "the feed to restart its client")
+    wait_for(lambda: feed.health, 10, "the restarted feed to be healthy")
+    publisher.publish(topic_for("vf-again", "telemetry"), telemetry("vf-again", 1, 4.2), qos=1)
+    wait_for(lambda: "vf-again" in feed.fleet.device_ids(), 10, "a message after the restart")

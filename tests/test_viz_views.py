@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +16,9 @@ from modax.lake import Lake
 from modax.models.datasets.cmapss import write_synthetic_cmapss
 from modax.models.datasets.skab import find_skab
 from modax.schema import Telemetry, Vibration
+from modax.testing import wait_for
 from modax.viz import (
+    NO_SUCH_DEVICE,
     AlarmLog,
     DeviceView,
     EventFeed,
@@ -24,6 +28,9 @@ from modax.viz import (
     HistoryView,
     LivePlots,
     ModelLab,
+    device_page,
+    device_picker,
+    fleet_frame,
     run_detection,
     run_rul,
     skab_series,
@@ -198,3 +205,100 @@ def test_session_buffers_stay_bounded() -> None:
         log.raise_alarm(f"m{i}", "overload", "safety", i)
         log.clear(f"m{i}", "overload", i + 1)
     assert len(EventFeed(log).table.value) == 30
+
+
+HOSTILE = '<img src=x onerror="alert(1)">'
+
+
+def test_hostile_text_reaches_html_only_escaped(tmp_path: Path) -> None:
+    escaped = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
+    con = modax.connect(tmp_path / "lake")
+    fleet = FleetState()
+    fleet.apply(reading(HOSTILE, T0), received_ms=T0)  # as if read back from the lake
+    fleet.alarms.raise_alarm(HOSTILE, HOSTILE, "safety", T0)
+    view = DeviceView(fleet, con, HOSTILE)
+    history = HistoryView(con, HOSTILE)
+    panes = {
+        "header": view.header.object,
+        "picker": device_picker(fleet).object,
+        "event feed": EventFeed(fleet.alarms).table.value.loc[0, "device"],
+        "fleet table": fleet_frame(fleet).loc[0, "device"],
+    }
+    history.load()
+    panes["history"] = history.summary.object
+    for where, text in panes.items():
+        assert "<img" not in text, where
+        assert escaped in text, where
+
+
+def test_an_invalid_device_id_in_the_url_is_no_such_device(tmp_path: Path) -> None:
+    opened = []
+    title, body = device_page(FleetState(), lambda: opened.append(1), HOSTILE)
+    assert title == NO_SUCH_DEVICE and NO_SUCH_DEVICE in body.object
+    assert "<img" not in body.object and opened == []
+    title, body = device_page(FleetState(), lambda: modax.connect(tmp_path / "lake"), "m1")
+    assert title == "m1" and isinstance(body, DeviceView)
+    assert device_page(FleetState(), lambda: None, "")[0] == "devices"
+
+
+def test_lab_refuses_inputs_out_of_bounds_naming_the_field(tmp_path: Path) -> None:
+    simulated: list[tuple] = []
+    lab = ModelLab(
+        modax.connect(tmp_path / "lake"),
+        ROOT / "data",
+        simulate=lambda *args: simulated.append(args) or [],
+        scenarios=("normal",),
+    )
+    lab.source.value = "simulator scenario"
+    lab.sim_devices.value, lab.sim_duration.value = 50, 36_000  # what a browser can send
+    assert lab.run() is None
+    assert "Simulated s: 36000 is outside 600 … 7200" in lab.status.object
+    lab.sim_duration.value, lab.train_rows.value = 1800, 10**9
+    assert lab.run() is None
+    assert "Training rows" in lab.status.object
+    assert simulated == []
+    lab.train_rows.value = 400
+    lab.source.value = "lake time range"
+    lab.lake_device.value = HOSTILE
+    assert lab.run() is None
+    assert "Device (empty: all): not a device id" in lab.status.object
+    assert "<img" not in lab.status.object
+    lab.lake_device.value = ""
+    end = datetime(2026, 1, 2)
+    lab.lake_range.value = (end - timedelta(days=3), end)
+    assert lab.run() is None
+    assert "Time range (UTC): the range must be" in lab.status.object
+    lab.rul_units.value = 1000
+    assert lab.run_remaining_life() is None
+    assert "Training units: 1000 is outside 5 … 100" in lab.status.object
+
+
+def test_lab_fits_off_the_event_loop(tmp_path: Path) -> None:
+    import simulator
+    from modax.models.anomaly import device_series
+
+    released = threading.Event()
+
+    def simulate(scenario: str, devices: int, duration_s: float, seed: int) -> list:
+        """The simulator source, which first waits for the event loop to run meanwhile."""
+        if not released.wait(20):
+            raise RuntimeError("the event loop never ran while the lab was loading data")
+        result = simulator.Fleet(n_devices=devices, seed=seed, scenario=scenario).run(duration_s)
+        return device_series(result.telemetry, result.labels()["anomaly"])
+
+    scenarios = tuple(simulator.list_scenarios())
+    lab = ModelLab(modax.connect(tmp_path / "lake"), ROOT / "data", simulate, scenarios)
+    lab.source.value = "simulator scenario"
+    lab.sim_devices.value, lab.sim_duration.value = 1, 600
+
+    async def run_while_the_loop_turns() -> object:
+        run = asyncio.create_task(lab.run_async())
+        await asyncio.to_thread(wait_for, lambda: lab.busy, 10, "the run to start")
+        assert lab.progress.visible and lab.run_button.disabled
+        released.set()  # only reached while the run leaves the event loop free
+        return await run
+
+    result = asyncio.run(run_while_the_loop_turns())
+    assert result is not None, lab.status.object
+    assert "F1 (points)" in lab.metrics.value["metric"].tolist()
+    assert not lab.busy and not lab.progress.visible and not lab.run_button.disabled

@@ -29,6 +29,7 @@ from types import TracebackType
 
 __all__ = [
     "AMQTT_WARNING",
+    "MAX_PACKET_BYTES",
     "BrokerError",
     "BrokerKind",
     "BrokerProcess",
@@ -44,6 +45,10 @@ AMQTT_WARNING = (
     "thousand messages/s. Crash-safe, high-rate delivery needs mosquitto "
     "(apt-get install mosquitto)."
 )
+#: Largest MQTT packet the generated mosquitto config accepts, in bytes: 1 MiB, far above
+#: modax's 64 KiB payload limit (``modax.schema.MAX_PAYLOAD_BYTES``), so an oversized message
+#: still reaches the ingester and its quarantine, while no client makes the broker buffer more.
+MAX_PACKET_BYTES = 1024 * 1024
 _SBIN = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
 
 
@@ -103,6 +108,7 @@ def mosquitto_config(
     tls: TLSListener | None = None,
     max_queued_messages: int = 0,
     max_queued_bytes: int = 0,
+    max_packet_size: int = MAX_PACKET_BYTES,
 ) -> str:
     """The text of a mosquitto 2.x config for a local broker.
 
@@ -121,6 +127,9 @@ def mosquitto_config(
     max_queued_messages, max_queued_bytes : int
         Per-client bound on QoS 1/2 messages queued beyond the in-flight window (0 = unlimited;
         mosquitto's own default of 1000 silently drops messages for a slow subscriber).
+    max_packet_size : int
+        Largest MQTT packet accepted, in bytes; a client that sends a larger one is disconnected
+        (mosquitto's default takes up to 256 MB, which any client could make it buffer).
 
     Examples
     --------
@@ -137,6 +146,7 @@ def mosquitto_config(
         f"max_queued_messages {max_queued_messages}",
         f"max_queued_bytes {max_queued_bytes}",
         "max_inflight_messages 0",
+        f"max_packet_size {max_packet_size}",
         "log_dest stderr",
         "log_type error",
         "log_type warning",

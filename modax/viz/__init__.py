@@ -22,7 +22,8 @@ In a notebook::
 
 from modax.viz._acks import AckStore, default_ack_path
 from modax.viz._alarms import Alarm, AlarmLog
-from modax.viz._device import DeviceView, device_picker
+from modax.viz._cells import html_text
+from modax.viz._device import NO_SUCH_DEVICE, DeviceView, device_page, device_picker
 from modax.viz._event_feed import EventFeed, alarm_frame
 from modax.viz._feed import LiveFeed, recent_events, shared_feed
 from modax.viz._fleet import OVERLOAD_CURRENT_A, OVERTEMP_C, DeviceState, FleetState
@@ -39,6 +40,7 @@ from modax.viz._wear import WearPanel, wear_history
 
 __all__ = [
     "CHANNEL_GROUPS",
+    "NO_SUCH_DEVICE",
     "OVERLOAD_CURRENT_A",
     "OVERTEMP_C",
     "AckStore",
@@ -59,9 +61,11 @@ __all__ = [
     "alarm_frame",
     "decode_live",
     "default_ack_path",
+    "device_page",
     "device_picker",
     "fleet_frame",
     "history",
+    "html_text",
     "lake_series",
     "lttb",
     "lttb_reference",

@@ -1,4 +1,10 @@
-"""HTML table cells: state badges, device links and sparklines — real text a screen reader reads."""
+"""HTML pieces: escaped text, state badges, device links and sparklines — real text a screen
+reader reads.
+
+Every value that comes from a URL, an MQTT message or the lake reaches HTML only through
+:func:`html_text` (or a helper here built on it): a device id, an alarm kind or a note is shown as
+text, never parsed as markup.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import html
 from collections.abc import Sequence
 from urllib.parse import quote
 
-__all__ = ["STATE_COLOURS", "device_link", "sparkline", "state_badge"]
+__all__ = ["STATE_COLOURS", "device_link", "html_text", "sparkline", "state_badge"]
 
 #: Background colour of each device state (safety alarm red, model warning amber, offline grey).
 STATE_COLOURS = {
@@ -21,6 +27,22 @@ _BADGE = (
 )
 
 
+def html_text(value: object) -> str:
+    """``value`` as text that is safe inside HTML: element content or a quoted attribute.
+
+    Parameters
+    ----------
+    value : object
+        Anything; ``str(value)`` is escaped (``& < > " '``).
+
+    Examples
+    --------
+    >>> html_text('<img src=x onerror="alert(1)">')
+    '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;'
+    """
+    return html.escape(str(value), quote=True)
+
+
 def state_badge(state: str) -> str:
     """A coloured badge with the state as its text.
 
@@ -31,7 +53,7 @@ def state_badge(state: str) -> str:
     """
     colour = STATE_COLOURS.get(state, "#455a64")
     style = _BADGE.format(bg=colour)
-    text = html.escape(state)
+    text = html_text(state)
     return f'<span class="modax-state" data-state="{text}" style="{style}">{text}</span>'
 
 
@@ -44,7 +66,8 @@ def device_link(device_id: str, page: str = "device") -> str:
     '<a class="modax-device" href="device?id=m1">m1</a>'
     """
     return (
-        f'<a class="modax-device" href="{page}?id={quote(device_id)}">{html.escape(device_id)}</a>'
+        f'<a class="modax-device" href="{html_text(page)}?id={quote(device_id, safe="")}">'
+        f"{html_text(device_id)}</a>"
     )
 
 

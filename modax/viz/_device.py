@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import panel as pn
 
 from modax.lake import LakeConnection
-from modax.viz._cells import device_link, state_badge
+from modax.schema import DEVICE_ID_PATTERN
+from modax.viz._cells import device_link, html_text, state_badge
 from modax.viz._event_feed import EventFeed
 from modax.viz._fleet import FleetState
 from modax.viz._history_view import HistoryView
@@ -13,7 +16,10 @@ from modax.viz._live_plots import LivePlots
 from modax.viz._periodic import every
 from modax.viz._wear import WearPanel
 
-__all__ = ["DeviceView", "device_picker"]
+__all__ = ["NO_SUCH_DEVICE", "DeviceView", "device_page", "device_picker"]
+
+#: What the device page says (and its title) when the URL names no valid device id.
+NO_SUCH_DEVICE = "no such device"
 
 
 def device_picker(fleet: FleetState) -> pn.viewable.Viewable:
@@ -29,6 +35,41 @@ def device_picker(fleet: FleetState) -> pn.viewable.Viewable:
         return pn.pane.HTML("No device has reported yet.")
     links = " · ".join(device_link(d) for d in ids)
     return pn.pane.HTML(f"<p>Pick a device:</p><p>{links}</p>")
+
+
+def device_page(
+    fleet: FleetState, connect: Callable[[], LakeConnection], requested: str
+) -> tuple[str, pn.viewable.Viewable]:
+    """The title and body of ``/device?id=<requested>``.
+
+    An empty id gives the device picker; an id that is not a valid device id
+    (``modax.schema.DEVICE_ID_PATTERN``) gives :data:`NO_SUCH_DEVICE`, so nothing of it reaches
+    the page; a valid one gives its :class:`DeviceView`.
+
+    Parameters
+    ----------
+    fleet : FleetState
+        The live state.
+    connect : callable
+        Opens DuckDB over the lake (called only for a valid id).
+    requested : str
+        The ``id`` argument of the URL, as sent.
+
+    Examples
+    --------
+    >>> device_page(FleetState(), lambda: None, "<script>")[0]
+    'no such device'
+    """
+    if not requested:
+        return "devices", device_picker(fleet)
+    if not DEVICE_ID_PATTERN.match(requested):
+        body = pn.pane.HTML(
+            f'<h2 class="modax-no-device">{NO_SUCH_DEVICE}</h2>'
+            '<p>Device ids are letters, digits, "_", "." and "-" (at most 64). '
+            '<a href="device">Pick a device</a></p>'
+        )
+        return NO_SUCH_DEVICE, body
+    return requested, DeviceView(fleet, connect(), requested)
 
 
 class DeviceView(pn.viewable.Viewer):
@@ -79,9 +120,10 @@ class DeviceView(pn.viewable.Viewer):
         state = str(self.fleet.row(self.device_id)["state"]) if known else "unknown"
         alarms = self.fleet.row(self.device_id)["alarms"] if known else ""
         self.header.object = (
-            f'<h2 style="margin:0">Device <span class="modax-device-id">{self.device_id}</span> '
+            f'<h2 style="margin:0">Device '
+            f'<span class="modax-device-id">{html_text(self.device_id)}</span> '
             f"{state_badge(state)}</h2>"
-            f"<p>{'Active alarms: ' + str(alarms) if alarms else 'No active alarm.'} "
+            f"<p>{'Active alarms: ' + html_text(alarms) if alarms else 'No active alarm.'} "
             f'<a href="fleet">← fleet overview</a></p>'
         )
         self.wear.refresh_live()

@@ -4,6 +4,12 @@
 :func:`modax.viz.decode_live` (malformed messages are counted as quarantined and never reach a
 page) and applies it to a :class:`~modax.viz.FleetState`. :func:`shared_feed` keeps one started
 feed in ``pn.state.cache``, so sessions only read the fleet state with periodic callbacks.
+
+The feed never dies silently: no exception leaves a paho callback (paho re-raises it and its
+network loop ends, which stopped every session's updates while the feed still said it was
+connected); a payload the decoder cannot take is quarantined; :attr:`LiveFeed.health` is true
+only while the network thread runs and the broker is connected, and the watchdog restarts a
+thread that ended.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -22,7 +29,7 @@ import pyarrow as pa
 from modax.config import Settings, load_settings
 from modax.lake import Lake, connect
 from modax.mqtt import ClientFactory
-from modax.schema import LEGACY_SAFETY_TOPIC, LEGACY_TELEMETRY_TOPIC, MessageError
+from modax.schema import LEGACY_SAFETY_TOPIC, LEGACY_TELEMETRY_TOPIC, MessageError, Reason
 from modax.viz._acks import AckStore, default_ack_path
 from modax.viz._alarms import AlarmLog, now_ms
 from modax.viz._fleet import FleetState
@@ -45,7 +52,7 @@ class LiveFeed:
     fleet : FleetState, optional
         The state to feed; a new one by default.
     check_every_s : float
-        How often the inactivity check runs, in s.
+        How often the inactivity check and the watchdog run, in s.
 
     Examples
     --------
@@ -54,7 +61,9 @@ class LiveFeed:
     0
 
     ``feed.start()`` connects in the background and reconnects on its own; ``feed.stop()``
-    disconnects.
+    disconnects. ``feed.health`` says whether messages are flowing in; ``feed.restarts`` counts
+    network threads the watchdog had to start again and ``feed.callback_errors`` exceptions the
+    callbacks caught (each logged with its traceback).
     """
 
     def __init__(
@@ -67,6 +76,8 @@ class LiveFeed:
         self.fleet = fleet if fleet is not None else FleetState()
         self.check_every_s = check_every_s
         self.connected = threading.Event()
+        self.restarts = 0
+        self.callback_errors = 0
         self._stop = threading.Event()
         self._factory = replace(
             ClientFactory.from_settings(self.settings), reconnect_min_s=1.0, reconnect_max_s=10.0
@@ -74,17 +85,22 @@ class LiveFeed:
         self._client = self._factory(
             f"modax-dashboard-{os.getpid()}-{uuid.uuid4().hex[:8]}", mqtt5=False
         )
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
+        self._client.on_connect = self._guarded(self._on_connect)
+        self._client.on_disconnect = self._guarded(self._on_disconnect)
+        self._client.on_message = self._guarded(self._on_message)
+        self._network = self._network_thread()
         self._checker = threading.Thread(
             target=self._check_loop, name="modax-inactivity", daemon=True
         )
 
+    @property
+    def health(self) -> bool:
+        """Whether the feed is live: its network thread runs and the broker is connected."""
+        return self._network.is_alive() and self.connected.is_set()
+
     def start(self) -> LiveFeed:
         """Connect in the background (retrying until the broker is there) and start the checks."""
-        self._factory.connect(self._client, background=True)
-        self._client.loop_start()
+        self._network.start()
         self._checker.start()
         return self
 
@@ -92,7 +108,45 @@ class LiveFeed:
         """Disconnect and stop the background threads."""
         self._stop.set()
         self._client.disconnect()
-        self._client.loop_stop()
+        for thread in (self._network, self._checker):
+            if thread.is_alive():
+                thread.join(10)
+
+    def _network_thread(self) -> threading.Thread:
+        return threading.Thread(target=self._run, name="modax-dashboard-mqtt", daemon=True)
+
+    def _run(self) -> None:
+        """The network thread: connect (again) unless connected, then loop until stopped."""
+        try:
+            if not self._client.is_connected():
+                self._factory.connect(self._client, background=True)
+            self._client.loop_forever(retry_first_connection=True)
+        except Exception:
+            _log.exception("the dashboard's MQTT network loop failed")
+        finally:
+            self.connected.clear()
+
+    def _restart_if_dead(self) -> None:
+        """Start a new network thread when the last one ended (the watchdog's job)."""
+        if self._stop.is_set() or self._network.is_alive():
+            return
+        self.connected.clear()
+        self.restarts += 1
+        _log.error("the dashboard's MQTT thread ended; restarting it (restart %d)", self.restarts)
+        self._network = self._network_thread()
+        self._network.start()
+
+    def _guarded(self, callback: Callable[..., None]) -> Callable[..., None]:
+        """``callback`` that logs and counts any exception instead of letting paho re-raise it."""
+
+        def guarded(*args: object) -> None:
+            try:
+                callback(*args)
+            except Exception:
+                self.callback_errors += 1
+                _log.exception("dashboard feed callback %s failed", callback.__name__)
+
+        return guarded
 
     def _on_connect(
         self, client: mqtt.Client, _u: object, _f: object, reason: object, _p: object
@@ -117,11 +171,17 @@ class LiveFeed:
         except MessageError as exc:
             self.fleet.reject(message.topic, exc, received)
             return
+        except (RecursionError, ValueError, MemoryError) as exc:  # what a hostile payload makes
+            detail = f"the decoder could not take it ({type(exc).__name__}: {exc})"
+            self.fleet.reject(message.topic, MessageError(Reason.NOT_JSON, None, detail), received)
+            return
         self.fleet.apply(decoded, received)
 
     def _check_loop(self) -> None:
+        check = self._guarded(self.fleet.check_inactivity)
         while not self._stop.wait(self.check_every_s):
-            self.fleet.check_inactivity()
+            self._restart_if_dead()
+            check()
 
 
 def recent_events(lake: Lake, hours: float = 24.0) -> pa.Table | None:

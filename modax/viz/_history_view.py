@@ -10,6 +10,7 @@ import panel as pn
 
 from modax.lake import LakeConnection
 from modax.viz._backend import use_bokeh
+from modax.viz._cells import html_text
 from modax.viz._history import history
 from modax.viz._live_plots import CHANNEL_GROUPS
 
@@ -60,7 +61,9 @@ class HistoryView(pn.viewable.Viewer):
         self.con.refresh()
         frame = history(self.con, self.device_id, start, end, max_points=self.max_points)
         if frame.empty:
-            self.summary.object = f"No readings of {self.device_id} between {start} and {end}."
+            self.summary.object = (
+                f"No readings of {html_text(self.device_id)} between {start} and {end}."
+            )
             self.plot.object = hv.Div("")
             return 0
         frame["time"] = frame["time"].dt.tz_localize(None)

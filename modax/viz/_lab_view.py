@@ -1,12 +1,24 @@
-"""The model lab: pick data, a detector and its parameters, run, see detections and metrics."""
+"""The model lab: pick data, a detector and its parameters, run, see detections and metrics.
+
+Every input has bounds, checked on the server before anything runs (a browser can send any
+value whatever the widget's ``start``/``end``): a refused input names the field and its range.
+In a served app the work runs on one worker thread shared by the process, not on the event loop,
+so every other session (the fleet overview) keeps updating while a fit runs; the page shows a
+progress bar meanwhile and any error as a notification.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import holoviews as hv
 import numpy as np
@@ -18,7 +30,9 @@ from modax.models.anomaly import DETECTORS
 from modax.models.datasets.skab import find_skab
 from modax.models.metrics import events
 from modax.models.wear import DEFAULT_MODELS
+from modax.schema import DEVICE_ID_PATTERN
 from modax.viz._backend import use_bokeh
+from modax.viz._cells import html_text
 from modax.viz._lab import (
     DetectionRun,
     Labelled,
@@ -29,7 +43,10 @@ from modax.viz._lab import (
     skab_series,
 )
 
-__all__ = ["ModelLab", "metrics_frame"]
+__all__ = ["MAX_LAKE_RANGE", "ModelLab", "metrics_frame"]
+
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: ``simulate(scenario, devices, duration_s, seed) -> series``: the simulator source, injected by
 #: the app (``modax.viz`` does not import the simulator).
@@ -44,7 +61,28 @@ _METRICS = {
     "nab": "NAB score (standard)",
     "series": "series scored",
 }
-_SIMPLE = (bool, int, float, str)
+#: Longest time range the *lake* source reads.
+MAX_LAKE_RANGE = timedelta(hours=24)
+#: Longest text a detector parameter takes, in characters.
+_MAX_TEXT = 64
+#: One worker for the whole server process: fits queue instead of sharing two cores.
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modax-lab")
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What a run needs, read from the widgets on the event loop (the worker reads no widget)."""
+
+    source: str
+    skab_file: Path | None
+    lake_range: tuple[datetime, datetime]
+    lake_device: str | None
+    scenario: str | None
+    devices: int
+    duration_s: float
+    detector: str
+    train_rows: int
+    params: dict[str, Any]
 
 
 def metrics_frame(metrics: dict[str, float]) -> pd.DataFrame:
@@ -64,15 +102,43 @@ def metrics_frame(metrics: dict[str, float]) -> pd.DataFrame:
 
 
 def _param_widget(name: str, value: Any) -> pn.widgets.Widget | None:
+    """A widget for one detector parameter, bounded to 10 × its default (at least ±1,000)."""
     if isinstance(value, bool):
         return pn.widgets.Checkbox(label=name, value=value)
+    high = max(10 * abs(value), 1000) if isinstance(value, int | float) else 0
     if isinstance(value, int):
-        return pn.widgets.IntInput(label=name, value=value)
+        return pn.widgets.IntInput(label=name, value=value, start=min(value, 0), end=high)
     if isinstance(value, float):
-        return pn.widgets.FloatInput(label=name, value=value)
+        return pn.widgets.FloatInput(label=name, value=value, start=-high, end=high)
     if isinstance(value, str):
-        return pn.widgets.TextInput(label=name, value=value)
+        return pn.widgets.TextInput(label=name, value=value, max_length=_MAX_TEXT)
     return None
+
+
+def check_bounds(widget: pn.widgets.Widget) -> None:
+    """Raise :class:`ValueError` naming ``widget``'s label when its value is out of its bounds.
+
+    Numbers must be finite and within ``start`` … ``end``; text at most ``max_length`` long.
+
+    Examples
+    --------
+    >>> check_bounds(pn.widgets.IntInput(label="Devices", value=60, start=1, end=50))
+    Traceback (most recent call last):
+    ...
+    ValueError: Devices: 60 is outside 1 … 50
+    """
+    value = widget.value
+    if isinstance(widget, pn.widgets.TextInput):
+        if len(value) > widget.max_length:
+            raise ValueError(f"{widget.label}: longer than {widget.max_length} characters")
+        return
+    if isinstance(value, bool):
+        return
+    if value is None or not math.isfinite(value):
+        raise ValueError(f"{widget.label}: a finite number is needed, not {value}")
+    low, high = widget.start, widget.end
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{widget.label}: {value} is outside {low} … {high}")
 
 
 class ModelLab(pn.viewable.Viewer):
@@ -123,17 +189,27 @@ class ModelLab(pn.viewable.Viewer):
         self.lake_range = pn.widgets.DatetimeRangePicker(
             label="Time range (UTC)", value=(now - timedelta(hours=1), now)
         )
-        self.lake_device = pn.widgets.TextInput(label="Device (empty: all)", value="")
+        self.lake_device = pn.widgets.TextInput(
+            label="Device (empty: all)", value="", max_length=64
+        )
         self.scenario = pn.widgets.Select(label="Scenario", options=list(scenarios))
         self.sim_devices = pn.widgets.IntInput(label="Devices", value=4, start=1, end=50)
-        self.sim_duration = pn.widgets.IntInput(label="Simulated s", value=1800, start=600)
+        self.sim_duration = pn.widgets.IntInput(
+            label="Simulated s", value=1800, start=600, end=7200
+        )
         self.detector = pn.widgets.Select(
             label="Detector", options=list(DETECTORS), value="level-shift"
         )
-        self.train_rows = pn.widgets.IntInput(label="Training rows", value=400, start=10)
+        self.train_rows = pn.widgets.IntInput(
+            label="Training rows", value=400, start=10, end=100_000
+        )
         self.params = pn.Column()
         self.run_button = pn.widgets.Button(label="Run detector", color="primary")
         self.status = pn.pane.HTML("")
+        self.progress = pn.indicators.Progress(
+            active=False, visible=False, width=360, bar_color="primary"
+        )
+        self.busy = False
         self.metrics = pn.widgets.Tabulator(
             metrics_frame({}), show_index=False, disabled=True, label="Metrics", width=360
         )
@@ -148,8 +224,8 @@ class ModelLab(pn.viewable.Viewer):
         )
         self.detector.param.watch(lambda _e: self._show_params(), "value")
         self.source.param.watch(lambda _e: self._show_params(), "value")
-        self.run_button.on_click(lambda _e: self.run())
-        self.rul_button.on_click(lambda _e: self.run_remaining_life())
+        self.run_button.on_click(self._run_clicked)
+        self.rul_button.on_click(self._rul_clicked)
         self._show_params()
 
     def _skab_files(self) -> list[Path]:
@@ -169,53 +245,157 @@ class ModelLab(pn.viewable.Viewer):
         values |= {w.label: w.value for w in self.params.objects}
         return values
 
-    def series(self) -> list[Labelled]:
-        """Load the chosen data source."""
-        if self.source.value == "SKAB file":
-            if self.skab_file.value is None:
-                raise ValueError(f"no SKAB files under {self.data_dir / 'skab'}")
-            return skab_series(self.skab_file.value)
-        if self.source.value == "lake time range":
-            self.con.refresh()
-            start, end = (t.replace(tzinfo=UTC) for t in self.lake_range.value)
-            return lake_series(self.con, self.lake_device.value or None, start, end)
-        seed = 0
-        return self.simulate(
-            self.scenario.value, self.sim_devices.value, float(self.sim_duration.value), seed
+    def _request(self) -> _Request:
+        """The inputs of a detector run, each checked against its bounds (:func:`check_bounds`)."""
+        for widget in (self.train_rows, *self.params.objects):
+            check_bounds(widget)
+        source = self.source.value
+        start, end = (t.replace(tzinfo=UTC) for t in self.lake_range.value)
+        device = self.lake_device.value or None
+        if source == "lake time range":
+            check_bounds(self.lake_device)
+            if device is not None and not DEVICE_ID_PATTERN.match(device):
+                raise ValueError(f"{self.lake_device.label}: not a device id")
+            if not timedelta(0) < end - start <= MAX_LAKE_RANGE:
+                raise ValueError(
+                    f"{self.lake_range.label}: the range must be longer than 0 and at most "
+                    f"{MAX_LAKE_RANGE.total_seconds() / 3600:g} h"
+                )
+        if source == "simulator scenario":
+            check_bounds(self.sim_devices)
+            check_bounds(self.sim_duration)
+        return _Request(
+            source,
+            self.skab_file.value,
+            (start, end),
+            device,
+            self.scenario.value,
+            int(self.sim_devices.value),
+            float(self.sim_duration.value),
+            self.detector.value,
+            int(self.train_rows.value),
+            self._param_values(),
         )
 
-    def run(self) -> DetectionRun | None:
-        """Run the chosen detector on the chosen data and show the result."""
-        self.status.object = "running …"
+    def _series(self, request: _Request) -> list[Labelled]:
+        """Load the requested data source."""
+        if request.source == "SKAB file":
+            if request.skab_file is None:
+                raise ValueError(f"no SKAB files under {self.data_dir / 'skab'}")
+            return skab_series(request.skab_file)
+        if request.source == "lake time range":
+            self.con.refresh()
+            return lake_series(self.con, request.lake_device, *request.lake_range)
+        seed = 0
+        return self.simulate(request.scenario, request.devices, request.duration_s, seed)
+
+    def _detect(self, request: _Request) -> tuple[list[Labelled], DetectionRun, float]:
+        """Load and fit: the heavy part, run on the worker in a served app."""
         started = time.perf_counter()
-        try:
-            series = self.series()
-            result = run_detection(
-                self.detector.value, series, self.train_rows.value, self._param_values()
-            )
-        except (ValueError, TypeError) as exc:
-            self.status.object = f'<span class="modax-error">Cannot run: {exc}</span>'
-            return None
-        elapsed = time.perf_counter() - started
+        series = self._series(request)
+        result = run_detection(request.detector, series, request.train_rows, request.params)
+        return series, result, time.perf_counter() - started
+
+    def _show_detection(self, series: list[Labelled], result: DetectionRun, elapsed: float) -> None:
         self.metrics.value = metrics_frame(result.metrics)
         self.plot.object = _detection_plot(result)
         self.status.object = (
-            f'<span class="modax-lab-done">{result.detector}</span> on {len(series)} series '
-            f"in {elapsed:.1f} s — plot shows {series[0].name}"
+            f'<span class="modax-lab-done">{html_text(result.detector)}</span> '
+            f"on {len(series)} series "
+            f"in {elapsed:.1f} s — plot shows {html_text(series[0].name)}"
         )
+
+    def _fail(self, exc: Exception) -> None:
+        """Show why a run could not happen: in the status line and as a notification."""
+        message = f"Cannot run: {html_text(exc)}"
+        self.status.object = f'<span class="modax-error">{message}</span>'
+        if pn.state.notifications is not None:
+            pn.state.notifications.error(message, duration=10_000)
+
+    def run(self) -> DetectionRun | None:
+        """Run the chosen detector on the chosen data here, and show the result.
+
+        Blocks until done (notebooks); the served page's button uses :meth:`run_async`.
+        """
+        try:
+            request = self._request()
+            series, result, elapsed = self._detect(request)
+        except (ValueError, TypeError) as exc:
+            self._fail(exc)
+            return None
+        self._show_detection(series, result, elapsed)
         return result
 
-    def run_remaining_life(self) -> dict[str, float]:
-        """Fit and score the chosen remaining-life model on C-MAPSS FD001."""
-        self.status.object = "fitting the remaining-life model …"
-        scores = run_rul(
-            self.rul_model.value, self.data_dir / "cmapss", train_units=self.rul_units.value
-        )
+    async def run_async(self) -> DetectionRun | None:
+        """:meth:`run` with the loading and fitting on the lab's worker thread."""
+        try:
+            request = self._request()
+            work = await self._in_worker(
+                f"running {html_text(request.detector)} …", lambda: self._detect(request)
+            )
+        except Exception as exc:
+            self._fail(_logged(exc))
+            return None
+        self._show_detection(*work)
+        return work[1]
+
+    def _rul_inputs(self) -> tuple[str, int]:
+        check_bounds(self.rul_units)
+        return self.rul_model.value, int(self.rul_units.value)
+
+    def _fit_rul(self, model: str, units: int) -> dict[str, float]:
+        return run_rul(model, self.data_dir / "cmapss", train_units=units)
+
+    def _show_rul(self, model: str, scores: dict[str, float]) -> None:
         self.rul_metrics.value = pd.DataFrame(
             [{"metric": k, "value": round(float(v), 3)} for k, v in scores.items()]
         )
-        self.status.object = f"{self.rul_model.value} scored on C-MAPSS FD001 test units"
+        self.status.object = f"{html_text(model)} scored on C-MAPSS FD001 test units"
+
+    def run_remaining_life(self) -> dict[str, float] | None:
+        """Fit and score the chosen remaining-life model on C-MAPSS FD001 here (blocking)."""
+        try:
+            model, units = self._rul_inputs()
+            scores = self._fit_rul(model, units)
+        except (ValueError, TypeError, OSError) as exc:
+            self._fail(exc)
+            return None
+        self._show_rul(model, scores)
         return scores
+
+    async def run_remaining_life_async(self) -> dict[str, float] | None:
+        """:meth:`run_remaining_life` with the fit on the lab's worker thread."""
+        try:
+            model, units = self._rul_inputs()
+            scores = await self._in_worker(
+                "fitting the remaining-life model …", lambda: self._fit_rul(model, units)
+            )
+        except Exception as exc:
+            self._fail(_logged(exc))
+            return None
+        self._show_rul(model, scores)
+        return scores
+
+    async def _in_worker(self, what: str, work: Callable[[], T]) -> T:
+        """Run ``work`` on the worker thread while the page shows ``what`` and a progress bar."""
+        if self.busy:
+            raise ValueError("a run of this page is still going on")
+        self.busy = True
+        self.run_button.disabled = self.rul_button.disabled = True
+        self.progress.visible = self.progress.active = True
+        self.status.object = what
+        try:
+            return await asyncio.get_running_loop().run_in_executor(_WORKER, work)
+        finally:
+            self.busy = False
+            self.run_button.disabled = self.rul_button.disabled = False
+            self.progress.visible = self.progress.active = False
+
+    async def _run_clicked(self, _event: object) -> None:
+        await self.run_async()
+
+    async def _rul_clicked(self, _event: object) -> None:
+        await self.run_remaining_life_async()
 
     def __panel__(self) -> pn.viewable.Viewable:
         source = pn.Column(
@@ -239,6 +419,7 @@ class ModelLab(pn.viewable.Viewer):
             pn.Row(self.detector, self.train_rows),
             pn.Card(self.params, title="Detector parameters", collapsed=True),
             self.run_button,
+            self.progress,
             self.status,
             pn.Row(self.metrics, self.plot, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
@@ -249,6 +430,15 @@ class ModelLab(pn.viewable.Viewer):
             self.rul_metrics,
         )
         return pn.Column(anomaly, rul, sizing_mode="stretch_width")
+
+
+def _logged(exc: Exception) -> Exception:
+    """``exc``, logged with its traceback unless it is a refused input (a served run's error
+    has no caller to raise to).
+    """
+    if not isinstance(exc, ValueError | TypeError):
+        _log.error("model lab run failed", exc_info=exc)
+    return exc
 
 
 def _detection_plot(run: DetectionRun) -> hv.Layout:
