@@ -8,22 +8,28 @@ itself derives and publishes (safety events from the ingester, advice from ``mod
 
 from modax.schema._decode import (
     CURRENT_LIMIT_A,
+    DEFAULT_MAX_CLOCK_SKEW_MS,
     DEVICE_ID_PATTERN,
+    EPOCH_MS_THRESHOLD,
+    MAX_NESTING,
     MAX_PAYLOAD_BYTES,
     TEMPERATURE_RANGE_C,
     VIBRATION_LIMIT_MS2,
     DecodedBatch,
+    check_nesting,
     check_size,
     decode,
     decode_batch,
 )
 from modax.schema._events import Advisory, Recommendation, SafetyEvent
 from modax.schema._messages import DeviceStatus, SafetyStatus, Telemetry, Vibration
+from modax.schema._quarantine import QUARANTINE_PAYLOAD_BYTES, quarantine_rows
 from modax.schema._reasons import MessageError, Reason
 from modax.schema._tables import (
     DEVICE_SAFETY_SCHEMA,
     DEVICES_SCHEMA,
     MAX_CHANNELS,
+    QUARANTINE_RAW_SCHEMA,
     QUARANTINE_SCHEMA,
     TELEMETRY_CHANNELS,
     TELEMETRY_SCHEMA,
@@ -33,16 +39,15 @@ from modax.schema._tables import (
 from modax.schema._topics import (
     LEGACY_SAFETY_TOPIC,
     LEGACY_TELEMETRY_TOPIC,
+    MAX_TOPIC_LENGTH,
     Kind,
     parse_topic,
     topic_for,
 )
 
-#: Timestamps at or above this are epoch ms; below, ms since the device booted.
-EPOCH_MS_THRESHOLD = 10**12
-
 __all__ = [
     "CURRENT_LIMIT_A",
+    "DEFAULT_MAX_CLOCK_SKEW_MS",
     "DEVICES_SCHEMA",
     "DEVICE_ID_PATTERN",
     "DEVICE_SAFETY_SCHEMA",
@@ -50,7 +55,11 @@ __all__ = [
     "LEGACY_SAFETY_TOPIC",
     "LEGACY_TELEMETRY_TOPIC",
     "MAX_CHANNELS",
+    "MAX_NESTING",
     "MAX_PAYLOAD_BYTES",
+    "MAX_TOPIC_LENGTH",
+    "QUARANTINE_PAYLOAD_BYTES",
+    "QUARANTINE_RAW_SCHEMA",
     "QUARANTINE_SCHEMA",
     "TELEMETRY_CHANNELS",
     "TELEMETRY_SCHEMA",
@@ -68,10 +77,12 @@ __all__ = [
     "SafetyStatus",
     "Telemetry",
     "Vibration",
+    "check_nesting",
     "check_size",
     "decode",
     "decode_batch",
     "parse_topic",
     "pooled_array",
+    "quarantine_rows",
     "topic_for",
 ]

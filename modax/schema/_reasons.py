@@ -24,6 +24,9 @@ class Reason(StrEnum):
     NON_FINITE = "non_finite"
     OUT_OF_RANGE = "out_of_range"
     UNKNOWN_TOPIC = "unknown_topic"
+    TOO_DEEP = "too_deep"
+    TIMESTAMP_IN_FUTURE = "timestamp_in_future"
+    INTERNAL_ERROR = "internal_error"
 
 
 class MessageError(ValueError):
