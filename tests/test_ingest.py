@@ -294,3 +294,48 @@ def test_health_ready_and_metrics_are_served(mosquitto_factory, lake, ingesters)
         assert json.load(response)["ok"] is True
     server.stop()
     publisher.client.loop_stop()
+
+
+def _poison() -> list[tuple[str, bytes]]:
+    """Messages that once made every commit fail (issue 17): one per device and kind."""
+    safety = {
+        "timestamp": T0,
+        "device_id": "dev0",
+        "emergency_stop": False,
+        "door_closed": True,
+        "overload_detected": False,
+        "temperature_ok": True,
+        "seq": 2**63,
+    }
+    far = json.loads(telemetry("dev1", 1))
+    return [
+        (topic_for("dev0", "telemetry"), telemetry("dev0", 2**63)),
+        (topic_for("dev1", "telemetry"), json.dumps({**far, "timestamp": 10**17}).encode()),
+        (
+            topic_for("dev2", "telemetry"),
+            b'{"device_id":"dev2","x":' + b"[" * 1000 + b"]" * 1000 + b"}",
+        ),
+        (topic_for("dev3", "status"), b'{"device_id":"dev3","online":true,"uptime_ms":%d}' % 2**63),
+        (topic_for("dev0", "safety"), json.dumps(safety).encode()),
+    ]
+
+
+def test_poison_messages_among_good_ones_are_quarantined_acknowledged_and_never_redelivered(
+    mosquitto_factory, lake, ingesters
+):
+    broker = mosquitto_factory()
+    first = ingesters(broker, lake)
+    good = fleet_messages(801)
+    publisher = Publisher(broker.host, broker.port)
+    sent = publisher.publish(good[:400] + _poison() + good[400:800])
+    publisher.wait_acked(sent)
+    wait_for(lambda: rows(lake) == (800, 800), 30, "every good message from every device")
+    wait_for(lambda: first.totals.received == sent, 10, "every message to be processed")
+    assert sum(first.totals.quarantined.values()) == 5
+    first.stop()
+
+    second = ingesters(broker, lake)  # the same client id: the broker keeps its session
+    publisher.wait_acked(sent + publisher.publish(good[800:]))
+    wait_for(lambda: rows(lake) == (801, 801), 30, "the message published after the restart")
+    assert second.totals.received == 1  # nothing was left unacknowledged, the poison neither
+    publisher.close()
