@@ -149,11 +149,12 @@ class QuarantineIndex:
         """Record rows just committed to ``quarantine``."""
         if table.num_rows == 0:
             return
-        keys = _keys(table["topic"].to_pylist(), table["payload_sha256"].to_pylist())
-        for key, day in zip(keys, _day_ints(table).tolist(), strict=True):
+        keys = np.array(_keys(table["topic"].to_pylist(), table["payload_sha256"].to_pylist()))
+        days = _day_ints(table)
+        for day in np.unique(days).tolist():
             known = self._date(day)
-            if len(known) < self.max_keys_per_date:
-                known.add(key)
+            room = max(self.max_keys_per_date - len(known), 0)
+            known.update(keys[days == day][:room].tolist())
 
     def stored_layout(self, table: pa.Table) -> pa.Table:
         """``table`` with only the columns a ``quarantine`` table made before decision 0009 has.

@@ -9,6 +9,7 @@ Two entry points share one set of rules:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -255,34 +256,37 @@ def _structural(
     return msg
 
 
-def _range_error(name: str, value: float, unit: str, low: float, high: float) -> MessageError:
-    if not np.isfinite(value):
+_VIB = VIBRATION_LIMIT_MS2
+#: Every range rule of a telemetry reading, in the order they are checked: field, unit, low,
+#: high. Currents are checks 0–3, vibration 4–7, temperatures 8–11.
+_RANGES: tuple[tuple[str, str, float, float], ...] = (
+    *((f"motor_currents[{i}]", "A", -CURRENT_LIMIT_A, CURRENT_LIMIT_A) for i in range(4)),
+    *((f"vibration.{axis}", "m/s²", -_VIB, _VIB) for axis in ("x", "y", "z")),
+    ("vibration.magnitude", "m/s²", 0.0, 2 * _VIB),
+    *((f"temperatures[{i}]", "°C", *TEMPERATURE_RANGE_C) for i in range(4)),
+)
+_LOW = np.array([check[2] for check in _RANGES])
+_HIGH = np.array([check[3] for check in _RANGES])
+
+
+def _range_error(check: int, value: float) -> MessageError:
+    name, unit, low, high = _RANGES[check]
+    if not math.isfinite(value):
         return MessageError(Reason.NON_FINITE, name, f"{value} is not a finite number")
     return MessageError(
         Reason.OUT_OF_RANGE, name, f"{value:g} {unit} is outside the sensor range {low:g}…{high:g}"
     )
 
 
-def _telemetry_checks(msg: Telemetry) -> list[tuple[str, float, str, float, float]]:
-    lo_t, hi_t = TEMPERATURE_RANGE_C
-    checks = [
-        (f"motor_currents[{i}]", v, "A", -CURRENT_LIMIT_A, CURRENT_LIMIT_A)
-        for i, v in enumerate(msg.motor_currents)
-    ]
-    vib = msg.vibration
-    checks += [
-        (f"vibration.{axis}", getattr(vib, axis), "m/s²", -VIBRATION_LIMIT_MS2, VIBRATION_LIMIT_MS2)
-        for axis in ("x", "y", "z")
-    ]
-    checks.append(("vibration.magnitude", vib.magnitude, "m/s²", 0.0, VIBRATION_LIMIT_MS2 * 2))
-    checks += [(f"temperatures[{i}]", v, "°C", lo_t, hi_t) for i, v in enumerate(msg.temperatures)]
-    return checks
-
-
 def _check_ranges(msg: Telemetry) -> None:
-    for name, value, unit, low, high in _telemetry_checks(msg):
-        if not (low <= value <= high):  # also catches NaN
-            raise _range_error(name, value, unit, low, high)
+    vib = msg.vibration
+    for check, value in (
+        *enumerate(msg.motor_currents),
+        *zip(range(4, 8), (vib.x, vib.y, vib.z, vib.magnitude), strict=True),
+        *zip(range(8, 12), msg.temperatures, strict=False),
+    ):
+        if not (_LOW[check] <= value <= _HIGH[check]):  # also catches NaN
+            raise _range_error(check, value)
 
 
 def decode(
@@ -323,7 +327,17 @@ def decode(
     ...
     modax.schema._reasons.MessageError: not_object: payload must be a JSON object
     """
-    parsed = parse_topic(topic)
+    return _checked(parse_topic(topic), topic, payload, received_at_ms, max_clock_skew_ms)
+
+
+def _checked(
+    parsed: tuple[Kind, str | None] | None,
+    topic: str,
+    payload: bytes,
+    received_at_ms: int | None,
+    max_clock_skew_ms: int,
+) -> Telemetry | SafetyStatus | DeviceStatus:
+    """:func:`decode` of a topic already parsed."""
     if parsed is None or parsed[0] not in _TYPES:
         shown = repr(topic) if len(topic) <= MAX_TOPIC_LENGTH else f"of {len(topic)} characters"
         raise MessageError(Reason.UNKNOWN_TOPIC, None, f"modax does not ingest topic {shown}")
@@ -398,16 +412,6 @@ def _padded(lists: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
     return out, lengths
 
 
-def _out_of_range(
-    values: np.ndarray, lengths: np.ndarray | None, low: float, high: float
-) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        bad = ~((values >= low) & (values <= high))
-    if lengths is not None:
-        bad &= np.arange(MAX_CHANNELS) < lengths[:, None]
-    return bad.any(axis=1)
-
-
 @dataclass
 class _Telemetry:
     """Valid telemetry of one batch as numeric arrays (rows that break a range are removed)."""
@@ -419,17 +423,37 @@ class _Telemetry:
     vibration: np.ndarray
 
     @classmethod
-    def build(cls, msgs: list[Telemetry], received: list[int]) -> _Telemetry:
+    def build(
+        cls, msgs: list[Telemetry], received: list[int]
+    ) -> tuple[_Telemetry, list[tuple[int, MessageError]]]:
+        """The batch's arrays, and ``(row, error)`` of each row that breaks a range (first rule
+        broken, in :data:`_RANGES` order, as :func:`decode` reports it).
+        """
         currents, n_currents = _padded([m.motor_currents for m in msgs])
         temperatures, n_temps = _padded([m.temperatures for m in msgs])
         vib = np.array(
             [(v.x, v.y, v.z, v.magnitude) for v in (m.vibration for m in msgs)], dtype=np.float64
         ).reshape(len(msgs), 4)
-        return cls(msgs, received, currents, temperatures, vib), _out_of_range(
-            currents, n_currents, -CURRENT_LIMIT_A, CURRENT_LIMIT_A
-        ) | _out_of_range(temperatures, n_temps, *TEMPERATURE_RANGE_C) | _out_of_range(
-            vib[:, :3], None, -VIBRATION_LIMIT_MS2, VIBRATION_LIMIT_MS2
-        ) | _out_of_range(vib[:, 3:], None, 0.0, 2 * VIBRATION_LIMIT_MS2)
+        values = np.hstack([currents, vib, temperatures])
+        channel = np.arange(MAX_CHANNELS)
+        present = np.hstack(
+            [
+                channel < n_currents[:, None],
+                np.ones_like(vib, dtype=bool),
+                channel < n_temps[:, None],
+            ]
+        )
+        with np.errstate(invalid="ignore"):
+            broken = ~((values >= _LOW) & (values <= _HIGH)) & present
+        rows = np.flatnonzero(broken.any(axis=1))
+        checks = broken[rows].argmax(axis=1)
+        errors = [
+            (row, _range_error(check, value))
+            for row, check, value in zip(
+                rows.tolist(), checks.tolist(), values[rows, checks].tolist(), strict=True
+            )
+        ]
+        return cls(msgs, received, currents, temperatures, vib), errors
 
     def keep(self, mask: np.ndarray) -> _Telemetry:
         rows = np.flatnonzero(mask)
@@ -525,9 +549,9 @@ def decode_batch(
             msg = _fast_telemetry(parsed[1], raw, limit)
         if msg is None:
             try:
-                msg = decode(topic, raw, received, max_clock_skew_ms)
+                msg = _checked(parsed, topic, raw, received, max_clock_skew_ms)
             except MessageError as err:
-                rejected.append((topic, raw, err.reason.value, err.field, err.detail, received))
+                rejected.append((topic, raw, err.reason, err.field, err.detail, received))
                 continue
         if isinstance(msg, Telemetry):
             telemetry.append(msg)
@@ -537,15 +561,14 @@ def decode_batch(
             msgs.append(msg)
             times.append(received)
 
-    columns, bad = _Telemetry.build(telemetry, [r for _, _, r in telemetry_at])
-    for row in np.flatnonzero(bad):
+    columns, errors = _Telemetry.build(telemetry, [r for _, _, r in telemetry_at])
+    good = np.ones(len(telemetry), dtype=bool)
+    for row, err in errors:
         topic, raw, received = telemetry_at[row]
-        try:
-            _check_ranges(telemetry[row])
-        except MessageError as err:
-            rejected.append((topic, raw, err.reason.value, err.field, err.detail, received))
+        rejected.append((topic, raw, err.reason, err.field, err.detail, received))
+        good[row] = False
     return DecodedBatch(
-        telemetry=columns.keep(~bad).table(),
+        telemetry=columns.keep(good).table(),
         safety=_rows_table(*by_kind[SafetyStatus], SAFETY_RAW_SCHEMA),
         status=_rows_table(*by_kind[DeviceStatus], STATUS_RAW_SCHEMA),
         rejected=quarantine_rows(*(list(column) for column in zip(*rejected, strict=True)))

@@ -40,8 +40,12 @@ class MessageError(ValueError):
     """
 
     def __init__(self, reason: Reason, field: str | None, detail: str) -> None:
+        super().__init__(reason, field, detail)
         self.reason = reason
         self.field = field
         self.detail = detail
-        where = f"{field}: " if field else ""
-        super().__init__(f"{reason.value}: {where}{detail}")
+
+    def __str__(self) -> str:
+        """``reason: field: detail``, formatted only when shown (rejecting stays cheap)."""
+        where = f"{self.field}: " if self.field else ""
+        return f"{self.reason.value}: {where}{self.detail}"
