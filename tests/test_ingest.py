@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute
 import pytest
 from mqtt_helpers import T0, Publisher, fleet_messages, rows, telemetry
 
@@ -20,7 +21,7 @@ import modax
 from modax.ingest import Ingester, IngestOptions
 from modax.lake import Lake
 from modax.local import BrokerProcess
-from modax.schema import topic_for
+from modax.schema import QUARANTINE_PAYLOAD_BYTES, topic_for
 from modax.testing import free_port, wait_for
 
 pytestmark = pytest.mark.broker
@@ -233,10 +234,13 @@ def test_a_flood_of_malformed_messages_is_quarantined_with_bounded_memory(
 
     wait_for(lambda: ingester.totals.received == sent, 60, "every message to be processed")
     assert rows(lake) == (200, 200)
-    quarantine = lake.read("quarantine", columns=["reason", "payload"])
+    quarantine = lake.read("quarantine", columns=["reason", "payload", "payload_bytes"])
     reasons = pa.TableGroupBy(quarantine, "reason").aggregate([([], "count_all")]).to_pylist()
     counts = {r["reason"]: r["count_all"] for r in reasons}
     assert counts == {"not_json": 1_500, "missing_field": 1_500, "oversized": 30}
+    oversized = quarantine.filter(pa.compute.equal(quarantine["reason"], "oversized"))
+    assert {len(p) for p in oversized["payload"].to_pylist()} == {QUARANTINE_PAYLOAD_BYTES}
+    assert min(oversized["payload_bytes"].to_pylist()) > 100_000  # the size of the whole
     assert ingester.inbox.high_water <= 400
     assert ingester.inbox.high_water_bytes <= (1 << 20) + 100_010
     assert ingester.health()[0]
