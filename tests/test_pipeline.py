@@ -12,6 +12,7 @@ import pytest
 import modax
 from modax.lake import Lake
 from modax.pipeline import BootClock, Pipeline
+from modax.schema import QUARANTINE_SCHEMA
 
 NOW = 1_763_900_000_000
 
@@ -296,3 +297,28 @@ def test_an_infrastructure_error_is_raised_and_nothing_is_quarantined(lake_dir):
     with pytest.raises(OSError, match="cannot derive"):
         pipeline.process(topics, payloads, [NOW] * 6)
     assert Lake(lake_dir).tables() == []  # derived before anything is committed
+
+
+OLD_QUARANTINE_COLUMNS = ("topic", "payload", "reason", "field", "detail", "received_at", "date")
+
+
+def test_a_quarantine_table_from_before_the_size_and_count_columns_still_takes_rows(lake_dir):
+    old_layout = pa.schema([f for f in QUARANTINE_SCHEMA if f.name in OLD_QUARANTINE_COLUMNS])
+    received = pa.array([NOW], pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
+    old_row = {
+        "topic": ["modax/devices/m1/telemetry"],
+        "payload": [b"old bad"],
+        "reason": ["not_json"],
+        "field": [None],
+        "detail": ["not valid JSON"],
+        "received_at": received,
+        "date": pc.cast(received, pa.date32()),
+    }
+    Lake(lake_dir).append("quarantine", pa.table(old_row, schema=old_layout))
+    topic = "modax/devices/m1/telemetry"
+    result = Pipeline(lake_dir, derivers=[]).process([topic] * 2, [b"old bad", b"new"], [NOW] * 2)
+    assert result.quarantined == {"not_json": 2}
+    rows = modax.connect(lake_dir).sql(
+        "select payload from quarantine order by payload nulls first"
+    )
+    assert rows.fetchall() == [(None,), (b"new",), (b"old bad",)]  # the old row's hash is known
