@@ -209,6 +209,16 @@ def _check_time(timestamp: int | None, received_at_ms: int | None, max_skew_ms: 
     )
 
 
+def _typed(kind: Kind, payload: bytes) -> msgspec.Struct:
+    """``payload`` decoded as ``kind``'s struct, or :class:`MessageError` saying why not."""
+    try:
+        return _DECODERS[kind].decode(payload)
+    except msgspec.ValidationError as exc:
+        raise MessageError(*_classify_validation(str(exc))) from None
+    except msgspec.DecodeError as exc:
+        raise MessageError(Reason.NOT_JSON, None, f"not valid JSON ({exc})") from None
+
+
 def _structural(
     kind: Kind,
     topic_device: str | None,
@@ -219,12 +229,7 @@ def _structural(
     """Decode one payload of a known kind and apply every per-message rule but value ranges."""
     check_size(payload)
     check_nesting(payload)
-    try:
-        msg = _DECODERS[kind].decode(payload)
-    except msgspec.ValidationError as exc:
-        raise MessageError(*_classify_validation(str(exc))) from None
-    except msgspec.DecodeError as exc:
-        raise MessageError(Reason.NOT_JSON, None, f"not valid JSON ({exc})") from None
+    msg = _typed(kind, payload)
     device_id = msg.device_id
     if not DEVICE_ID_PATTERN.match(device_id):
         raise MessageError(
@@ -373,16 +378,19 @@ def _fast_telemetry(
     ``None`` sends the message down :func:`decode`, which finds the exact reason, so this fast
     path can never accept what :func:`decode` rejects. Value ranges are checked per batch;
     ``max_timestamp`` is the largest timestamp :func:`decode` would accept for this message.
+
+    Raises
+    ------
+    MessageError
+        When the payload is not a telemetry struct: past the size and nesting checks,
+        :func:`decode` would reject it for the same reason.
     """
     if (
         not 0 < len(payload) <= MAX_PAYLOAD_BYTES
         or payload.count(b"[") + payload.count(b"{") > MAX_NESTING
     ):
         return None
-    try:
-        msg = _DECODERS[Kind.TELEMETRY].decode(payload)
-    except msgspec.DecodeError:
-        return None
+    msg = _typed(Kind.TELEMETRY, payload)
     device_id = msg.device_id
     if device_id not in _valid_ids:
         if not DEVICE_ID_PATTERN.match(device_id):
@@ -543,16 +551,16 @@ def decode_batch(
         raw = payload if isinstance(payload, bytes) else bytes(payload)
         received = int(at)
         parsed = _cached_topic(topic)
-        msg = None
-        if parsed is not None and parsed[0] is Kind.TELEMETRY:
-            limit = max(received + max_clock_skew_ms, EPOCH_MS_THRESHOLD - 1)
-            msg = _fast_telemetry(parsed[1], raw, limit)
-        if msg is None:
-            try:
+        try:
+            msg = None
+            if parsed is not None and parsed[0] is Kind.TELEMETRY:
+                limit = max(received + max_clock_skew_ms, EPOCH_MS_THRESHOLD - 1)
+                msg = _fast_telemetry(parsed[1], raw, limit)
+            if msg is None:
                 msg = _checked(parsed, topic, raw, received, max_clock_skew_ms)
-            except MessageError as err:
-                rejected.append((topic, raw, err.reason, err.field, err.detail, received))
-                continue
+        except MessageError as err:
+            rejected.append((topic, raw, err.reason, err.field, err.detail, received))
+            continue
         if isinstance(msg, Telemetry):
             telemetry.append(msg)
             telemetry_at.append((topic, raw, received))
