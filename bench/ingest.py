@@ -8,16 +8,27 @@ messages at QoS 1:
     committed lake table;
 (c) modax ingest again with the publisher paced at ``--rate`` msgs/s, measuring each message's
     publish-to-queryable latency (publish time in the payload's ``timestamp`` → end of the lake
-    commit that holds it).
+    commit that holds it);
+(d) the rejection path: ``--reject-messages`` malformed messages (distinct payloads, a mix of
+    not JSON, a missing field, a wrong type and an out-of-range current) through
+    :meth:`modax.pipeline.Pipeline.process` in batches of 5,000 until quarantined, beside as many
+    good ones through the same pipeline;
+(e) the same malformed messages through modax ingest, until every one is in a committed
+    ``quarantine`` row.
 
 Usage::
 
     nice python bench/ingest.py [--messages 200000] [--rate 5000] [--latency-messages 50000]
+                                [--reject-messages 100000]
 
 The last line printed is one JSON object with msgs/s of (a) and (b), ``ratio_vs_bare_subscriber``
 (goal ≥ 0.8) and ``p50_latency_s`` / ``p99_latency_s`` (goal p99 ≤ 1 s at 5,000 msgs/s), plus
 each consumer's CPU time per message (robust when other work shares the machine) and the load
-average at the end.
+average at the end. For the rejection path: ``reject_pipeline_msgs_per_s`` (d) and
+``reject_ratio_vs_good``, that rate over modax ingest's good-message rate (b) (goal ≥ 5: the
+pipeline clears a flood of bad input five times faster than good input arrives), and
+``reject_ingest_msgs_per_s`` (e) with ``ingest_reject_ratio_vs_good`` over (b): through the
+ingester both rates are capped by what one paho client receives (a).
 """
 
 from __future__ import annotations
@@ -39,7 +50,7 @@ import paho.mqtt.client as mqtt
 from modax.ingest import Ingester
 from modax.lake import Lake
 from modax.local import BrokerProcess, start_broker
-from modax.pipeline import Pipeline
+from modax.pipeline import BatchResult, Pipeline
 from modax.schema import Telemetry, Vibration, topic_for
 from modax.testing import free_port, wait_for
 
@@ -81,8 +92,32 @@ def payloads(n: int) -> list[tuple[str, Telemetry]]:
     return out
 
 
-def publish(url: str, n: int, rate: float) -> None:
-    """Publisher process: ``n`` messages at QoS 1, as fast as possible (``rate`` 0) or paced."""
+def bad_payloads(n: int) -> list[tuple[str, bytes]]:
+    """``n`` distinct malformed messages: not JSON, a missing field, a wrong type, a current out
+    of range, in turn, on the devices' telemetry topics."""
+    encoder = msgspec.json.Encoder()
+    good = payloads(n)
+    out = []
+    for i, (topic, msg) in enumerate(good):
+        msg.timestamp = 1_763_900_000_000 + i
+        kind = i % 4
+        if kind == 0:
+            raw = b"not json %d" % i
+        elif kind == 1:
+            raw = b'{"device_id": "%s", "seq": %d}' % (msg.device_id.encode(), i)
+        elif kind == 2:
+            raw = encoder.encode(msg).replace(b'"timestamp":', b'"timestamp":"', 1)
+            raw = raw.replace(b',"device_id"', b'","device_id"', 1)
+        else:
+            msg.motor_currents = [150.0 + i % 100]
+            raw = encoder.encode(msg)
+        out.append((topic, raw))
+    return out
+
+
+def publish(url: str, n: int, rate: float, bad: bool = False) -> None:
+    """Publisher process: ``n`` messages at QoS 1, as fast as possible (``rate`` 0) or paced;
+    malformed ones (:func:`bad_payloads`) when ``bad``."""
     host, port = url.removeprefix("mqtt://").split(":")
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-publisher")
     # No paho in-flight limit: with one, every PUBACK rescans all outgoing messages for queued
@@ -95,7 +130,7 @@ def publish(url: str, n: int, rate: float) -> None:
     client.connect(host, int(port))
     client.loop_start()
     encoder = msgspec.json.Encoder()
-    messages = payloads(n)
+    messages = bad_payloads(n) if bad else payloads(n)
     start = time.time()
     print(f"start {time.monotonic()}", flush=True)
     for i, (topic, msg) in enumerate(messages):
@@ -104,6 +139,9 @@ def publish(url: str, n: int, rate: float) -> None:
             if ahead > 0.005:
                 time.sleep(ahead)
         window.acquire()
+        if isinstance(msg, bytes):
+            client.publish(topic, msg, qos=1)
+            continue
         msg.timestamp = time.time_ns() // 1_000_000
         client.publish(topic, encoder.encode(msg), qos=1)
     for _ in range(20_000):
@@ -112,10 +150,12 @@ def publish(url: str, n: int, rate: float) -> None:
     client.loop_stop()
 
 
-def run_publisher(broker: BrokerProcess, n: int, rate: float = 0) -> tuple[subprocess.Popen, float]:
+def run_publisher(
+    broker: BrokerProcess, n: int, rate: float = 0, bad: bool = False
+) -> tuple[subprocess.Popen, float]:
     """Start the publisher process; returns it and the monotonic time of its first publish."""
     proc = subprocess.Popen(
-        [sys.executable, __file__, "_publish", broker.url, str(n), str(rate)],
+        [sys.executable, __file__, "_publish", broker.url, str(n), str(rate), str(int(bad))],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -204,11 +244,68 @@ def modax_ingest(
     return n / elapsed, cpu / n * 1e6
 
 
+def quarantined(result: BatchResult) -> int:
+    """Messages a result put in quarantine."""
+    return sum(result.quarantined.values())
+
+
+def pipeline_rate(messages: list[tuple[str, bytes]], batch: int = 5_000) -> tuple[float, float]:
+    """msgs/s of :meth:`Pipeline.process` alone (batches of ``batch``, the ingester's default,
+    the kernels' derive step), and its CPU time per message in µs; every message is checked to
+    be stored or quarantined."""
+    received = time.time_ns() // 1_000_000
+    with tempfile.TemporaryDirectory(prefix="bench-lake-") as root:
+        pipeline = Pipeline(root)
+        total = BatchResult()
+        cpu = time.process_time()
+        start = time.perf_counter()
+        for i in range(0, len(messages), batch):
+            chunk = messages[i : i + batch]
+            topics = [topic for topic, _ in chunk]
+            raws = [raw for _, raw in chunk]
+            total.merge(pipeline.process(topics, raws, [received] * len(chunk)))
+        elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+    if total.accepted + quarantined(total) != len(messages):
+        raise RuntimeError(f"the pipeline stored or quarantined {total} of {len(messages)}")
+    return len(messages) / elapsed, cpu / len(messages) * 1e6
+
+
+def good_messages(n: int) -> list[tuple[str, bytes]]:
+    """:func:`payloads` as wire bytes, stamped now."""
+    encoder = msgspec.json.Encoder()
+    now = time.time_ns() // 1_000_000
+    out = []
+    for topic, msg in payloads(n):
+        msg.timestamp = now
+        out.append((topic, encoder.encode(msg)))
+    return out
+
+
+def modax_reject(broker: BrokerProcess, n: int) -> tuple[float, float]:
+    """msgs/s of modax ingest for malformed messages (publisher start until all ``n`` are in
+    committed quarantine rows), and its CPU time per message in µs."""
+    with tempfile.TemporaryDirectory(prefix="bench-lake-") as root:
+        ingester = Ingester(broker.url, Lake(root)).start()
+        ingester.wait_connected()
+        cpu = time.process_time()
+        publisher, start = run_publisher(broker, n, bad=True)
+        wait_for(lambda: quarantined(ingester.totals) >= n, 900, "modax ingest to quarantine")
+        elapsed = time.monotonic() - start
+        cpu = time.process_time() - cpu
+        publisher.wait()
+        totals = ingester.stop()
+        if quarantined(totals) != n or totals.accepted:
+            raise RuntimeError(f"modax ingest quarantined {quarantined(totals)} of {n}")
+    return n / elapsed, cpu / n * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--rate", type=float, default=5_000.0)
     parser.add_argument("--latency-messages", type=int, default=50_000)
+    parser.add_argument("--reject-messages", type=int, default=100_000)
     args = parser.parse_args()
     n = args.messages
     payload_bytes = len(msgspec.json.encode(payloads(1)[0][1]))
@@ -230,6 +327,16 @@ def main() -> None:
         latencies = np.concatenate(TimedPipeline.latencies)
         p50, p99 = np.percentile(latencies, [50, 99])
         log(f"    p50 {p50:.3f} s, p99 {p99:.3f} s")
+        r = args.reject_messages
+        log(f"(d) the pipeline alone: {r:,} malformed messages, then {r:,} good ones")
+        reject, reject_cpu = pipeline_rate(bad_payloads(r))
+        good, good_cpu = pipeline_rate(good_messages(r))
+        log(f"    malformed {reject:,.0f} msgs/s ({reject_cpu:.1f} µs CPU per message)")
+        log(f"    good      {good:,.0f} msgs/s ({good_cpu:.1f} µs CPU per message)")
+        log(f"(e) modax ingest, {r:,} malformed messages at QoS 1 to committed quarantine rows")
+        with start_broker(free_port(), kind="mosquitto", data_dir=Path(tmp) / "e") as broker:
+            ingest_reject, ingest_reject_cpu = modax_reject(broker, r)
+        log(f"    {ingest_reject:,.0f} msgs/s, {ingest_reject_cpu:.0f} µs CPU per message")
 
     print(
         json.dumps(
@@ -251,13 +358,22 @@ def main() -> None:
                 "p50_latency_s": round(float(p50), 4),
                 "p99_latency_s": round(float(p99), 4),
                 "max_latency_s": round(float(latencies.max()), 4),
+                "reject_messages": r,
+                "reject_pipeline_msgs_per_s": round(reject),
+                "good_pipeline_msgs_per_s": round(good),
+                "reject_pipeline_cpu_us_per_msg": round(reject_cpu, 1),
+                "good_pipeline_cpu_us_per_msg": round(good_cpu, 1),
+                "reject_ratio_vs_good": round(reject / ours, 3),
+                "reject_ingest_msgs_per_s": round(ingest_reject),
+                "reject_ingest_cpu_us_per_msg": round(ingest_reject_cpu, 1),
+                "ingest_reject_ratio_vs_good": round(ingest_reject / ours, 3),
             }
         )
     )
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "_publish":
-        publish(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    if len(sys.argv) == 6 and sys.argv[1] == "_publish":
+        publish(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5] == "1")
     else:
         main()

@@ -18,6 +18,7 @@ from modax.schema import (
     TELEMETRY_SCHEMA,
     MessageError,
     decode,
+    quarantine_rows,
     topic_for,
 )
 from simulator._faults import FaultEvents, FaultKind
@@ -198,18 +199,15 @@ def _quarantine(wire: pa.Table, check: np.ndarray) -> pa.Table:
         pa.array([found[i] for found in known], pa.string()).take(which) for i in range(3)
     )
     received = rows["received_ms"].to_numpy()
-    return pa.Table.from_pydict(
-        {
-            "topic": pa.array(topics, pa.string()),
-            "payload": pa.array(payloads, pa.binary()),
-            "reason": reasons,
-            "field": fields,
-            "detail": details,
-            "received_at": timestamps(received),
-            "date": dates(received),
-        },
-        schema=QUARANTINE_SCHEMA,
+    table = quarantine_rows(
+        topics,
+        payloads,
+        reasons.to_pylist(),
+        fields.to_pylist(),
+        details.to_pylist(),
+        received.tolist(),
     )
+    return table.append_column(QUARANTINE_SCHEMA.field("date"), dates(received))
 
 
 @njit(cache=True)

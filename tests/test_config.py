@@ -31,11 +31,20 @@ def test_environment_overrides_and_cli_overrides_win():
         ({"MODAX_LOG_LEVEL": "loud"}, "MODAX_LOG_LEVEL"),
         ({"MODAX_MQTT_USERNAME": "u"}, "MODAX_MQTT_PASSWORD"),
         ({"MODAX_MQTT_CA_FILE": "/no/such/ca.pem"}, "MODAX_MQTT_CA_FILE"),
+        ({"MODAX_MAX_CLOCK_SKEW_S": "a day"}, "MODAX_MAX_CLOCK_SKEW_S"),
+        ({"MODAX_MAX_CLOCK_SKEW_S": "-5"}, "MODAX_MAX_CLOCK_SKEW_S"),
+        ({"MODAX_MAX_CLOCK_SKEW_S": "inf"}, "MODAX_MAX_CLOCK_SKEW_S"),
+        ({"MODAX_MAX_CLOCK_SKEW_S": "nan"}, "MODAX_MAX_CLOCK_SKEW_S"),
     ],
 )
 def test_invalid_settings_name_the_variable(env, names):
     with pytest.raises(ConfigError, match=names):
         load_settings(env)
+
+
+def test_clock_skew_is_seconds_with_a_default_of_one_day():
+    assert load_settings({}).max_clock_skew_s == 86_400.0
+    assert load_settings({"MODAX_MAX_CLOCK_SKEW_S": "90.5"}).max_clock_skew_s == 90.5
 
 
 def test_secrets_are_masked():

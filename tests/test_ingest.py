@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute
 import pytest
 from mqtt_helpers import T0, Publisher, fleet_messages, rows, telemetry
 
@@ -20,7 +21,7 @@ import modax
 from modax.ingest import Ingester, IngestOptions
 from modax.lake import Lake
 from modax.local import BrokerProcess
-from modax.schema import topic_for
+from modax.schema import QUARANTINE_PAYLOAD_BYTES, topic_for
 from modax.testing import free_port, wait_for
 
 pytestmark = pytest.mark.broker
@@ -233,10 +234,13 @@ def test_a_flood_of_malformed_messages_is_quarantined_with_bounded_memory(
 
     wait_for(lambda: ingester.totals.received == sent, 60, "every message to be processed")
     assert rows(lake) == (200, 200)
-    quarantine = lake.read("quarantine", columns=["reason", "payload"])
+    quarantine = lake.read("quarantine", columns=["reason", "payload", "payload_bytes"])
     reasons = pa.TableGroupBy(quarantine, "reason").aggregate([([], "count_all")]).to_pylist()
     counts = {r["reason"]: r["count_all"] for r in reasons}
     assert counts == {"not_json": 1_500, "missing_field": 1_500, "oversized": 30}
+    oversized = quarantine.filter(pa.compute.equal(quarantine["reason"], "oversized"))
+    assert {len(p) for p in oversized["payload"].to_pylist()} == {QUARANTINE_PAYLOAD_BYTES}
+    assert min(oversized["payload_bytes"].to_pylist()) > 100_000  # the size of the whole
     assert ingester.inbox.high_water <= 400
     assert ingester.inbox.high_water_bytes <= (1 << 20) + 100_010
     assert ingester.health()[0]
@@ -294,3 +298,48 @@ def test_health_ready_and_metrics_are_served(mosquitto_factory, lake, ingesters)
         assert json.load(response)["ok"] is True
     server.stop()
     publisher.client.loop_stop()
+
+
+def _poison() -> list[tuple[str, bytes]]:
+    """Messages that once made every commit fail (issue 17): one per device and kind."""
+    safety = {
+        "timestamp": T0,
+        "device_id": "dev0",
+        "emergency_stop": False,
+        "door_closed": True,
+        "overload_detected": False,
+        "temperature_ok": True,
+        "seq": 2**63,
+    }
+    far = json.loads(telemetry("dev1", 1))
+    return [
+        (topic_for("dev0", "telemetry"), telemetry("dev0", 2**63)),
+        (topic_for("dev1", "telemetry"), json.dumps({**far, "timestamp": 10**17}).encode()),
+        (
+            topic_for("dev2", "telemetry"),
+            b'{"device_id":"dev2","x":' + b"[" * 1000 + b"]" * 1000 + b"}",
+        ),
+        (topic_for("dev3", "status"), b'{"device_id":"dev3","online":true,"uptime_ms":%d}' % 2**63),
+        (topic_for("dev0", "safety"), json.dumps(safety).encode()),
+    ]
+
+
+def test_poison_messages_among_good_ones_are_quarantined_acknowledged_and_never_redelivered(
+    mosquitto_factory, lake, ingesters
+):
+    broker = mosquitto_factory()
+    first = ingesters(broker, lake)
+    good = fleet_messages(801)
+    publisher = Publisher(broker.host, broker.port)
+    sent = publisher.publish(good[:400] + _poison() + good[400:800])
+    publisher.wait_acked(sent)
+    wait_for(lambda: rows(lake) == (800, 800), 30, "every good message from every device")
+    wait_for(lambda: first.totals.received == sent, 10, "every message to be processed")
+    assert sum(first.totals.quarantined.values()) == 5
+    first.stop()
+
+    second = ingesters(broker, lake)  # the same client id: the broker keeps its session
+    publisher.wait_acked(sent + publisher.publish(good[800:]))
+    wait_for(lambda: rows(lake) == (801, 801), 30, "the message published after the restart")
+    assert second.totals.received == 1  # nothing was left unacknowledged, the poison neither
+    publisher.close()

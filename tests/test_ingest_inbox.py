@@ -51,7 +51,8 @@ def test_put_blocks_when_full_until_a_batch_is_taken(count, size, limits):
     inbox.take(timeout_s=5)
     wait_for(lambda: not producer.is_alive(), 5, "the blocked put to finish")
     assert inbox.high_water == count
-    assert inbox.high_water_bytes <= max(count * size, limits.get("max_bytes", 0) + size)
+    message = size + len("t")  # the topic counts too
+    assert inbox.high_water_bytes <= max(count * message, limits.get("max_bytes", 0) + message)
 
 
 def test_close_releases_a_blocked_producer_and_returns_what_waits():
@@ -81,3 +82,23 @@ def test_backoff_doubles_to_its_cap_with_jitter_and_resets():
     assert backoff.next() <= 0.5
     with pytest.raises(ValueError, match="initial_s"):
         Backoff(0, 1)
+
+
+def test_long_topics_count_towards_the_byte_bound():
+    """3,000 messages with a 60 KB topic level must not all wait (issue 17 item 10)."""
+    inbox = Inbox(batch_size=10_000, batch_s=60.0, max_messages=10_000, max_bytes=1 << 20)
+    topic = f"modax/devices/{'x' * 60_000}/telemetry"
+    putter = threading.Thread(
+        target=lambda: [
+            inbox.put(topic, b"{}", 1_700_000_000_000, mid=i + 1, qos=1, generation=0)
+            for i in range(3_000)
+        ],
+        daemon=True,
+    )
+    putter.start()
+    wait_for(lambda: inbox.nbytes >= 1 << 20, 5, "the byte bound to be reached")
+    assert len(inbox) <= (1 << 20) // 60_000 + 1
+    batch = inbox.take(timeout_s=5)
+    assert batch.nbytes == sum(map(len, batch.topics)) + sum(map(len, batch.payloads))
+    inbox.close()
+    putter.join(5)

@@ -83,15 +83,20 @@ def test_each_good_reading_is_stored_once_and_every_bad_one_quarantined(tmp_path
     ]
 
 
-def test_replaying_again_adds_nothing(tmp_path, lake_dir):
+def test_replaying_again_stores_no_reading_twice_and_counts_bad_ones_as_repeats(tmp_path, lake_dir):
     src = tmp_path / "mixed.jsonl"
     write_mixed_file(src)
     replay_file(src, Pipeline(lake_dir))
     versions = {name: Lake(lake_dir).version(name) for name in Lake(lake_dir).tables()}
     again = replay_file(src, Pipeline(lake_dir), batch_size=7)
     assert again.accepted == 0
-    assert sum(again.quarantined.values()) == 0
-    assert {name: Lake(lake_dir).version(name) for name in Lake(lake_dir).tables()} == versions
+    assert sum(again.quarantined.values()) == 4
+    versions.pop("quarantine")
+    assert {name: Lake(lake_dir).version(name) for name in versions} == versions
+    repeats = modax.connect(lake_dir).sql(
+        "select count(*), sum(count) from quarantine group by payload is null order by 1"
+    )
+    assert repeats.fetchall() == [(4, 4), (4, 4)]  # payloads stored once, repeats counted
 
 
 def test_cli_replay_prints_a_summary(tmp_path, lake_dir):
@@ -131,3 +136,43 @@ def test_cli_replay_of_an_unreadable_file_is_one_line_and_nonzero(tmp_path, lake
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "cannot read" in proc.stderr
+
+
+def test_cli_replay_of_poison_messages_quarantines_them_and_exits_0(tmp_path, lake_dir):
+    safety = {
+        "timestamp": T0,
+        "device_id": "m1",
+        "emergency_stop": False,
+        "door_closed": True,
+        "overload_detected": False,
+        "temperature_ok": True,
+        "seq": 2**63,
+    }
+    poison = [
+        ("modax/devices/m1/telemetry", reading("m1", 2**63)),
+        ("modax/devices/m1/telemetry", reading("m1", 5).replace(str(T0 + 500), str(10**17))),
+        ("modax/devices/m1/telemetry", '{"device_id":"m1","x":' + "[" * 1000 + "]" * 1000 + "}"),
+        ("modax/devices/m1/status", f'{{"device_id":"m1","online":true,"uptime_ms":{2**63}}}'),
+        ("modax/devices/m1/safety", json.dumps(safety)),
+    ]
+    good = [(f"modax/devices/{d}/telemetry", reading(d, s)) for s in range(3) for d in ("m1", "m2")]
+    lines = [json.dumps({"topic": t, "payload": p}) for t, p in good[:3] + poison + good[3:]]
+    src = tmp_path / "poison.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "modax", "replay", str(src)),
+            *("--lake", str(lake_dir), "--format", "json"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (summary["accepted"], summary["quarantined"]) == (6, 5)
+    assert summary["quarantined_by_reason"] == {
+        "out_of_range": 3,
+        "timestamp_in_future": 1,
+        "too_deep": 1,
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import msgspec
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 
 from modax.schema import (
     MAX_PAYLOAD_BYTES,
+    MAX_TOPIC_LENGTH,
+    QUARANTINE_PAYLOAD_BYTES,
     TELEMETRY_CHANNELS,
     Advisory,
     DeviceStatus,
@@ -29,11 +32,13 @@ from modax.schema import (
 )
 
 TOPIC = "modax/devices/m1/telemetry"
+#: A receive time (epoch ms, UTC); the readings below are dated at it.
+NOW = 1_763_900_000_000
 
 
 def telemetry(**changes: object) -> dict:
     msg = {
-        "timestamp": 1_763_900_000_000,
+        "timestamp": NOW,
         "device_id": "m1",
         "motor_currents": [4.2, 4.1],
         "vibration": {"x": 0.12, "y": -0.05, "z": 9.81, "magnitude": 9.811},
@@ -171,7 +176,7 @@ def test_decode_batch_splits_kinds_into_flat_columns():
         b"garbage",
     ]
     topics = [TOPIC, TOPIC, "modax/devices/m1/status", TOPIC]
-    batch = decode_batch(topics, payloads, [10, 11, 12, 13])
+    batch = decode_batch(topics, payloads, [NOW + 10, NOW + 11, NOW + 12, NOW + 13])
     assert batch.accepted == 3
     t = batch.telemetry
     assert t["seq"].to_pylist() == [1, 2]
@@ -180,14 +185,10 @@ def test_decode_batch_splits_kinds_into_flat_columns():
     assert t["temp_2"].to_pylist() == [39.0, 39.0]
     assert set(TELEMETRY_CHANNELS) <= set(t.column_names)
     assert batch.status["firmware_version"].to_pylist() == ["1.2.0"]
-    assert batch.rejected.to_pylist()[0] | {"received_at": None} == {
-        "topic": TOPIC,
-        "payload": b"garbage",
-        "reason": "not_json",
-        "field": None,
-        "detail": batch.rejected["detail"][0].as_py(),
-        "received_at": None,
-    }
+    row = batch.rejected.select(["topic", "payload", "reason", "field", "count"]).to_pylist()
+    assert row == [
+        {"topic": TOPIC, "payload": b"garbage", "reason": "not_json", "field": None, "count": 1}
+    ]
 
 
 valid_payloads = st.builds(
@@ -221,14 +222,14 @@ def test_decoder_never_raises_and_every_input_is_accepted_or_quarantined(data, p
         payload = data.draw(st.binary(max_size=300))
     elif kind == "mutated":
         payload = mutate(data, payload)
-    batch = decode_batch([TOPIC], [payload], [1])
+    batch = decode_batch([TOPIC], [payload], [NOW])
     assert batch.accepted + batch.rejected.num_rows == 1
     if batch.rejected.num_rows:
         reason = batch.rejected["reason"][0].as_py()
         assert reason in {r.value for r in Reason}
         assert batch.rejected["payload"][0].as_py() == payload
     else:
-        assert decode(TOPIC, payload).device_id == "m1"
+        assert decode(TOPIC, payload, received_at_ms=NOW).device_id == "m1"
     if kind == "valid":
         assert batch.telemetry.num_rows == 1
 
@@ -239,6 +240,7 @@ def test_public_surface_is_pinned():
     assert sorted(modax.schema.__all__) == sorted(
         [
             "CURRENT_LIMIT_A",
+            "DEFAULT_MAX_CLOCK_SKEW_MS",
             "DEVICES_SCHEMA",
             "DEVICE_ID_PATTERN",
             "DEVICE_SAFETY_SCHEMA",
@@ -246,7 +248,11 @@ def test_public_surface_is_pinned():
             "LEGACY_SAFETY_TOPIC",
             "LEGACY_TELEMETRY_TOPIC",
             "MAX_CHANNELS",
+            "MAX_NESTING",
             "MAX_PAYLOAD_BYTES",
+            "MAX_TOPIC_LENGTH",
+            "QUARANTINE_PAYLOAD_BYTES",
+            "QUARANTINE_RAW_SCHEMA",
             "QUARANTINE_SCHEMA",
             "TELEMETRY_CHANNELS",
             "TELEMETRY_SCHEMA",
@@ -264,11 +270,13 @@ def test_public_surface_is_pinned():
             "SafetyStatus",
             "Telemetry",
             "Vibration",
+            "check_nesting",
             "check_size",
             "decode",
             "decode_batch",
             "parse_topic",
             "pooled_array",
+            "quarantine_rows",
             "topic_for",
         ]
     )
@@ -325,3 +333,105 @@ def test_malformed_derived_messages_are_quarantined_naming_the_field():
     with pytest.raises(MessageError) as info:
         decode_live("modax/devices/m1/advisory", b'{"device_id":"m1","ts":-1}')
     assert (info.value.reason, info.value.field) == (Reason.NEGATIVE_TIMESTAMP, "ts")
+
+
+# --- issue 17: poison and oversized input -----------------------------------------------------
+
+INT64_OVER = 2**63
+SAFETY = {
+    "timestamp": NOW,
+    "device_id": "m1",
+    "emergency_stop": False,
+    "door_closed": True,
+    "overload_detected": False,
+    "temperature_ok": True,
+}
+NESTED = b'{"device_id":"m1","x":' + b"[" * 1_000 + b"]" * 1_000 + b"}"
+POISON = [
+    (TOPIC, telemetry(seq=INT64_OVER), Reason.OUT_OF_RANGE, "seq"),
+    (TOPIC, telemetry(timestamp=10**17), Reason.TIMESTAMP_IN_FUTURE, "timestamp"),
+    (TOPIC, telemetry(timestamp=INT64_OVER), Reason.OUT_OF_RANGE, "timestamp"),
+    (TOPIC, NESTED, Reason.TOO_DEEP, None),
+    ("modax/devices/m1/status", NESTED, Reason.TOO_DEEP, None),
+    (
+        "modax/devices/m1/status",
+        {"device_id": "m1", "online": True, "uptime_ms": INT64_OVER},
+        Reason.OUT_OF_RANGE,
+        "uptime_ms",
+    ),
+    (
+        "modax/devices/m1/status",
+        {"device_id": "m1", "online": True, "timestamp": 10**17},
+        Reason.TIMESTAMP_IN_FUTURE,
+        "timestamp",
+    ),
+    ("modax/devices/m1/safety", {**SAFETY, "seq": INT64_OVER}, Reason.OUT_OF_RANGE, "seq"),
+    (
+        "modax/devices/m1/safety",
+        {**SAFETY, "timestamp": 10**17},
+        Reason.TIMESTAMP_IN_FUTURE,
+        "timestamp",
+    ),
+    (TOPIC, telemetry(timestamp=7_258_118_400_000), Reason.TIMESTAMP_IN_FUTURE, "timestamp"),
+    (TOPIC, telemetry(timestamp=253_402_214_400_000), Reason.TIMESTAMP_IN_FUTURE, "timestamp"),
+    ("modax/sensor/data", telemetry(device_id="m1\n"), Reason.INVALID_DEVICE_ID, "device_id"),
+]
+
+
+@pytest.mark.parametrize(("topic", "payload", "reason", "field"), POISON)
+def test_poison_messages_are_rejected_naming_the_field(topic, payload, reason, field):
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    with pytest.raises(MessageError) as info:
+        decode(topic, raw, received_at_ms=NOW)
+    assert (info.value.reason, info.value.field) == (reason, field)
+    batch = decode_batch([topic, TOPIC], [raw, json.dumps(telemetry()).encode()], [NOW, NOW])
+    assert batch.telemetry.num_rows == 1
+    assert batch.rejected.select(["reason", "field"]).to_pylist() == [
+        {"reason": reason.value, "field": field}
+    ]
+
+
+def test_nesting_is_checked_before_decoding_even_at_the_size_limit():
+    deep = b'{"device_id":"m1","x":' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+    assert decode_batch([TOPIC], [deep], [NOW]).rejected["reason"].to_pylist() == ["too_deep"]
+    # brackets inside strings do not count, and a shallow extra field is fine
+    text = json.dumps(telemetry(note="[[[[[[[[[[[[", extra=[[1], [2], [3], [4], [5], [6]]))
+    assert decode(TOPIC, text.encode(), received_at_ms=NOW).device_id == "m1"
+
+
+def test_a_timestamp_within_the_allowed_skew_is_accepted_and_the_skew_is_a_parameter():
+    ahead = telemetry(timestamp=NOW + 3_600_000)
+    raw = json.dumps(ahead).encode()
+    assert decode_batch([TOPIC], [raw], [NOW]).telemetry.num_rows == 1
+    strict = decode_batch([TOPIC], [raw], [NOW], max_clock_skew_ms=60_000)
+    assert strict.rejected["reason"].to_pylist() == ["timestamp_in_future"]
+    # since-boot timestamps (below 10^12 ms) are not epoch times: no future check
+    boot = json.dumps(telemetry(timestamp=999_999_999_999)).encode()
+    assert decode_batch([TOPIC], [boot], [NOW]).telemetry.num_rows == 1
+
+
+def test_oversized_payloads_are_quarantined_as_a_bounded_prefix_with_size_and_hash():
+    big = b'{"x": "' + b"a" * 10_000_000 + b'"}'
+    row = decode_batch([TOPIC], [big], [NOW]).rejected.to_pylist()[0]
+    assert row["reason"] == "oversized"
+    assert row["payload"] == big[:QUARANTINE_PAYLOAD_BYTES]
+    assert row["payload_bytes"] == len(big)
+    assert row["payload_sha256"] == hashlib.sha256(big).hexdigest()
+    assert (row["count"], row["first_seen"], row["last_seen"]) == (
+        1,
+        row["received_at"],
+        row["received_at"],
+    )
+
+
+def test_topics_longer_than_the_contract_are_rejected_without_caching_them():
+    from modax.schema import _decode
+
+    long_topics = [f"modax/devices/{'x' * 60_000}{i}/telemetry" for i in range(50)]
+    before = len(_decode._topic_cache)
+    batch = decode_batch(long_topics, [b"{}"] * 50, [NOW] * 50)
+    assert len(_decode._topic_cache) == before
+    assert set(batch.rejected["reason"].to_pylist()) == {"unknown_topic"}
+    assert max(len(t) for t in batch.rejected["topic"].to_pylist()) <= MAX_TOPIC_LENGTH
+    assert parse_topic(long_topics[0]) is None
+    assert all(len(d) < 200 for d in batch.rejected["detail"].to_pylist())

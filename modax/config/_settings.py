@@ -14,11 +14,15 @@ variable                      meaning                                         de
 ``MODAX_MQTT_KEY_FILE``       client key for ``mqtts://``                     none
 ``MODAX_LOG_FORMAT``          ``text`` or ``json``                            ``text``
 ``MODAX_LOG_LEVEL``           ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``      ``INFO``
+``MODAX_MAX_CLOCK_SKEW_S``    how far a device's epoch timestamp may be       ``86400`` (1 day)
+                              ahead of the receive time, in s; further ahead
+                              is quarantined (``timestamp_in_future``)
 ============================  ==============================================  =====================
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -101,6 +105,7 @@ class Settings:
     mqtt_key_file: str | None = None
     log_format: str = "text"
     log_level: str = "INFO"
+    max_clock_skew_s: float = 86_400.0
 
     @property
     def broker_url(self) -> BrokerURL:
@@ -131,12 +136,17 @@ class Settings:
             path = getattr(self, name)
             if path is not None and not Path(path).is_file():
                 raise ConfigError(f"MODAX_{name.upper()}={path!r}: no such file")
+        if not (math.isfinite(self.max_clock_skew_s) and self.max_clock_skew_s >= 0):
+            raise ConfigError(
+                f"MODAX_MAX_CLOCK_SKEW_S={self.max_clock_skew_s!r}: use a number of seconds "
+                "of 0 or more, e.g. 86400 (one day)"
+            )
         if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
             raise ConfigError(
                 "MODAX_MQTT_CERT_FILE and MODAX_MQTT_KEY_FILE must be set together (or neither)"
             )
 
-    def masked(self) -> dict[str, str | None]:
+    def masked(self) -> dict[str, str | float | None]:
         """The settings as a dict with secrets replaced by ``***`` (safe to print or log)."""
         return {
             f.name: (
@@ -144,6 +154,20 @@ class Settings:
             )
             for f in fields(self)
         }
+
+
+def _typed(name: str, raw: str) -> str | float:
+    """``raw`` as the type of the setting ``name`` (seconds are floats)."""
+    if name == "log_level":
+        return raw.upper()
+    if name.endswith("_s"):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(
+                f"MODAX_{name.upper()}={raw!r}: not a number of seconds, e.g. 86400"
+            ) from None
+    return raw
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -159,7 +183,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for f in fields(Settings):
         raw = env.get(f"MODAX_{f.name.upper()}")
         if raw is not None and raw != "":
-            values[f.name] = raw.upper() if f.name == "log_level" else raw
+            values[f.name] = _typed(f.name, raw)
     settings = Settings(**values)
     settings.validate()
     return settings

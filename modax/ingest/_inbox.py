@@ -3,8 +3,8 @@
 Messages are appended to parallel lists (no per-message object is kept); :meth:`Inbox.take`
 returns a micro-batch when ``batch_size`` messages wait or the oldest has waited ``batch_s``
 seconds. :meth:`Inbox.put` blocks while the inbox holds ``max_messages`` messages or
-``max_bytes`` bytes of payload: the network thread stops reading, TCP pushes back, and the broker
-keeps the rest queued for the session — back-pressure instead of unbounded memory.
+``max_bytes`` bytes of topics and payloads: the network thread stops reading, TCP pushes back,
+and the broker keeps the rest queued for the session — back-pressure instead of unbounded memory.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Inbox:
     Attributes
     ----------
     high_water, high_water_bytes : int
-        The most messages and payload bytes that ever waited at once.
+        The most messages and bytes (topics and payloads) that ever waited at once.
 
     Examples
     --------
@@ -98,7 +98,7 @@ class Inbox:
 
     @property
     def nbytes(self) -> int:
-        """Payload bytes waiting."""
+        """Bytes of topics and payloads waiting (a topic counts one byte per character)."""
         return self._batch.nbytes
 
     def put(
@@ -118,7 +118,7 @@ class Inbox:
             b.mids.append(mid)
             b.qos.append(qos)
             b.generations.append(generation)
-            b.nbytes += len(payload)
+            b.nbytes += len(topic) + len(payload)
             n = len(b.topics)
             self.high_water = max(self.high_water, n)
             self.high_water_bytes = max(self.high_water_bytes, b.nbytes)
@@ -167,7 +167,7 @@ class Inbox:
             b.qos[:k],
             b.generations[:k],
         )
-        taken.nbytes = sum(len(p) for p in taken.payloads)
+        taken.nbytes = sum(map(len, taken.topics)) + sum(map(len, taken.payloads))
         self._batch = Batch(
             b.topics[k:],
             b.payloads[k:],

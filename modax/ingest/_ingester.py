@@ -77,7 +77,8 @@ class IngestOptions:
         Messages that may wait for a batch; also the MQTT Receive Maximum (≤ 65,535), so the
         broker holds back the rest.
     max_queued_bytes : int
-        Payload bytes that may wait; past either bound the network thread stops reading.
+        Bytes of topics and payloads that may wait; past either bound the network thread stops
+        reading.
     keepalive_s : int
         MQTT keepalive, in s.
     session_expiry_s : int

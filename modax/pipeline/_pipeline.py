@@ -2,14 +2,16 @@
 
 Live ingestion, replay of a file and tests all hand batches of raw ``(topic, payload,
 received_at)`` to :meth:`Pipeline.process`. Bad input never stops it and is never dropped: it goes
-to ``quarantine`` with its reason. Each table's append is one atomic Delta commit; raw tables are
-written before the tables derived from them, so a crash between the two can only lose derived rows,
-which can be rebuilt from ``telemetry``.
+to ``quarantine`` with its reason, and a message that makes any step fail is found by splitting
+the batch and quarantined as ``internal_error`` (decision 0009). Derived rows are computed before
+anything is committed; each table's append is one atomic Delta commit; raw tables are written
+before the tables derived from them, so a crash between the two can only lose derived rows, which
+can be rebuilt from ``telemetry``.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -18,21 +20,34 @@ from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
+from deltalake.exceptions import CommitFailedError
 
+from modax.config import load_settings
 from modax.kernels.deriver import KernelDeriver
 from modax.lake import Lake
 from modax.lake._delta import _with_date
 from modax.pipeline._clock import BootClock
 from modax.pipeline._dedupe import DedupeIndex
+from modax.pipeline._quarantine import QuarantineIndex, collapse_repeats
 from modax.schema import (
     DEVICE_SAFETY_SCHEMA,
     DEVICES_SCHEMA,
     QUARANTINE_SCHEMA,
     TELEMETRY_SCHEMA,
+    Reason,
     decode_batch,
+    quarantine_rows,
 )
 
 __all__ = ["BatchResult", "Deriver", "Pipeline"]
+
+log = logging.getLogger("modax.pipeline")
+
+#: Failures of the machinery rather than of a message: a batch that meets one is not split (its
+#: messages are not to blame) but raised, for the caller to retry.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OSError, MemoryError, CommitFailedError)
+#: Characters of an exception's text kept in an ``internal_error`` quarantine row.
+_DETAIL_CHARS = 1_000
 
 
 class Deriver(Protocol):
@@ -88,51 +103,6 @@ class BatchResult:
         self.rows.update(other.rows)
 
 
-def _quarantine_keys(table: pa.Table) -> np.ndarray:
-    topics = table["topic"].to_pylist()
-    payloads = table["payload"].to_pylist()
-    return np.array(
-        [
-            int.from_bytes(
-                hashlib.blake2b(t.encode() + b"\0" + p, digest_size=8).digest(), "little"
-            )
-            for t, p in zip(topics, payloads, strict=True)
-        ],
-        dtype=np.uint64,
-    )
-
-
-class _QuarantineIndex:
-    """Identical rejected payloads on the same topic are stored once (at-least-once redelivery)."""
-
-    def __init__(self, lake: Lake) -> None:
-        self.lake = lake
-        self._keys: set[int] | None = None
-
-    def _stored(self) -> set[int]:
-        if self._keys is None:
-            self._keys = set()
-            if self.lake.exists("quarantine"):
-                self._keys.update(
-                    _quarantine_keys(self.lake.read("quarantine", columns=["topic", "payload"]))
-                )
-        return self._keys
-
-    def new_rows(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-        keys = _quarantine_keys(table)
-        stored = self._stored()
-        mask = np.zeros(len(keys), dtype=bool)
-        seen: set[int] = set()
-        for i, k in enumerate(keys.tolist()):
-            if k not in stored and k not in seen:
-                mask[i] = True
-                seen.add(k)
-        return mask, keys[mask]
-
-    def add(self, keys: np.ndarray) -> None:
-        self._stored().update(keys.tolist())
-
-
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return _with_date(table).select(schema.names).cast(schema)
 
@@ -148,6 +118,9 @@ class Pipeline:
         The derive step; by default the safety and aggregation kernels
         (:class:`~modax.kernels.deriver.KernelDeriver`). The CLI adds the live wear estimate
         (:func:`modax.cli.build_pipeline`).
+    max_clock_skew_s : float, optional
+        How far a device's epoch timestamp may be ahead of its receive time, in s; further ahead
+        is quarantined (``timestamp_in_future``). ``MODAX_MAX_CLOCK_SKEW_S`` when ``None``.
 
     Examples
     --------
@@ -161,14 +134,20 @@ class Pipeline:
     """
 
     def __init__(
-        self, lake: Lake | str | None = None, derivers: Sequence[Deriver] | None = None
+        self,
+        lake: Lake | str | None = None,
+        derivers: Sequence[Deriver] | None = None,
+        max_clock_skew_s: float | None = None,
     ) -> None:
         self.lake = lake if isinstance(lake, Lake) else Lake(lake)
         self.derivers = list([KernelDeriver()] if derivers is None else derivers)
+        if max_clock_skew_s is None:
+            max_clock_skew_s = load_settings().max_clock_skew_s
+        self.max_clock_skew_ms = round(max_clock_skew_s * 1000)
         self.clock = BootClock()
         self._telemetry_index = DedupeIndex(self.lake, "telemetry")
         self._safety_index = DedupeIndex(self.lake, "device_safety")
-        self._quarantine_index = _QuarantineIndex(self.lake)
+        self._quarantine_index = QuarantineIndex(self.lake)
 
     def _dedupe(
         self, table: pa.Table | None, index: DedupeIndex, schema: pa.Schema
@@ -191,9 +170,61 @@ class Pipeline:
         payloads: Sequence[bytes],
         received_at_ms: Sequence[int] | np.ndarray,
     ) -> BatchResult:
-        """Decode, validate, dedupe, derive and store one batch of raw messages."""
-        batch = decode_batch(topics, payloads, received_at_ms)
-        return self.store(batch.telemetry, batch.safety, batch.status, batch.rejected)
+        """Decode, validate, dedupe, derive and store one batch of raw messages.
+
+        Never fails because of a message: a batch that fails for any reason but
+        :data:`INFRASTRUCTURE_ERRORS` is split in halves until the message that fails alone is
+        found; that message goes to ``quarantine`` as ``internal_error`` with the exception's
+        text and every other one is stored.
+
+        Parameters
+        ----------
+        topics, payloads : sequence of str, sequence of bytes
+            One entry per message, in arrival order.
+        received_at_ms : sequence of int
+            Receive time of each message, epoch ms (UTC).
+
+        Raises
+        ------
+        OSError, MemoryError, CommitFailedError
+            When the lake or the machine fails (retry the batch; nothing is quarantined).
+        """
+        try:
+            batch = decode_batch(topics, payloads, received_at_ms, self.max_clock_skew_ms)
+            return self.store(batch.telemetry, batch.safety, batch.status, batch.rejected)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as exc:
+            return self._isolate(topics, payloads, received_at_ms, exc)
+
+    def _isolate(
+        self,
+        topics: Sequence[str],
+        payloads: Sequence[bytes],
+        received_at_ms: Sequence[int] | np.ndarray,
+        error: Exception,
+    ) -> BatchResult:
+        """Store ``error``'s batch in halves; a single failing message goes to quarantine."""
+        detail = f"{type(error).__name__}: {error}"[:_DETAIL_CHARS]
+        if len(topics) == 1:
+            log.error("a message on %.100s fails the pipeline: %s", topics[0], detail)
+            row = quarantine_rows(
+                [topics[0]],
+                [bytes(payloads[0])],
+                [Reason.INTERNAL_ERROR.value],
+                [None],
+                [detail],
+                [int(received_at_ms[0])],
+            )
+            return self.store(rejected=row)
+        log.warning("a batch of %d failed (%s): splitting it", len(topics), detail)
+        half = len(topics) // 2
+        first = self.process(topics[:half], payloads[:half], received_at_ms[:half])
+        second = self.process(topics[half:], payloads[half:], received_at_ms[half:])
+        events = [e for e in (first.events, second.events) if e is not None]
+        first.merge(second)
+        first.events = pa.concat_tables(events) if events else None
+        return first
 
     def store(
         self,
@@ -215,22 +246,27 @@ class Pipeline:
         result.duplicates = dup_t + dup_s
 
         if rejected is None or rejected.num_rows == 0:
-            rejected, q_keys = QUARANTINE_SCHEMA.empty_table(), np.empty(0, dtype=np.uint64)
+            rejected = QUARANTINE_SCHEMA.empty_table()
         else:
-            q_mask, q_keys = self._quarantine_index.new_rows(rejected)
-            rejected = _conform(rejected.filter(pa.array(q_mask)), QUARANTINE_SCHEMA)
-        result.quarantined.update(rejected["reason"].to_pylist())
+            rejected = _conform(collapse_repeats(rejected), QUARANTINE_SCHEMA)
+            rejected = self._quarantine_index.without_stored_payloads(rejected)
+            for reason, count in zip(
+                rejected["reason"].to_pylist(), rejected["count"].to_pylist(), strict=True
+            ):
+                result.quarantined[reason] += count
 
         status = (
             _conform(status, DEVICES_SCHEMA)
             if status is not None and status.num_rows
             else DEVICES_SCHEMA.empty_table()
         )
+        now_ms = int(time.time() * 1000)
+        derived = [deriver.process(telemetry, safety, now_ms) for deriver in self.derivers]
         writes = {
             "telemetry": telemetry,
             "device_safety": safety,
             "devices": status,
-            "quarantine": rejected,
+            "quarantine": self._quarantine_index.stored_layout(rejected),
         }
         versions = {name: self._append(name, table, result) for name, table in writes.items()}
         for name, index in (
@@ -241,12 +277,11 @@ class Pipeline:
             if table.num_rows:
                 keys = (table["device_id"], table["seq"], table["timestamp"], table["date"])
                 index.add(*keys, version=versions[name])
-        self._quarantine_index.add(q_keys)
+        self._quarantine_index.add(rejected)
         result.accepted = telemetry.num_rows + safety.num_rows + status.num_rows
 
-        now_ms = int(time.time() * 1000)
-        for deriver in self.derivers:
-            for name, table in deriver.process(telemetry, safety, now_ms).items():
+        for tables in derived:
+            for name, table in tables.items():
                 self._append(name, table, result)
                 if name == "safety_events" and table.num_rows:
                     result.events = table

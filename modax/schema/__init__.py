@@ -8,23 +8,29 @@ itself derives and publishes (safety events from the ingester, advice from ``mod
 
 from modax.schema._decode import (
     CURRENT_LIMIT_A,
+    DEFAULT_MAX_CLOCK_SKEW_MS,
     DEVICE_ID_PATTERN,
+    EPOCH_MS_THRESHOLD,
+    MAX_NESTING,
     MAX_PAYLOAD_BYTES,
     TEMPERATURE_RANGE_C,
     VIBRATION_LIMIT_MS2,
     DecodedBatch,
+    check_nesting,
     check_size,
     decode,
     decode_batch,
 )
 from modax.schema._events import Advisory, Recommendation, SafetyEvent
 from modax.schema._messages import DeviceStatus, SafetyStatus, Telemetry, Vibration
+from modax.schema._quarantine import QUARANTINE_PAYLOAD_BYTES, quarantine_rows
 from modax.schema._reasons import MessageError, Reason
 from modax.schema._safety_rules import DEFAULT_SAFETY, SafetyConfig
 from modax.schema._tables import (
     DEVICE_SAFETY_SCHEMA,
     DEVICES_SCHEMA,
     MAX_CHANNELS,
+    QUARANTINE_RAW_SCHEMA,
     QUARANTINE_SCHEMA,
     TELEMETRY_CHANNELS,
     TELEMETRY_SCHEMA,
@@ -34,16 +40,15 @@ from modax.schema._tables import (
 from modax.schema._topics import (
     LEGACY_SAFETY_TOPIC,
     LEGACY_TELEMETRY_TOPIC,
+    MAX_TOPIC_LENGTH,
     Kind,
     parse_topic,
     topic_for,
 )
 
-#: Timestamps at or above this are epoch ms; below, ms since the device booted.
-EPOCH_MS_THRESHOLD = 10**12
-
 __all__ = [
     "CURRENT_LIMIT_A",
+    "DEFAULT_MAX_CLOCK_SKEW_MS",
     "DEFAULT_SAFETY",
     "DEVICES_SCHEMA",
     "DEVICE_ID_PATTERN",
@@ -52,7 +57,11 @@ __all__ = [
     "LEGACY_SAFETY_TOPIC",
     "LEGACY_TELEMETRY_TOPIC",
     "MAX_CHANNELS",
+    "MAX_NESTING",
     "MAX_PAYLOAD_BYTES",
+    "MAX_TOPIC_LENGTH",
+    "QUARANTINE_PAYLOAD_BYTES",
+    "QUARANTINE_RAW_SCHEMA",
     "QUARANTINE_SCHEMA",
     "TELEMETRY_CHANNELS",
     "TELEMETRY_SCHEMA",
@@ -71,10 +80,12 @@ __all__ = [
     "SafetyStatus",
     "Telemetry",
     "Vibration",
+    "check_nesting",
     "check_size",
     "decode",
     "decode_batch",
     "parse_topic",
     "pooled_array",
+    "quarantine_rows",
     "topic_for",
 ]

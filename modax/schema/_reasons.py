@@ -24,6 +24,9 @@ class Reason(StrEnum):
     NON_FINITE = "non_finite"
     OUT_OF_RANGE = "out_of_range"
     UNKNOWN_TOPIC = "unknown_topic"
+    TOO_DEEP = "too_deep"
+    TIMESTAMP_IN_FUTURE = "timestamp_in_future"
+    INTERNAL_ERROR = "internal_error"
 
 
 class MessageError(ValueError):
@@ -37,8 +40,12 @@ class MessageError(ValueError):
     """
 
     def __init__(self, reason: Reason, field: str | None, detail: str) -> None:
+        super().__init__(reason, field, detail)
         self.reason = reason
         self.field = field
         self.detail = detail
-        where = f"{field}: " if field else ""
-        super().__init__(f"{reason.value}: {where}{detail}")
+
+    def __str__(self) -> str:
+        """``reason: field: detail``, formatted only when shown (rejecting stays cheap)."""
+        where = f"{self.field}: " if self.field else ""
+        return f"{self.reason.value}: {where}{self.detail}"

@@ -99,7 +99,21 @@ DEVICES_SCHEMA = pa.schema(
     [*_STATUS, pa.field("received_at", UTC_MS), pa.field("date", pa.date32())]
 )
 
-#: Rejected messages as decoded.
+#: Rejected messages as decoded, one row per message (``count`` 1) or per group of identical
+#: ones (same topic and payload).
+#:
+#: - ``topic``: the topic, at most :data:`~modax.schema.MAX_TOPIC_LENGTH` characters of it;
+#: - ``payload``: the raw payload, at most its first
+#:   :data:`~modax.schema.QUARANTINE_PAYLOAD_BYTES` bytes; null in a row that only counts
+#:   repeats of a payload stored earlier (same ``payload_sha256``);
+#: - ``reason``, ``field``, ``detail``: why (:class:`~modax.schema.Reason`), the field it names;
+#: - ``received_at``: receive time of the row's first message (UTC), the partition source;
+#: - ``payload_bytes``, ``payload_sha256``: size and SHA-256 (hex) of the whole payload;
+#: - ``count``, ``first_seen``, ``last_seen``: how many identical messages the row stands for,
+#:   and the receive times of the first and last of them.
+#:
+#: The last five columns were added by decision 0009 and are nullable: rows written before it
+#: have them null (one message each, whole payload).
 QUARANTINE_RAW_SCHEMA = pa.schema(
     [
         pa.field("topic", pa.string()),
@@ -108,9 +122,15 @@ QUARANTINE_RAW_SCHEMA = pa.schema(
         pa.field("field", pa.string()),
         pa.field("detail", pa.string()),
         pa.field("received_at", UTC_MS),
+        pa.field("payload_bytes", pa.int64()),
+        pa.field("payload_sha256", pa.string()),
+        pa.field("count", pa.int64()),
+        pa.field("first_seen", UTC_MS),
+        pa.field("last_seen", UTC_MS),
     ]
 )
-#: The ``quarantine`` lake table: raw payload, topic, machine-readable reason, time.
+#: The ``quarantine`` lake table: bad input with its reason, size, hash and repeat count
+#: (columns of :data:`QUARANTINE_RAW_SCHEMA`, plus ``date``, the UTC day of ``received_at``).
 QUARANTINE_SCHEMA = QUARANTINE_RAW_SCHEMA.append(pa.field("date", pa.date32()))
 
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 __all__ = [
     "LEGACY_SAFETY_TOPIC",
     "LEGACY_TELEMETRY_TOPIC",
+    "MAX_TOPIC_LENGTH",
     "Kind",
     "parse_topic",
     "topic_for",
@@ -28,6 +29,9 @@ class Kind(StrEnum):
 
 
 _LEGACY = {LEGACY_TELEMETRY_TOPIC: Kind.TELEMETRY, LEGACY_SAFETY_TOPIC: Kind.SAFETY}
+#: Longest topic of the contract, in characters: ``modax/devices/`` + a 64-character device id
+#: + ``/`` + the longest kind. Longer topics are unknown before any other work is done.
+MAX_TOPIC_LENGTH = len(_PREFIX) + 64 + 1 + max(len(k.value) for k in Kind)
 
 
 def topic_for(device_id: str, kind: Kind | str) -> str:
@@ -44,7 +48,8 @@ def topic_for(device_id: str, kind: Kind | str) -> str:
 def parse_topic(topic: str) -> tuple[Kind, str | None] | None:
     """Split a topic into its kind and the device id it names (``None`` for legacy topics).
 
-    Returns ``None`` for a topic modax does not know.
+    Returns ``None`` for a topic modax does not know, including any longer than
+    :data:`MAX_TOPIC_LENGTH`.
 
     Examples
     --------
@@ -55,6 +60,8 @@ def parse_topic(topic: str) -> tuple[Kind, str | None] | None:
     >>> parse_topic("other/topic") is None
     True
     """
+    if len(topic) > MAX_TOPIC_LENGTH:
+        return None
     legacy = _LEGACY.get(topic)
     if legacy is not None:
         return legacy, None
