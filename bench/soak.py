@@ -9,8 +9,9 @@ like ``deploy/``), while:
   and safety topics, far-future timestamps, a device id with a newline, a 60 KB topic level) and
   five 10 MB payloads spread over the run;
 - ``modax ingest`` runs as a child process (one client id, persistent session) and is killed with
-  SIGKILL ``--kills`` times at evenly spread moments, then restarted; its RSS (VmRSS) is sampled
-  every few seconds; if it exits by itself it is restarted too, and the exit is reported;
+  SIGKILL ``--kills`` times at evenly spread moments, then restarted; its RSS (VmRSS) and failed
+  lake commits (``/metrics``) are sampled every few seconds; if it exits by itself it is
+  restarted too, and the exit is reported;
 - ``modax compact`` and ``modax retention`` run as child processes every ``--maintenance-every`` s;
 - a reader thread holds one ``modax.connect()`` connection and queries throughout (row count,
   newest seq and timestamp per device, one device's last minute), calling ``refresh()`` first.
@@ -203,11 +204,6 @@ class FleetProcess:
                 self.published = int(self.result["published"])
         self.finished.set()
 
-    def stop(self) -> None:
-        """Ask it to finish the current tick and wait for the broker's acknowledgements."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-
 
 # --- poison -------------------------------------------------------------------------------------
 
@@ -332,6 +328,8 @@ class PoisonPublisher(threading.Thread):
             step += 1
 
     def close(self) -> None:
+        if self.stop_event.is_set():
+            return
         self.stop_event.set()
         if self.is_alive():
             self.join(120)
@@ -344,11 +342,13 @@ class PoisonPublisher(threading.Thread):
 
 @dataclass
 class Lifetime:
-    """One ingester process from start to kill or stop; RSS samples in MB."""
+    """One ingester process from start to kill or stop: RSS samples in MB (monotonic time, MB)
+    and the most failed lake commits its ``/metrics`` reported."""
 
     pid: int
     started: float
     rss: list[tuple[float, float]] = field(default_factory=list)
+    commit_failures: int = 0
     end: str = "running"
 
     def summary(self, warmup_s: float) -> dict[str, object]:
@@ -362,6 +362,7 @@ class Lifetime:
             "rss_mb_start": round(warm[0], 1) if warm else None,
             "rss_mb_end": round(warm[-1], 1) if warm else None,
             "rss_mb_max": round(max(warm), 1) if warm else None,
+            "commit_failures": self.commit_failures,
         }
 
 
@@ -403,26 +404,30 @@ class IngesterProcess:
         body = self._get("/ready")
         return body is not None and bool(json.loads(body)["ok"])
 
-    def queue_depth(self) -> float | None:
-        """``modax_ingest_queue_depth`` from ``/metrics``; ``None`` when it does not answer."""
+    def metric(self, name: str) -> float | None:
+        """An unlabelled sample from ``/metrics``; ``None`` when the ingester does not answer."""
         body = self._get("/metrics")
         if body is None:
             return None
         for line in body.decode().splitlines():
-            if line.startswith("modax_ingest_queue_depth "):
+            if line.startswith(f"{name} "):
                 return float(line.split()[1])
         return None
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def sample_rss(self) -> float | None:
+    def sample(self) -> None:
+        """Note the process's RSS and its count of failed lake commits."""
         if not self.alive() or self.proc is None:
-            return None
+            return
+        life = self.lifetimes[-1]
         mb = rss_mb(self.proc.pid)
         if mb is not None:
-            self.lifetimes[-1].rss.append((time.monotonic(), mb))
-        return mb
+            life.rss.append((time.monotonic(), mb))
+        failures = self.metric("modax_ingest_commit_failures_total")
+        if failures is not None:
+            life.commit_failures = max(life.commit_failures, int(failures))
 
     def note_exit(self) -> None:
         """Record an exit nobody asked for (a crash), with its code and the log's last lines."""
@@ -538,7 +543,9 @@ class Reader(threading.Thread):
     def _error(self, exc: BaseException) -> None:
         name = type(exc).__name__
         self.errors[name] += 1
-        self.first_error.setdefault(name, str(exc)[:300])
+        if name not in self.first_error:
+            self.first_error[name] = str(exc)[:300]
+            log(f"reader error: {name}: {self.first_error[name]}")
 
     def _round(self, con: LakeConnection) -> None:
         con.refresh()
@@ -588,22 +595,44 @@ class Reader(threading.Thread):
         return float(samples.max()), float(np.percentile(samples, 99))
 
 
-def count_lake(lake: str, devices: int, ticks: int) -> dict[str, object]:
-    """Stored, duplicated and unexpected fleet readings, and quarantine by reason."""
+def _readings(con: LakeConnection, where: str) -> tuple[int, int]:
+    """Rows and distinct ``(device_id, seq)`` of the telemetry rows ``where`` selects (distinct
+    per device: far less memory than distinct pairs over the whole table)."""
+    if "telemetry" not in con.tables:
+        return 0, 0
+    rows, distinct = con.sql(
+        "select coalesce(sum(n), 0), coalesce(sum(d), 0) from (select count(*) as n, "
+        f"count(distinct seq) as d from telemetry where {where} group by device_id)"
+    ).fetchall()[0]
+    return int(rows), int(distinct)
+
+
+def count_lake(lake: str, devices: int, ticks: int) -> dict[str, int | dict[str, int]]:
+    """Stored (distinct), rows, missing and unexpected fleet readings; quarantine by reason.
+
+    The published set (every device's seq 1..``ticks``) is generated in SQL and joined with the
+    telemetry table, so ``missing`` is counted, not derived from ``stored``.
+    """
+    published = (
+        f"(select printf('{PREFIX}-%04d', d) as device_id, s as seq "
+        f"from range(0, {devices}) as a(d), range(1, {ticks + 1}) as b(s))"
+    )
     with modax.connect(lake) as con:
-        if "telemetry" not in con.tables:
-            rows = distinct = unexpected = 0
-        else:
-            fleet = (
-                f"device_id like '{PREFIX}-%' and seq between 1 and {ticks} "
-                f"and cast(substr(device_id, {len(PREFIX) + 2}) as int) < {devices}"
+        rows = distinct = missing = unexpected = 0
+        if "telemetry" in con.tables:
+            rows, distinct = _readings(
+                con,
+                f"seq between 1 and {ticks} and device_id in "
+                f"(select printf('{PREFIX}-%04d', d) from range(0, {devices}) as a(d))",
             )
-            rows, distinct, unexpected = con.sql(
-                f"select count(*) filter ({fleet}), "
-                f"count(distinct (device_id, seq)) filter ({fleet}), "
-                f"count(*) filter (device_id like '{PREFIX}-%' and not ({fleet})) "
-                "from telemetry"
-            ).fetchall()[0]
+            all_rows, _ = _readings(con, f"device_id like '{PREFIX}-%'")
+            unexpected = all_rows - rows
+            missing = con.sql(
+                f"select count(*) from {published} as p anti join telemetry as t "
+                "on p.device_id = t.device_id and p.seq = t.seq"
+            ).fetchall()[0][0]
+        else:
+            missing = devices * ticks
         quarantine: dict[str, int] = {}
         if "quarantine" in con.tables:
             pairs = con.sql("select reason, count(*) from quarantine group by 1 order by 1")
@@ -615,9 +644,10 @@ def count_lake(lake: str, devices: int, ticks: int) -> dict[str, object]:
                     f"select count(*) from {table} where device_id not like '{PREFIX}-%'"
                 ).fetchall()[0][0]
     return {
-        "rows": int(rows),
-        "stored": int(distinct),
-        "unexpected": int(unexpected),
+        "rows": rows,
+        "stored": distinct,
+        "missing": int(missing),
+        "unexpected": unexpected,
         "quarantine": quarantine,
         "poison_stored": poison_stored,
     }
@@ -634,33 +664,24 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise TerminatedError(f"signal {signum}")
 
 
-def _stored_now(lake: str, devices: int) -> int:
+def _stored_now(lake: str) -> int:
     with modax.connect(lake) as con:
-        if "telemetry" not in con.tables:
-            return 0
-        return int(
-            con.sql(
-                f"select count(distinct (device_id, seq)) from telemetry "
-                f"where device_id like '{PREFIX}-%'"
-            ).fetchall()[0][0]
-        )
+        return _readings(con, f"device_id like '{PREFIX}-%'")[1]
 
 
-def drain(
-    ingester: IngesterProcess, lake: str, devices: int, published: int, timeout: float
-) -> float:
+def drain(ingester: IngesterProcess, lake: str, published: int, timeout: float) -> float:
     """Wait until the lake holds every published reading, or its count stops growing for 60 s
     with the ingester's queue empty (or ``timeout`` s pass); the seconds it took."""
     began = time.monotonic()
     last, changed = -1, began
     while time.monotonic() - began < timeout:
-        stored = _stored_now(lake, devices)
+        stored = _stored_now(lake)
         if stored >= published:
             break
         now = time.monotonic()
         if stored != last:
             last, changed = stored, now
-        elif now - changed >= 60 and (ingester.queue_depth() or 0) == 0:
+        elif now - changed >= 60 and (ingester.metric("modax_ingest_queue_depth") or 0) == 0:
             break
         if not ingester.alive():
             ingester.note_exit()
@@ -723,19 +744,17 @@ def soak(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
                 kills += 1
                 ingester.start()
             if now >= next_rss:
-                ingester.sample_rss()
+                ingester.sample()
                 next_rss = now + RSS_EVERY_S
             if now >= next_progress:
                 rss = ingester.lifetimes[-1].rss
                 log(
                     f"{elapsed:6.0f} s · published {fleet.published:,} · lake rows "
                     f"{reader.rows:,} · ingester RSS "
-                    f"{rss[-1][1] if rss else float('nan'):.0f} MB · reader errors "
+                    f"{f'{rss[-1][1]:.0f} MB' if rss else 'starting'} · reader errors "
                     f"{sum(reader.errors.values())} · poison {sum(poison.sent.values())}"
                 )
                 next_progress = now + args.progress_every
-            if elapsed >= seconds:
-                fleet.stop()
             fleet.finished.wait(0.5)
         publish_s = time.monotonic() - begin
         reader.publishing.clear()
@@ -745,8 +764,8 @@ def soak(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             raise RuntimeError(f"the fleet publisher failed (exit {fleet.proc.wait()})")
         published = int(fleet.result["published"])
         log(f"published {published:,} in {publish_s:.0f} s; draining the ingester")
-        drain_s = drain(ingester, lake, args.devices, published, args.drain_timeout)
-        ingester.sample_rss()
+        drain_s = drain(ingester, lake, published, args.drain_timeout)
+        ingester.sample()
         reader.stop_event.set()
         reader.join(120)
         exit_code = ingester.stop()
@@ -777,7 +796,7 @@ def soak(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
         "published": published,
         "stored": stored,
         "duplicated": int(counts["rows"]) - stored,
-        "missing": published - stored,
+        "missing": counts["missing"],
         "unexpected_rows": counts["unexpected"],
         "quarantined": sum(quarantine.values()),
         "quarantined_by_reason": quarantine,
@@ -790,6 +809,7 @@ def soak(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
         "rss_mb_max": round(max(all_rss), 1) if all_rss else None,
         "ingester_lifetimes": lives,
         "ingester_crashes": ingester.crashes,
+        "ingester_commit_failures": sum(life.commit_failures for life in ingester.lifetimes),
         "ingester_exit_code": exit_code,
         "reader_queries": reader.queries,
         "reader_errors": sum(reader.errors.values()),
