@@ -64,16 +64,17 @@ from fleet_publisher import device_ids, telemetry
 from rich.console import Console
 
 import modax
-from modax.config import parse_broker_url
-from modax.lake import LakeConnection
+from modax.config import ConfigError, parse_broker_url
+from modax.lake import Lake, LakeConnection
 from modax.local import BrokerProcess, start_broker
 from modax.schema import topic_for
 from modax.testing import free_port, wait_for
 
 #: Fleet device ids are ``soak-0000``...; poison uses other ids so the fleet's count stays exact.
 PREFIX = "soak"
-#: Fixed MQTT client id of the ingester: the broker keeps its session while it is down.
-INGEST_CLIENT_ID = "modax-soak-ingest"
+#: The ingester's MQTT client id is this and the soak's pid: fixed across restarts (the broker
+#: keeps its session while it is down), new for each soak (no session left from an earlier one).
+INGEST_CLIENT_PREFIX = "modax-soak-ingest"
 #: QoS 1 messages the publisher may have unacknowledged (paho's packet ids wrap at 65,535).
 WINDOW = 20_000
 #: Seconds between RSS samples of the ingester.
@@ -383,7 +384,8 @@ class IngesterProcess:
         self.metrics_port = free_port()
         self._log = self.log_path.open("ab")
         command = [sys.executable, "-m", "modax", "ingest", "--broker", self.url]
-        command += ["--lake", self.lake, "--client-id", INGEST_CLIENT_ID]
+        client_id = f"{INGEST_CLIENT_PREFIX}-{os.getpid()}"
+        command += ["--lake", self.lake, "--client-id", client_id]
         command += ["--metrics-port", str(self.metrics_port)]
         self.proc = subprocess.Popen(
             command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -872,6 +874,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             f"{', '.join(POISON_KINDS)})"
         )
     args.poison = kinds
+    if args.lake is not None and Lake(args.lake).exists("telemetry"):
+        parser.error(f"--lake {args.lake}: has a telemetry table; the soak needs a new lake")
+    if args.broker is not None:
+        try:
+            parse_broker_url(args.broker, name="--broker")
+        except ConfigError as exc:
+            parser.error(str(exc))
     if args.devices < 1 or args.kills < 0:
         parser.error("--devices must be 1 or more and --kills 0 or more")
     return args
