@@ -412,7 +412,7 @@ def test_physics_kernel_equals_its_reference_twin():
     for kernel in (simulate_chunk, simulate_chunk.py_func):
         state = initial_state(fleet.params_)
         faults = FaultArrays.of(fleet.faults_, 3)
-        faults.hold = faults.hold.copy()
+        faults = faults._replace(hold=faults.hold.copy())
         out = ChunkBuffers.allocate(3, 80)
         with np.errstate(over="ignore"):
             run_chunk(fleet.params_, state, fleet.keys_, faults, 0, 80, 1.0, -1.0, out, kernel)
