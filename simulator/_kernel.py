@@ -7,9 +7,9 @@ array carried from chunk to chunk, and every random number is counter-based, so 
 any chunks gives the same numbers bit for bit. ``simulate_chunk.py_func`` is the plain-Python
 reference twin.
 
-Devices go in blocks of :data:`BLOCK`; each step is a loop over a block's devices, written
-without branches so that LLVM vectorises it across devices (``docs/decisions/0007``).
-``S_ON_SINCE`` is the global step of the motor's last start (the inrush table counts steps).
+Devices go in blocks of :data:`BLOCK`; each step is a few loops over a block's devices, written
+without branches so that LLVM vectorises them across devices (``docs/decisions/0007``): the
+stages of :mod:`simulator._step`, which numba inlines into :func:`simulate_chunk`.
 
 Examples
 --------
@@ -28,55 +28,67 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
-from modax.schema import DEFAULT_SAFETY, pooled_array
-from simulator._electrical import STEP_S, phase_currents
-from simulator._faults import FaultEvents, apply_sensor_faults, overlapping, process_modifiers
-from simulator._load import PROFILE_START_STOP, load_fraction
-from simulator._noise import normal_pair
+from modax.schema import pooled_array
+from simulator._electrical import STEP_S
+from simulator._faults import FaultEvents, overlapping
+from simulator._load import PROFILE_START_STOP
 from simulator._params import (
     N_PARAMS,
-    P_A1,
-    P_A2,
-    P_AB,
-    P_AB0,
     P_AMBIENT,
-    P_AMP,
-    P_ASYM1,
-    P_ASYM2,
-    P_AW,
-    P_BPFO,
     P_DAMAGE0,
     P_DUTY,
-    P_FROT,
     P_LOAD,
-    P_PERIOD,
-    P_PHASE,
     P_PHI2,
     P_PROFILE,
-    P_RATED,
     P_RISE,
 )
-from simulator._sensors import (
-    CURRENT_NOISE_A,
-    CURRENT_RANGE_A,
-    CURRENT_RESOLUTION,
-    TEMPERATURE_NOISE_C,
-    TEMPERATURE_RANGE_C,
-    TEMPERATURE_RESOLUTION,
-    VIBRATION_NOISE_MS2,
-    VIBRATION_RANGE_MS2,
-    VIBRATION_RESOLUTION,
-    sense,
+from simulator._step import (
+    FLAG_DOOR_OPEN,
+    FLAG_ESTOP,
+    FLAG_OVERLOAD,
+    FLAG_TEMPERATURE,
+    LIFE_FAILED,
+    N_AMPS,
+    N_MEASURED,
+    N_MOD,
+    N_REPORTED,
+    N_STATE,
+    OVERLOAD_LIMIT_A,
+    R_C1,
+    R_C2,
+    R_CHECK,
+    R_T1,
+    R_T2,
+    R_VMAG,
+    R_VX,
+    R_VY,
+    R_VZ,
+    S_DAMAGE,
+    S_DAMAGE_ADDED,
+    S_FAILED_AT,
+    S_FLAGS,
+    S_LAST_EMIT,
+    S_ON_SINCE,
+    S_RUNNING,
+    S_SAFETY_COUNT,
+    S_TB,
+    S_TSLOW,
+    S_TW,
+    SAFETY_EVERY,
+    TEMPERATURE_LIMIT_C,
+    log_life_events,
+    physics,
+    process_faults,
+    safety,
+    sensor_faults,
+    vibration,
 )
-from simulator._thermal import CUTOUT_RESET_C, CUTOUT_TRIP_C, friction_rise, thermal_step
-from simulator._validity import reading_check
-from simulator._vibration import amplitudes, axes, dynamic_mean_square
-from simulator._wear import CYCLING_C, CYCLING_TAU_S, NOMINAL_LIFE_S, stress_factor
+from simulator._wear import NOMINAL_LIFE_S
 
 __all__ = [
     "DT_S",
@@ -85,8 +97,11 @@ __all__ = [
     "FLAG_OVERLOAD",
     "FLAG_TEMPERATURE",
     "LIFE_EVERY",
+    "LIFE_FAILED",
     "OVERLOAD_LIMIT_A",
     "SAFETY_EVERY",
+    "S_DAMAGE_ADDED",
+    "S_SAFETY_COUNT",
     "TELEMETRY_EVERY",
     "TEMPERATURE_LIMIT_C",
     "ChunkBuffers",
@@ -100,55 +115,13 @@ __all__ = [
 DT_S = STEP_S
 #: A telemetry reading every this many steps (10 Hz).
 TELEMETRY_EVERY = 2
-#: A safety message at least every this many steps (1 s), and on every change.
-SAFETY_EVERY = 20
-#: The firmware's overload limit: any phase current above it, A (``modax.schema.DEFAULT_SAFETY``).
-OVERLOAD_LIMIT_A = DEFAULT_SAFETY.overload_current_a
-#: The firmware's temperature limit: ``temperature_ok`` is ``T <`` this on every channel, °C.
-TEMPERATURE_LIMIT_C = DEFAULT_SAFETY.max_temperature_c
-FLAG_ESTOP = 1
-FLAG_DOOR_OPEN = 2
-FLAG_OVERLOAD = 4
-FLAG_TEMPERATURE = 8
 #: Failure / replacement events one device can log in one chunk.
 MAX_LIFE_EVENTS = 8
-LIFE_FAILED = 1.0
-LIFE_REPLACED = 2.0
-
-(
-    S_TW,
-    S_TB,
-    S_DAMAGE,
-    S_TSLOW,
-    S_FAILED_AT,
-    S_ON_SINCE,
-    S_RUNNING,
-    S_TRIPPED,
-    S_FLAGS,
-    S_LAST_EMIT,
-    S_SAFETY_COUNT,
-    S_DAMAGE_ADDED,
-    N_STATE,
-) = range(13)
 (T_C1, T_C2, T_VX, T_VY, T_VZ, T_VMAG, T_T1, T_T2, N_TEL) = range(9)
 #: The true wear state (damage, stress factor) is kept every this many readings (1 Hz).
 LIFE_EVERY = 10
-_CYCLING_ALPHA = DT_S / CYCLING_TAU_S
-# Noise streams, each giving a pair of normals (simulator._noise.normal_pair).
-_S_CURRENTS, _S_TEMPERATURES, _S_MACHINE_XY, _S_MACHINE_Z, _S_VIBRATION_YZ = range(1, 6)
 #: Devices per parallel task, the vector loops' length.
 BLOCK = 256
-# Process-fault modifiers, in the order process_modifiers returns them.
-M_IMBALANCE, M_MISALIGNMENT, M_BEARING, M_OVERLOAD, M_COOLING, M_PHASE, M_ESTOP, M_DOOR, N_MOD = (
-    range(9)
-)
-#: Reported values of a step: currents 1–2, vibration x/y/z, temperatures 1–2 (then the
-#: vibration magnitude and the contract check of a reading, derived from them).
-N_MEASURED = 7
-M_VMAG = 7
-M_CHECK = 8
-LIFE_FAILED_CODE = 1
-LIFE_REPLACED_CODE = 2
 
 
 def initial_state(params: np.ndarray) -> np.ndarray:
@@ -172,8 +145,7 @@ def initial_state(params: np.ndarray) -> np.ndarray:
     return state
 
 
-@dataclass
-class FaultArrays:
+class FaultArrays(NamedTuple):
     """The fault event table as the kernel takes it (sorted by device, with CSR pointers)."""
 
     kind: np.ndarray
@@ -203,8 +175,7 @@ class FaultArrays:
         return cls.of(FaultEvents(), n_devices)
 
 
-@dataclass
-class ChunkBuffers:
+class ChunkBuffers(NamedTuple):
     """Kernel outputs for one chunk.
 
     Attributes
@@ -301,274 +272,117 @@ def _active_faults(
     return p_dev[:n_p], p_ptr[: n_p + 1], p_ev, s_dev[:n_s], s_ptr[: n_s + 1], s_ev
 
 
+@njit(cache=True, inline="always")
+def _load_block(
+    params: np.ndarray, state: np.ndarray, lo: int, nb: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Devices ``lo:lo + nb``'s state, parameters and cos/sin of their 2× phase, in rows."""
+    st = np.empty((N_STATE, BLOCK))
+    pb = np.empty((N_PARAMS, BLOCK))
+    for j in range(nb):
+        for v in range(N_STATE):
+            st[v, j] = state[lo + j, v]
+        for v in range(N_PARAMS):
+            pb[v, j] = params[lo + j, v]
+    phi = np.empty((2, BLOCK))
+    for j in range(nb):
+        phi[0, j] = math.cos(pb[P_PHI2, j])
+        phi[1, j] = math.sin(pb[P_PHI2, j])
+    return st, pb, phi
+
+
+@njit(cache=True, inline="always")
+def _store_reading(
+    reported: np.ndarray, nb: int, lo: int, r: int, tel: np.ndarray, check: np.ndarray
+) -> None:
+    """The block's reported values into reading ``r`` of the device-major outputs."""
+    for j in range(nb):
+        tel[T_C1, lo + j, r] = reported[R_C1, j]
+        tel[T_C2, lo + j, r] = reported[R_C2, j]
+        tel[T_VX, lo + j, r] = reported[R_VX, j]
+        tel[T_VY, lo + j, r] = reported[R_VY, j]
+        tel[T_VZ, lo + j, r] = reported[R_VZ, j]
+        tel[T_VMAG, lo + j, r] = reported[R_VMAG, j]
+        tel[T_T1, lo + j, r] = reported[R_T1, j]
+        tel[T_T2, lo + j, r] = reported[R_T2, j]
+        check[lo + j, r] = reported[R_CHECK, j]
+
+
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
 def simulate_chunk(
     params: np.ndarray,
     state: np.ndarray,
     keys: np.ndarray,
-    f_kind: np.ndarray,
-    f_start: np.ndarray,
-    f_end: np.ndarray,
-    f_sev: np.ndarray,
-    f_chan: np.ndarray,
-    f_hold: np.ndarray,
-    f_ptr: np.ndarray,
+    faults: FaultArrays,
     k0: int,
     n_steps: int,
     acceleration: float,
     replace_after_s: float,
-    tel: np.ndarray,
-    check_out: np.ndarray,
-    wear: np.ndarray,
-    first_life: int,
-    flags_out: np.ndarray,
-    emit_out: np.ndarray,
-    life: np.ndarray,
-    life_count: np.ndarray,
+    out: ChunkBuffers,
 ) -> None:
     """Advance every device by ``n_steps`` steps from global step ``k0`` (even), in place.
 
-    Devices go in blocks of :data:`BLOCK` (in parallel); within a block the steps run in order
-    and every step is a loop over the block's devices, whose state lives in per-device rows, so
-    that LLVM vectorises it (branches written as selections). Faults, failures and replacements
-    are rare: scalar passes over just the devices that have them.
+    Devices go in blocks of :data:`BLOCK` (in parallel); within a block the steps run in order,
+    each the stages of :mod:`simulator._step`: process faults → physics → failures and
+    replacements → vibration (readings only) → sensor faults → safety and contract checks.
+    ``acceleration`` multiplies wear; a failed motor is replaced ``replace_after_s`` s later
+    (< 0: never). Results go to ``out`` and ``state``.
     """
-    t_lo, t_hi = TEMPERATURE_RANGE_C
-    i_lim = CURRENT_RANGE_A
-    v_lim = VIBRATION_RANGE_MS2
+    tel, check, wear, first_life, flags_out, emit_out, life, life_count = out
     wear_per_step = acceleration * DT_S / NOMINAL_LIFE_S
-    replaces = replace_after_s >= 0.0
     n_devices = params.shape[0]
     for b in prange((n_devices + BLOCK - 1) // BLOCK):
         lo = b * BLOCK
         hi = min(n_devices, lo + BLOCK)
         nb = hi - lo
-        st = np.empty((N_STATE, BLOCK))
-        pb = np.empty((N_PARAMS, BLOCK))
-        for j in range(nb):
-            for v in range(N_STATE):
-                st[v, j] = state[lo + j, v]
-            for v in range(N_PARAMS):
-                pb[v, j] = params[lo + j, v]
-        phi = np.empty((2, BLOCK))
-        for j in range(nb):
-            phi[0, j] = math.cos(pb[P_PHI2, j])
-            phi[1, j] = math.sin(pb[P_PHI2, j])
+        st, pb, phi = _load_block(params, state, lo, nb)
         mods = np.zeros((N_MOD, BLOCK))
-        m = np.empty((N_MEASURED + 2, BLOCK))
-        amps = np.empty((5, BLOCK))
+        reported = np.empty((N_REPORTED, BLOCK))
+        amps = np.empty((N_AMPS, BLOCK))
         stress = np.empty(BLOCK)
         event = np.zeros(BLOCK, np.int64)
         n_life = np.zeros(BLOCK, np.int64)
         values = np.empty(N_MEASURED)
         p_dev, p_ptr, p_ev, s_dev, s_ptr, s_ev = _active_faults(
-            f_kind, f_start, f_end, f_ptr, lo, hi, k0 * DT_S, (k0 + n_steps - 1) * DT_S
+            faults.kind,
+            faults.start_s,
+            faults.end_s,
+            faults.pointers,
+            lo,
+            hi,
+            k0 * DT_S,
+            (k0 + n_steps - 1) * DT_S,
         )
         for i in range(n_steps):
             k = k0 + i
             t = k * DT_S
             reading = k % TELEMETRY_EVERY == 0
-            for n in range(len(p_dev)):
-                j = p_dev[n]
-                imb, mis, bear, over, cool, phase, estop, door = process_modifiers(
-                    f_kind, f_start, f_end, f_sev, p_ev[p_ptr[n] : p_ptr[n + 1]], t
-                )
-                mods[M_IMBALANCE, j] = imb
-                mods[M_MISALIGNMENT, j] = mis
-                mods[M_BEARING, j] = bear
-                mods[M_OVERLOAD, j] = over
-                mods[M_COOLING, j] = cool
-                mods[M_PHASE, j] = phase
-                mods[M_ESTOP, j] = 1.0 if estop else 0.0
-                mods[M_DOOR, j] = 1.0 if door else 0.0
-            n_events = 0
-            for j in range(nb):
-                key = keys[lo + j]
-                imb = mods[M_IMBALANCE, j]
-                mis = mods[M_MISALIGNMENT, j]
-                bear = mods[M_BEARING, j]
-                failed_at = st[S_FAILED_AT, j]
-                damage = st[S_DAMAGE, j]
-                tw = st[S_TW, j]
-                tb = st[S_TB, j]
-                replaced = replaces and t >= failed_at + replace_after_s  # false while NaN
-                failed_at = math.nan if replaced else failed_at
-                damage = 0.0 if replaced else damage
-                load = load_fraction(
-                    int(pb[P_PROFILE, j]),
-                    pb[P_LOAD, j],
-                    pb[P_AMP, j],
-                    pb[P_PERIOD, j],
-                    pb[P_PHASE, j],
-                    pb[P_DUTY, j],
-                    key,
-                    t,
-                )
-                tripped = tw >= (CUTOUT_RESET_C if st[S_TRIPPED, j] > 0.5 else CUTOUT_TRIP_C)
-                run = (
-                    load > 0.0
-                    and mods[M_ESTOP, j] == 0.0
-                    and mods[M_DOOR, j] == 0.0
-                    and math.isnan(failed_at)
-                    and not tripped
-                )
-                on_since = k if run and st[S_RUNNING, j] < 0.5 else st[S_ON_SINCE, j]
-                i1, i2 = phase_currents(
-                    load if run else 0.0,
-                    pb[P_RATED, j],
-                    damage,
-                    mods[M_OVERLOAD, j],
-                    int(min(k - on_since, 1e9)),
-                    mods[M_PHASE, j],
-                    pb[P_ASYM1, j],
-                    pb[P_ASYM2, j],
-                )
-                tw, tb = thermal_step(
-                    tw,
-                    tb,
-                    pb[P_AMBIENT, j],
-                    pb[P_RISE, j],
-                    pb[P_AW, j],
-                    pb[P_AB, j],
-                    i1,
-                    i2,
-                    pb[P_RATED, j],
-                    mods[M_COOLING, j],
-                    friction_rise(run, damage, bear, mis, imb),
-                )
-                a1, a2, ab, az, sm = amplitudes(
-                    run, pb[P_A1, j], pb[P_A2, j], pb[P_AB0, j], imb, mis, bear, damage
-                )
-                tslow = st[S_TSLOW, j]
-                tslow += (tw - tslow) * _CYCLING_ALPHA
-                factor = stress_factor(
-                    0.5 * (i1 + i2),
-                    max(i1, i2),
-                    dynamic_mean_square(a1, a2, ab, az, sm),
-                    max(tw, tb),
-                    abs(tw - tslow) > CYCLING_C,
-                )
-                factor = factor if run else 0.0
-                increment = wear_per_step * factor
-                damage += increment
-                failed = run and damage >= 1.0
-                damage = 1.0 if failed else damage
-                failed_at = t if failed else failed_at
-                code = LIFE_FAILED_CODE if failed else (LIFE_REPLACED_CODE if replaced else 0)
-                event[j] = code
-                n_events += code
-                n_c1, n_c2 = normal_pair(key, k, _S_CURRENTS)
-                n_t1, n_t2 = normal_pair(key, k, _S_TEMPERATURES)
-                m[0, j] = sense(i1, CURRENT_NOISE_A * n_c1, -i_lim, i_lim, CURRENT_RESOLUTION)
-                m[1, j] = sense(i2, CURRENT_NOISE_A * n_c2, -i_lim, i_lim, CURRENT_RESOLUTION)
-                m[5, j] = sense(tw, TEMPERATURE_NOISE_C * n_t1, t_lo, t_hi, TEMPERATURE_RESOLUTION)
-                m[6, j] = sense(tb, TEMPERATURE_NOISE_C * n_t2, t_lo, t_hi, TEMPERATURE_RESOLUTION)
-                amps[0, j] = a1
-                amps[1, j] = a2
-                amps[2, j] = ab
-                amps[3, j] = az
-                amps[4, j] = sm
-                stress[j] = factor
-                st[S_TW, j] = tw
-                st[S_TB, j] = tb
-                st[S_DAMAGE, j] = damage
-                st[S_TSLOW, j] = tslow
-                st[S_FAILED_AT, j] = failed_at
-                st[S_ON_SINCE, j] = on_since
-                st[S_RUNNING, j] = 1.0 if run else 0.0
-                st[S_TRIPPED, j] = 1.0 if tripped else 0.0
-                st[S_DAMAGE_ADDED, j] += increment
+            process_faults(faults, p_dev, p_ptr, p_ev, t, mods)
+            n_events = physics(
+                st,
+                pb,
+                mods,
+                keys,
+                lo,
+                nb,
+                k,
+                t,
+                wear_per_step,
+                replace_after_s,
+                amps,
+                reported,
+                stress,
+                event,
+            )
             if n_events:
-                for j in range(nb):
-                    if event[j] and n_life[j] < life.shape[1]:
-                        life[lo + j, n_life[j], 0] = t
-                        life[lo + j, n_life[j], 1] = (
-                            LIFE_FAILED if event[j] == LIFE_FAILED_CODE else LIFE_REPLACED
-                        )
-                        n_life[j] += 1
+                log_life_events(event, nb, t, life, n_life, lo)
             if reading:
-                for j in range(nb):
-                    key = keys[lo + j]
-                    n_mx, n_my = normal_pair(key, k, _S_MACHINE_XY)
-                    n_mz, n_vx = normal_pair(key, k, _S_MACHINE_Z)
-                    n_vy, n_vz = normal_pair(key, k, _S_VIBRATION_YZ)
-                    turns = pb[P_FROT, j] * t
-                    x, y, z = axes(
-                        amps[0, j],
-                        amps[1, j],
-                        amps[2, j],
-                        amps[3, j],
-                        amps[4, j],
-                        turns - math.floor(turns),
-                        pb[P_BPFO, j],
-                        phi[0, j],
-                        phi[1, j],
-                        n_mx,
-                        n_my,
-                        n_mz,
-                    )
-                    noise = VIBRATION_NOISE_MS2
-                    m[2, j] = sense(x, noise * n_vx, -v_lim, v_lim, VIBRATION_RESOLUTION)
-                    m[3, j] = sense(y, noise * n_vy, -v_lim, v_lim, VIBRATION_RESOLUTION)
-                    m[4, j] = sense(z, noise * n_vz, -v_lim, v_lim, VIBRATION_RESOLUTION)
-            for n in range(len(s_dev)):
-                j = s_dev[n]
-                for v in range(N_MEASURED):
-                    values[v] = m[v, j]
-                apply_sensor_faults(
-                    f_kind,
-                    f_start,
-                    f_end,
-                    f_sev,
-                    f_chan,
-                    f_hold,
-                    s_ev[s_ptr[n] : s_ptr[n + 1]],
-                    t,
-                    k,
-                    keys[lo + j],
-                    values,
-                    reading,
-                )
-                for v in range(N_MEASURED):
-                    m[v, j] = values[v]
-            for j in range(nb):
-                flags = (
-                    (FLAG_ESTOP if mods[M_ESTOP, j] != 0.0 else 0)
-                    | (FLAG_DOOR_OPEN if mods[M_DOOR, j] != 0.0 else 0)
-                    | (
-                        FLAG_OVERLOAD
-                        if abs(m[0, j]) > OVERLOAD_LIMIT_A or abs(m[1, j]) > OVERLOAD_LIMIT_A
-                        else 0
-                    )
-                    | (
-                        FLAG_TEMPERATURE
-                        if m[5, j] >= TEMPERATURE_LIMIT_C or m[6, j] >= TEMPERATURE_LIMIT_C
-                        else 0
-                    )
-                )
-                emit = flags != st[S_FLAGS, j] or k - st[S_LAST_EMIT, j] >= SAFETY_EVERY
-                st[S_FLAGS, j] = flags if emit else st[S_FLAGS, j]
-                st[S_LAST_EMIT, j] = k if emit else st[S_LAST_EMIT, j]
-                st[S_SAFETY_COUNT, j] += 1.0 if emit else 0.0
-                flags_out[i, lo + j] = flags
-                emit_out[i, lo + j] = emit
-                vmag = math.sqrt(m[2, j] * m[2, j] + m[3, j] * m[3, j] + m[4, j] * m[4, j])
-                m[M_VMAG, j] = vmag
-                m[M_CHECK, j] = reading_check(
-                    m[0, j], m[1, j], m[2, j], m[3, j], m[4, j], vmag, m[5, j], m[6, j]
-                )
+                vibration(pb, phi, amps, keys, lo, nb, k, t, reported)
+            sensor_faults(faults, s_dev, s_ptr, s_ev, keys, lo, t, k, reading, values, reported)
+            safety(st, mods, reported, nb, k, i, lo, flags_out, emit_out)
             if reading:
                 r = i // TELEMETRY_EVERY
-                for j in range(nb):
-                    tel[T_C1, lo + j, r] = m[0, j]
-                    tel[T_C2, lo + j, r] = m[1, j]
-                    tel[T_VX, lo + j, r] = m[2, j]
-                    tel[T_VY, lo + j, r] = m[3, j]
-                    tel[T_VZ, lo + j, r] = m[4, j]
-                    tel[T_VMAG, lo + j, r] = m[M_VMAG, j]
-                    tel[T_T1, lo + j, r] = m[5, j]
-                    tel[T_T2, lo + j, r] = m[6, j]
-                    check_out[lo + j, r] = m[M_CHECK, j]
+                _store_reading(reported, nb, lo, r, tel, check)
                 if r >= first_life and (r - first_life) % LIFE_EVERY == 0:
                     w = (r - first_life) // LIFE_EVERY
                     for j in range(nb):
@@ -596,27 +410,4 @@ def run_chunk(
     if k0 % TELEMETRY_EVERY or n_steps % TELEMETRY_EVERY:
         raise ValueError(f"chunks start and end on telemetry steps: k0={k0}, n_steps={n_steps}")
     out.life[:] = 0.0
-    kernel(
-        params,
-        state,
-        keys,
-        faults.kind,
-        faults.start_s,
-        faults.end_s,
-        faults.severity,
-        faults.channel,
-        faults.hold,
-        faults.pointers,
-        k0,
-        n_steps,
-        acceleration,
-        replace_after_s,
-        out.telemetry,
-        out.check,
-        out.wear,
-        out.first_life,
-        out.flags,
-        out.emit,
-        out.life,
-        out.life_count,
-    )
+    kernel(params, state, keys, faults, k0, n_steps, acceleration, replace_after_s, out)

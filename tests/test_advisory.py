@@ -16,10 +16,19 @@ from modax.advisory import (
     SCORES_SCHEMA,
     Advisor,
     ModelError,
+    RecommendationRules,
     load_model,
     recommend,
     run_live,
     save_model,
+)
+from modax.advisory._recommend import (
+    STANDARD_GRAVITY_MS2,
+    anomaly_advice,
+    current_advice,
+    temperature_advice,
+    vibration_advice,
+    wear_advice,
 )
 from modax.cli import app
 from modax.config import parse_broker_url
@@ -151,6 +160,68 @@ def test_vibration_advice_ignores_gravity_and_finds_the_shaking_axis() -> None:
     assert "Dominant X-axis" in advice["check_alignment"].message
     assert advice["check_alignment"].evidence["std_x_ms2"] > 3.0
     assert {"rebalance", "schedule_maintenance"} & set(advice)
+
+
+def test_current_advice_reads_only_the_currents() -> None:
+    rules = RecommendationRules()
+    window = {
+        "current_1": np.array([7.0, 12.0]),  # mean 9.5 A, a 12 A spike
+        "current_2": np.array([4.0, 4.5]),  # mean 4.25 A
+        "temp_1": np.array([99.0]),
+    }
+    advice = current_advice(window, rules)
+    assert [r.code for r in advice] == ["reduce_load", "check_motor_binding", "smooth_acceleration"]
+    assert advice[0].evidence == {"mean_current_a": 6.875, "limit_a": 6.0}
+    assert advice[1].evidence == {"imbalance_a": 5.25, "limit_a": 1.5}
+    assert advice[2].evidence == {
+        "peak_current_a": 12.0,
+        "mean_current_a": 6.875,
+        "ratio_limit": 1.5,
+    }
+    assert (
+        current_advice({"current_1": np.array([np.nan]), "temp_1": np.array([99.0])}, rules) == []
+    )
+
+
+def test_vibration_advice_takes_the_most_urgent_tier_of_the_magnitude() -> None:
+    rules = RecommendationRules()
+
+    def swing(amplitude: float) -> dict[str, np.ndarray]:
+        return {"vib_mag": STANDARD_GRAVITY_MS2 + np.array([amplitude, -amplitude])}
+
+    elevated = vibration_advice(swing(4.0), rules)
+    assert [(r.code, r.evidence) for r in elevated] == [
+        ("rebalance", {"vibration_rms_ms2": 4.0, "limit_ms2": 3.0})
+    ]
+    assert [r.code for r in vibration_advice(swing(6.0), rules)] == ["schedule_maintenance"]
+    assert vibration_advice(swing(2.0), rules) == []
+    assert vibration_advice({"current_1": np.array([9.0])}, rules) == []
+
+
+def test_temperature_advice_judges_the_hottest_reading_and_the_swing() -> None:
+    rules = RecommendationRules()
+    window = {"temp_1": np.array([40.0, 58.0]), "temp_2": np.array([30.0, 30.0])}
+    advice = temperature_advice(window, rules)
+    assert [(r.code, r.evidence) for r in advice] == [
+        ("monitor_temperature", {"max_temperature_c": 58.0, "limit_c": 50.0}),
+        ("thermal_management", {"max_minus_mean_c": 18.5, "limit_c": 15.0}),
+    ]
+    hot = temperature_advice({"temp_1": np.array([61.0, 61.0])}, rules)
+    assert [r.code for r in hot] == ["improve_cooling"]
+    assert temperature_advice({"vib_mag": np.array([30.0])}, rules) == []
+
+
+def test_wear_and_anomaly_advice_need_their_figures() -> None:
+    rules = RecommendationRules()
+    assert wear_advice(None, rules) == [] and wear_advice(0.5, rules) == []
+    assert [r.code for r in wear_advice(0.7, rules)] == ["plan_maintenance"]
+    assert [(r.code, r.evidence) for r in wear_advice(0.9, rules)] == [
+        ("maintain_now", {"wear_level": 0.9, "limit": 0.8})
+    ]
+    assert anomaly_advice(None) == [] and anomaly_advice(1.0) == []
+    assert [(r.code, r.evidence) for r in anomaly_advice(1.2)] == [
+        ("investigate_anomaly", {"score_over_threshold": 1.2, "limit": 1.0})
+    ]
 
 
 def test_advisor_in_the_pipeline_writes_scores_and_never_touches_safety(

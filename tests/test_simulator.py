@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import platform
+import re
 from collections import Counter
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from numba import njit
 
 import simulator
 from modax.schema import DEVICE_SAFETY_SCHEMA, TELEMETRY_SCHEMA, MessageError, decode
+from modax.testing import require
 from simulator import FaultKind, Fleet, Scenario, ScenarioError
 
 STEADY = Scenario.from_dict(
@@ -408,7 +412,7 @@ def test_physics_kernel_equals_its_reference_twin():
     for kernel in (simulate_chunk, simulate_chunk.py_func):
         state = initial_state(fleet.params_)
         faults = FaultArrays.of(fleet.faults_, 3)
-        faults.hold = faults.hold.copy()
+        faults = faults._replace(hold=faults.hold.copy())
         out = ChunkBuffers.allocate(3, 80)
         with np.errstate(over="ignore"):
             run_chunk(fleet.params_, state, fleet.keys_, faults, 0, 80, 1.0, -1.0, out, kernel)
@@ -420,6 +424,73 @@ def test_physics_kernel_equals_its_reference_twin():
     np.testing.assert_array_equal(a.flags, b.flags)
     np.testing.assert_array_equal(a.emit, b.emit)
     np.testing.assert_array_equal(sa, sb)
+
+
+def _double_arithmetic(kernel: object, run: object) -> tuple[int, int]:
+    """Packed and scalar double-precision arithmetic instructions in ``kernel``'s x86-64 code.
+
+    ``kernel`` is compiled anew with its own options (numba shows no assembly of cached code)
+    and ``run(fresh)`` calls the fresh copy once, which compiles it for the arguments it gets.
+    A loop LLVM vectorises is mostly packed (``vmulpd``: 8 doubles in a ``zmm`` register), with
+    a scalar twin for the remainder; a loop it cannot vectorise is scalar only (``vmulsd``).
+    """
+    require(
+        platform.machine() in ("x86_64", "AMD64"),
+        "an x86-64 machine (the check reads its assembly)",
+    )
+    options = {k: v for k, v in kernel.targetoptions.items() if k not in ("cache", "nopython")}
+    fresh = njit(**options)(kernel.py_func)
+    run(fresh)
+    asm = fresh.inspect_asm(fresh.signatures[0])
+    kinds = Counter(re.findall(r"^\s*v?(?:add|sub|mul|div|min|max|sqrt)([ps])d\s", asm, re.M))
+    return kinds["p"], kinds["s"]
+
+
+def _vectorised(packed: int, scalar: int) -> bool:
+    """Whether most of the arithmetic is in vector loops (each has a scalar remainder twin)."""
+    return packed > 0 and packed >= scalar / 2
+
+
+def test_vectorisation_check_tells_a_vector_loop_from_a_scalar_one():
+    @njit
+    def scale(out, a, b):
+        for j in range(len(out)):
+            out[j] = a[j] * b[j] + 1.0
+
+    @njit
+    def recurrence(out, a, b):
+        acc = 0.0
+        for j in range(len(out)):
+            acc = acc * a[j] + b[j]
+            out[j] = acc
+
+    x = np.linspace(0.0, 1.0, 64)
+    assert _vectorised(*_double_arithmetic(scale, lambda f: f(np.empty(64), x, x)))
+    assert not _vectorised(*_double_arithmetic(recurrence, lambda f: f(np.empty(64), x, x)))
+
+
+def test_physics_kernel_is_vectorised_across_devices():
+    """docs/decisions/0007: each step of a block of devices compiles to vector instructions."""
+    from simulator._kernel import (
+        ChunkBuffers,
+        FaultArrays,
+        initial_state,
+        run_chunk,
+        simulate_chunk,
+    )
+
+    fleet = Fleet(n_devices=3, seed=6, scenario="mixed-faults")
+    fleet._draw(1.0)
+
+    def run(kernel: object) -> None:
+        state = initial_state(fleet.params_)
+        out = ChunkBuffers.allocate(3, 20)
+        faults = FaultArrays.of(fleet.faults_, 3)
+        with np.errstate(over="ignore"):
+            run_chunk(fleet.params_, state, fleet.keys_, faults, 0, 20, 1.0, -1.0, out, kernel)
+
+    packed, scalar = _double_arithmetic(simulate_chunk, run)
+    assert _vectorised(packed, scalar), f"{packed} packed, {scalar} scalar double operations"
 
 
 @pytest.mark.parametrize(
