@@ -341,5 +341,6 @@ def test_poison_messages_among_good_ones_are_quarantined_acknowledged_and_never_
     second = ingesters(broker, lake)  # the same client id: the broker keeps its session
     publisher.wait_acked(sent + publisher.publish(good[800:]))
     wait_for(lambda: rows(lake) == (801, 801), 30, "the message published after the restart")
+    wait_for(lambda: second.totals.received >= 1, 10, "the restarted ingester to count it")
     assert second.totals.received == 1  # nothing was left unacknowledged, the poison neither
     publisher.close()

@@ -241,6 +241,7 @@ def test_public_surface_is_pinned():
         [
             "CURRENT_LIMIT_A",
             "DEFAULT_MAX_CLOCK_SKEW_MS",
+            "DEFAULT_SAFETY",
             "DEVICES_SCHEMA",
             "DEVICE_ID_PATTERN",
             "DEVICE_SAFETY_SCHEMA",
@@ -266,6 +267,7 @@ def test_public_surface_is_pinned():
             "MessageError",
             "Reason",
             "Recommendation",
+            "SafetyConfig",
             "SafetyEvent",
             "SafetyStatus",
             "Telemetry",

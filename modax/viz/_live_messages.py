@@ -22,6 +22,7 @@ from modax.schema import (
     SafetyEvent,
     SafetyStatus,
     Telemetry,
+    check_nesting,
     check_size,
     decode,
     parse_topic,
@@ -40,6 +41,7 @@ _DECODERS = {
 
 def _derived(kind: Kind, topic_device: str | None, payload: bytes) -> SafetyEvent | Advisory:
     check_size(payload)
+    check_nesting(payload)
     try:
         msg = _DECODERS[kind].decode(payload)
     except msgspec.ValidationError as exc:
