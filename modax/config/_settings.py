@@ -27,6 +27,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from modax._errors import ConfigError
@@ -112,7 +113,7 @@ class Settings:
         """``broker`` parsed."""
         return parse_broker_url(self.broker)
 
-    def with_overrides(self, **overrides: str | None) -> Settings:
+    def with_overrides(self, **overrides: Any) -> Settings:
         """Return a copy where every non-``None`` override (e.g. a CLI flag) wins, validated."""
         changed = replace(self, **{k: v for k, v in overrides.items() if v is not None})
         changed.validate()
@@ -179,7 +180,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         Naming the variable and what to fix.
     """
     env = os.environ if environ is None else environ
-    values = {}
+    values: dict[str, Any] = {}
     for f in fields(Settings):
         raw = env.get(f"MODAX_{f.name.upper()}")
         if raw is not None and raw != "":

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import msgspec
 import numpy as np
@@ -80,7 +81,11 @@ _TYPES: dict[Kind, type] = {
     Kind.SAFETY: SafetyStatus,
     Kind.STATUS: DeviceStatus,
 }
-_DECODERS = {kind: msgspec.json.Decoder(t) for kind, t in _TYPES.items()}
+#: A message of the contract that devices publish.
+Message = Telemetry | SafetyStatus | DeviceStatus
+_DECODERS: dict[Kind, msgspec.json.Decoder[Any]] = {
+    kind: msgspec.json.Decoder(t) for kind, t in _TYPES.items()
+}
 _MISSING = re.compile(r"Object missing required field `([^`]*)`(?: - at `\$\.?(.*)`)?")
 _AT = re.compile(r" - at `\$\.?(.*)`$")
 
@@ -108,7 +113,7 @@ class DecodedBatch:
     @property
     def accepted(self) -> int:
         """Number of messages that passed validation."""
-        return self.telemetry.num_rows + self.safety.num_rows + self.status.num_rows
+        return int(self.telemetry.num_rows + self.safety.num_rows + self.status.num_rows)
 
 
 def _classify_validation(message: str) -> tuple[Reason, str | None, str]:
@@ -183,7 +188,7 @@ def check_nesting(payload: bytes) -> None:
         )
 
 
-def _check_integers(msg: msgspec.Struct) -> None:
+def _check_integers(msg: Message) -> None:
     for name in _INT_FIELDS[type(msg)]:
         value = getattr(msg, name)
         if value is not None and value > _INT64_MAX:
@@ -209,10 +214,10 @@ def _check_time(timestamp: int | None, received_at_ms: int | None, max_skew_ms: 
     )
 
 
-def _typed(kind: Kind, payload: bytes) -> msgspec.Struct:
+def _typed(kind: Kind, payload: bytes) -> Message:
     """``payload`` decoded as ``kind``'s struct, or :class:`MessageError` saying why not."""
     try:
-        return _DECODERS[kind].decode(payload)
+        return cast(Message, _DECODERS[kind].decode(payload))
     except msgspec.ValidationError as exc:
         raise MessageError(*_classify_validation(str(exc))) from None
     except msgspec.DecodeError as exc:
@@ -225,7 +230,7 @@ def _structural(
     payload: bytes,
     received_at_ms: int | None = None,
     max_skew_ms: int = DEFAULT_MAX_CLOCK_SKEW_MS,
-) -> msgspec.Struct:
+) -> Message:
     """Decode one payload of a known kind and apply every per-message rule but value ranges."""
     check_size(payload)
     check_nesting(payload)
@@ -348,7 +353,7 @@ def _checked(
         raise MessageError(Reason.UNKNOWN_TOPIC, None, f"modax does not ingest topic {shown}")
     kind, topic_device = parsed
     msg = _structural(kind, topic_device, payload, received_at_ms, max_clock_skew_ms)
-    if kind is Kind.TELEMETRY:
+    if isinstance(msg, Telemetry):
         _check_ranges(msg)
     return msg
 
@@ -391,6 +396,8 @@ def _fast_telemetry(
     ):
         return None
     msg = _typed(Kind.TELEMETRY, payload)
+    if not isinstance(msg, Telemetry):
+        return None
     device_id = msg.device_id
     if device_id not in _valid_ids:
         if not DEVICE_ID_PATTERN.match(device_id):
@@ -490,7 +497,7 @@ class _Telemetry:
         return pa.Table.from_pydict(columns, schema=TELEMETRY_RAW_SCHEMA)
 
 
-def _rows_table(msgs: list[msgspec.Struct], received: list[int], schema: pa.Schema) -> pa.Table:
+def _rows_table(msgs: list[Message], received: list[int], schema: pa.Schema) -> pa.Table:
     columns = {
         name: [getattr(m, name) for m in msgs] for name in schema.names if name != "received_at"
     }
@@ -542,7 +549,7 @@ def decode_batch(
     """
     telemetry: list[Telemetry] = []
     telemetry_at: list[tuple[str, bytes, int]] = []
-    by_kind: dict[type, tuple[list[msgspec.Struct], list[int]]] = {
+    by_kind: dict[type, tuple[list[Message], list[int]]] = {
         SafetyStatus: ([], []),
         DeviceStatus: ([], []),
     }
@@ -552,7 +559,7 @@ def decode_batch(
         received = int(at)
         parsed = _cached_topic(topic)
         try:
-            msg = None
+            msg: Message | None = None
             if parsed is not None and parsed[0] is Kind.TELEMETRY:
                 limit = max(received + max_clock_skew_ms, EPOCH_MS_THRESHOLD - 1)
                 msg = _fast_telemetry(parsed[1], raw, limit)
@@ -571,9 +578,9 @@ def decode_batch(
 
     columns, errors = _Telemetry.build(telemetry, [r for _, _, r in telemetry_at])
     good = np.ones(len(telemetry), dtype=bool)
-    for row, err in errors:
+    for row, error in errors:
         topic, raw, received = telemetry_at[row]
-        rejected.append((topic, raw, err.reason, err.field, err.detail, received))
+        rejected.append((topic, raw, error.reason, error.field, error.detail, received))
         good[row] = False
     return DecodedBatch(
         telemetry=columns.keep(good).table(),
