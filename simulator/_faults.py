@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -37,7 +38,14 @@ from simulator._sensors import (
     VIBRATION_RANGE_MS2,
 )
 
-__all__ = ["FaultEvents", "FaultKind", "apply_sensor_faults", "overlapping", "process_modifiers"]
+__all__ = [
+    "FaultArrays",
+    "FaultEvents",
+    "FaultKind",
+    "apply_sensor_faults",
+    "overlapping",
+    "process_modifiers",
+]
 
 
 class FaultKind(StrEnum):
@@ -329,3 +337,33 @@ def apply_sensor_faults(
             low = _LOW[min(ch, 3)]
             high = _HIGH[min(ch, 3)]
             values[a] = min(high, max(low, values[a] + offset))
+
+
+class FaultArrays(NamedTuple):
+    """The fault event table as the kernel takes it (sorted by device, with CSR pointers)."""
+
+    kind: np.ndarray
+    start_s: np.ndarray
+    end_s: np.ndarray
+    severity: np.ndarray
+    channel: np.ndarray
+    hold: np.ndarray
+    pointers: np.ndarray
+
+    @classmethod
+    def of(cls, events: FaultEvents, n_devices: int) -> FaultArrays:
+        """View ``events`` for the kernel; stuck-sensor holds are written back into them."""
+        return cls(
+            events.kind,
+            events.start_s,
+            events.end_s,
+            events.severity,
+            events.channel,
+            events.hold,
+            events.pointers(n_devices),
+        )
+
+    @classmethod
+    def empty(cls, n_devices: int) -> FaultArrays:
+        """No faults."""
+        return cls.of(FaultEvents(), n_devices)

@@ -28,6 +28,7 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -35,7 +36,7 @@ from numba import njit, prange
 
 from modax.schema import pooled_array
 from simulator._electrical import STEP_S
-from simulator._faults import FaultEvents, overlapping
+from simulator._faults import FaultArrays, overlapping
 from simulator._load import PROFILE_START_STOP
 from simulator._params import (
     N_PARAMS,
@@ -143,36 +144,6 @@ def initial_state(params: np.ndarray) -> np.ndarray:
     state[:, S_FLAGS] = -1.0
     state[:, S_LAST_EMIT] = -1e15
     return state
-
-
-class FaultArrays(NamedTuple):
-    """The fault event table as the kernel takes it (sorted by device, with CSR pointers)."""
-
-    kind: np.ndarray
-    start_s: np.ndarray
-    end_s: np.ndarray
-    severity: np.ndarray
-    channel: np.ndarray
-    hold: np.ndarray
-    pointers: np.ndarray
-
-    @classmethod
-    def of(cls, events: FaultEvents, n_devices: int) -> FaultArrays:
-        """View ``events`` for the kernel; stuck-sensor holds are written back into them."""
-        return cls(
-            events.kind,
-            events.start_s,
-            events.end_s,
-            events.severity,
-            events.channel,
-            events.hold,
-            events.pointers(n_devices),
-        )
-
-    @classmethod
-    def empty(cls, n_devices: int) -> FaultArrays:
-        """No faults."""
-        return cls.of(FaultEvents(), n_devices)
 
 
 class ChunkBuffers(NamedTuple):
@@ -404,7 +375,7 @@ def run_chunk(
     acceleration: float,
     replace_after_s: float,
     out: ChunkBuffers,
-    kernel: object = simulate_chunk,
+    kernel: Callable[..., None] = simulate_chunk,
 ) -> None:
     """Run :func:`simulate_chunk` (or its reference twin ``simulate_chunk.py_func``) on buffers."""
     if k0 % TELEMETRY_EVERY or n_steps % TELEMETRY_EVERY:

@@ -21,7 +21,7 @@ from numba import njit
 
 from modax.schema import DEFAULT_SAFETY
 from simulator._electrical import STEP_S, phase_currents
-from simulator._faults import apply_sensor_faults, process_modifiers
+from simulator._faults import FaultArrays, apply_sensor_faults, process_modifiers
 from simulator._load import load_fraction
 from simulator._noise import normal_pair
 from simulator._params import (
@@ -127,7 +127,7 @@ _S_CURRENTS, _S_TEMPERATURES, _S_MACHINE_XY, _S_MACHINE_Z, _S_VIBRATION_YZ = ran
 
 @njit(cache=True, inline="always")
 def process_faults(
-    faults: tuple,
+    faults: FaultArrays,
     devices: np.ndarray,
     pointers: np.ndarray,
     events: np.ndarray,
@@ -136,7 +136,7 @@ def process_faults(
 ) -> None:
     """Process-fault modifiers at ``t`` of the block's ``devices`` into ``mods`` (scalar pass).
 
-    ``faults`` is the kernel's :class:`~simulator._kernel.FaultArrays`; device ``devices[n]``
+    ``faults`` is the kernel's :class:`~simulator._faults.FaultArrays`; device ``devices[n]``
     has the events ``events[pointers[n]:pointers[n + 1]]``.
     """
     for n in range(len(devices)):
@@ -394,7 +394,7 @@ def vibration(
 
 @njit(cache=True, inline="always")
 def sensor_faults(
-    faults: tuple,
+    faults: FaultArrays,
     devices: np.ndarray,
     pointers: np.ndarray,
     events: np.ndarray,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,10 +87,10 @@ _ADVICE: dict[str, tuple[str, str]] = {
 }
 
 
-def _advice(code: str, evidence: dict[str, float | str], **fields: str) -> Recommendation:
+def _advice(code: str, evidence: Mapping[str, float | str], **fields: str) -> Recommendation:
     """The advice ``code`` (see :data:`_ADVICE`) with its evidence; ``fields`` fill its text."""
     severity, message = _ADVICE[code]
-    return Recommendation(code, message.format(**fields), severity, evidence)
+    return Recommendation(code, message.format(**fields), severity, dict(evidence))
 
 
 def _over(
