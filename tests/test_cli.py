@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 from modax.pipeline import Pipeline
 
 NOW = 1_763_900_000_000
+ENV = dict(os.environ)
+RETENTION = "MODAX_VACUUM_RETENTION_H"
 
 
 def modax(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -85,7 +88,13 @@ def test_compact_and_retention(filled_lake):
     files_before = len(list((filled_lake / "telemetry").rglob("*.parquet")))
     proc = modax("compact", "telemetry", "--lake", str(filled_lake))
     assert proc.returncode == 0, proc.stderr
-    assert len(list((filled_lake / "telemetry").rglob("*.parquet"))) < files_before
+    assert "0 deleted" in proc.stdout  # replaced files stay 7 days for readers
+    assert len(list((filled_lake / "telemetry").rglob("*.parquet"))) == files_before + 1
+    proc = modax("compact", "--vacuum-retention-h", "0", "--lake", str(filled_lake))
+    assert f"telemetry: 0 files → 0, {files_before} deleted" in proc.stdout
+    assert len(list((filled_lake / "telemetry").rglob("*.parquet"))) == 1
+    bad = modax("compact", "--lake", str(filled_lake), env=ENV | {RETENTION: "week"})
+    assert bad.returncode == 3 and "MODAX_VACUUM_RETENTION_H='week'" in bad.stderr
     assert modax("compact", "nosuch", "--lake", str(filled_lake)).returncode == 1
     proc = modax("retention", "--days", "0", "--lake", str(filled_lake))
     assert proc.returncode == 0

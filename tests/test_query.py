@@ -12,9 +12,11 @@ import modax
 from modax.lake import Lake
 from modax.testing import wait_for
 
+TS = pa.timestamp("ms", tz="UTC")
+
 
 def batch(k: int, n: int = 100) -> pa.Table:
-    ts = pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * n, pa.timestamp("ms", tz="UTC"))
+    ts = pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * n, TS)
     return pa.table({"ts": ts, "batch": [k] * n, "value": list(range(n))})
 
 
@@ -29,6 +31,23 @@ def test_views_follow_refresh(lake_dir):
     assert con.sql("select count(*) from readings").fetchall() == [(100,)]
     assert con.refresh() == ["other", "readings"]
     assert con.sql("select count(*) from readings").fetchall() == [(200,)]
+
+
+def test_a_held_snapshot_keeps_working_while_compaction_and_retention_run(lake_dir):
+    lake = Lake(lake_dir)
+    for k in range(4):
+        lake.append("readings", batch(k))
+    old = datetime(2025, 1, 1, tzinfo=UTC)
+    lake.append("readings", batch(9).set_column(0, "ts", pa.array([old] * 100, TS)))
+    con = modax.connect(lake_dir)
+    count = "select count(*) from readings"
+    assert con.sql(count).fetchall() == [(500,)]
+    assert lake.compact("readings")["files_removed"] == 4
+    assert lake.retain(days=30, now=datetime(2026, 1, 2, tzinfo=UTC)) == {"readings": 100}
+    assert con.sql(count).fetchall() == [(500,)]  # the snapshot it holds, files still there
+    assert con.execute("select sum(value) from readings").fetchall() == [(5 * 4950,)]
+    con.refresh()
+    assert con.sql(count).fetchall() == [(400,)]
 
 
 def test_timestamps_are_utc(lake_dir):

@@ -54,9 +54,11 @@ def test_round_trip_time_travel_compact_and_vacuum(s3_lake: str):
     before = data_files(lake, "telemetry")
     assert len(before) == 3
 
-    metrics = lake.compact("telemetry")
+    assert lake.compact("telemetry")["files_deleted"] == 0  # kept for readers (7 days)
+    assert set(before) < set(data_files(lake, "telemetry"))
+    metrics = lake.compact("telemetry", retention_hours=0)
 
-    assert metrics == {"files_added": 1, "files_removed": 3, "files_deleted": 3}
+    assert metrics == {"files_added": 0, "files_removed": 0, "files_deleted": 3}
     after = data_files(lake, "telemetry")
     assert len(after) == 1 and not set(after) & set(before)
     assert sorted(lake.read("telemetry")["seq"].to_pylist()) == list(range(30))
@@ -136,9 +138,10 @@ def test_every_command_works_on_s3(s3_lake: str, monkeypatch: pytest.MonkeyPatch
     assert json.loads(_cli("query", count, "--format", "json")) == [{"n": 150 + 60}]
     lake = Lake(s3_lake)
     files_before = len(data_files(lake, "telemetry"))
-    assert "telemetry: " in _cli("compact", "telemetry")
+    assert "telemetry: " in _cli("compact", "telemetry", "--vacuum-retention-h", "0")
     assert len(data_files(lake, "telemetry")) == 2 < files_before  # one file per date left
     assert "telemetry: 150 rows deleted" in _cli("retention", "--days", "1")
+    assert len(data_files(lake, "telemetry")) == 2  # the old date's file, kept for readers
     assert json.loads(_cli("query", count, "--format", "json")) == [{"n": 60}]
 
     exported = tmp_path / "lake.duckdb"
@@ -162,7 +165,7 @@ def test_retained_rows_are_gone_from_the_bucket(s3_lake: str):
     lake = Lake(s3_lake)
     lake.append("telemetry", readings("m-1", 0, 4, day=datetime(2026, 1, 1, tzinfo=UTC)))
     lake.append("telemetry", readings("m-1", 4, 4, day=datetime(2026, 1, 9, tzinfo=UTC)))
-    deleted = lake.retain(3, now=datetime(2026, 1, 10, tzinfo=UTC))
+    deleted = lake.retain(3, now=datetime(2026, 1, 10, tzinfo=UTC), retention_hours=0)
     assert deleted == {"telemetry": 4}
     files = data_files(lake, "telemetry")
     assert files and all("date=2026-01-09" in f for f in files)

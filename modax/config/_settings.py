@@ -14,6 +14,7 @@ variable                      meaning                                         de
 ``MODAX_MQTT_KEY_FILE``       client key for ``mqtts://``                     none
 ``MODAX_LOG_FORMAT``          ``text`` or ``json``                            ``text``
 ``MODAX_LOG_LEVEL``           ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``      ``INFO``
+``MODAX_VACUUM_RETENTION_H``  hours a replaced lake file is kept for readers  ``168`` (7 days)
 ============================  ==============================================  =====================
 """
 
@@ -28,11 +29,47 @@ from urllib.parse import urlsplit
 from modax._errors import ConfigError
 from modax.config._storage import storage_options
 
-__all__ = ["BrokerURL", "ConfigError", "Settings", "load_settings", "parse_broker_url"]
+__all__ = [
+    "DEFAULT_VACUUM_RETENTION_H",
+    "BrokerURL",
+    "ConfigError",
+    "Settings",
+    "load_settings",
+    "parse_broker_url",
+    "parse_hours",
+]
 
 _SECRETS = frozenset({"mqtt_password"})
 _LOG_FORMATS = ("text", "json")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: Delta Lake's own default for ``delta.deletedFileRetentionDuration``: 7 days.
+DEFAULT_VACUUM_RETENTION_H = 168
+
+
+def parse_hours(raw: str | int, *, name: str = "MODAX_VACUUM_RETENTION_H") -> int:
+    """A whole number of hours, 0 or more (``raw`` as text from the environment, or a number).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``name`` and saying what a valid value looks like.
+
+    Examples
+    --------
+    >>> parse_hours("24")
+    24
+    """
+    try:
+        hours = int(str(raw).strip())
+    except ValueError:
+        hours = -1
+    if hours < 0:
+        raise ConfigError(
+            f"{name}={raw!r}: must be a whole number of hours, 0 or more, e.g. 168 (7 days, "
+            "Delta's default): files replaced by compaction or retention stay that long for "
+            "readers still on an older snapshot"
+        )
+    return hours
 
 
 @dataclass(frozen=True)
@@ -100,13 +137,14 @@ class Settings:
     mqtt_key_file: str | None = None
     log_format: str = "text"
     log_level: str = "INFO"
+    vacuum_retention_h: int = DEFAULT_VACUUM_RETENTION_H
 
     @property
     def broker_url(self) -> BrokerURL:
         """``broker`` parsed."""
         return parse_broker_url(self.broker)
 
-    def with_overrides(self, **overrides: str | None) -> Settings:
+    def with_overrides(self, **overrides: str | int | None) -> Settings:
         """Return a copy where every non-``None`` override (e.g. a CLI flag) wins, validated."""
         changed = replace(self, **{k: v for k, v in overrides.items() if v is not None})
         changed.validate()
@@ -122,6 +160,7 @@ class Settings:
             raise ConfigError(f"MODAX_LOG_FORMAT={self.log_format!r}: use one of {_LOG_FORMATS}")
         if self.log_level not in _LOG_LEVELS:
             raise ConfigError(f"MODAX_LOG_LEVEL={self.log_level!r}: use one of {_LOG_LEVELS}")
+        parse_hours(self.vacuum_retention_h)
         if (self.mqtt_password is None) != (self.mqtt_username is None):
             raise ConfigError(
                 "MODAX_MQTT_USERNAME and MODAX_MQTT_PASSWORD must be set together (or neither)"
@@ -135,7 +174,7 @@ class Settings:
                 "MODAX_MQTT_CERT_FILE and MODAX_MQTT_KEY_FILE must be set together (or neither)"
             )
 
-    def masked(self) -> dict[str, str | None]:
+    def masked(self) -> dict[str, str | int | None]:
         """The settings as a dict with secrets replaced by ``***`` (safe to print or log)."""
         return {
             f.name: (
@@ -159,6 +198,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raw = env.get(f"MODAX_{f.name.upper()}")
         if raw is not None and raw != "":
             values[f.name] = raw.upper() if f.name == "log_level" else raw
+    if "vacuum_retention_h" in values:
+        values["vacuum_retention_h"] = parse_hours(values["vacuum_retention_h"])
     settings = Settings(**values)
     settings.validate()
     return settings

@@ -26,7 +26,7 @@ import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
-from modax.config import is_uri, load_settings
+from modax.config import is_uri, load_settings, parse_hours
 from modax.config import storage_options as env_storage_options
 from modax.lake._filesystem import arrow_filesystem
 
@@ -65,6 +65,9 @@ class Lake:
     storage_options : mapping, optional
         deltalake/object_store options for object-store roots (endpoint, region, ...), over the
         ones :func:`modax.config.storage_options` reads from the ``AWS_*`` variables.
+    vacuum_retention_hours : int, optional
+        Hours a file replaced by compaction or retention stays on storage for readers still on
+        an older snapshot; ``None`` reads ``MODAX_VACUUM_RETENTION_H`` (default 168, 7 days).
 
     Examples
     --------
@@ -79,9 +82,17 @@ class Lake:
     """
 
     def __init__(
-        self, root: str | Path | None = None, storage_options: Mapping[str, str] | None = None
+        self,
+        root: str | Path | None = None,
+        storage_options: Mapping[str, str] | None = None,
+        vacuum_retention_hours: int | None = None,
     ) -> None:
         raw = str(root) if root is not None else load_settings().lake
+        self._vacuum_retention_hours = (
+            None
+            if vacuum_retention_hours is None
+            else parse_hours(vacuum_retention_hours, name="vacuum_retention_hours")
+        )
         self.root = raw.rstrip("/") if is_uri(raw) else str(Path(raw).resolve())
         explicit = dict(storage_options or {})
         self.storage_options = {
@@ -228,25 +239,60 @@ class Lake:
         """The table's commits, newest first."""
         return self._table(name).history()
 
-    def compact(self, name: str) -> dict[str, Any]:
-        """Rewrite small files into larger ones (same rows), then drop the old files from disk.
+    @property
+    def vacuum_retention_hours(self) -> int:
+        """Hours a replaced file stays for older snapshots (``MODAX_VACUUM_RETENTION_H``)."""
+        if self._vacuum_retention_hours is None:
+            self._vacuum_retention_hours = load_settings().vacuum_retention_h
+        return self._vacuum_retention_hours
+
+    def vacuum(self, name: str, retention_hours: int | None = None) -> list[str]:
+        """Delete files the table stopped using more than ``retention_hours`` hours ago.
+
+        A reader's snapshot (a :func:`modax.connect` view, a Dask graph) keeps working for that
+        long after compaction or retention replaced its files.
+
+        Parameters
+        ----------
+        retention_hours : int, optional
+            ``None`` uses :attr:`vacuum_retention_hours`; 0 deletes every replaced file now.
+
+        Returns
+        -------
+        list of str
+            The files deleted, relative to the table.
+        """
+        hours = self.vacuum_retention_hours if retention_hours is None else retention_hours
+        return self._table(name).vacuum(
+            retention_hours=parse_hours(hours, name="retention_hours"),
+            enforce_retention_duration=False,
+            dry_run=False,
+        )
+
+    def compact(self, name: str, retention_hours: int | None = None) -> dict[str, Any]:
+        """Rewrite small files into larger ones (same rows), then :meth:`vacuum`.
 
         Returns
         -------
         dict
-            ``files_added``, ``files_removed``, ``files_deleted`` (vacuumed).
+            ``files_added``, ``files_removed``, ``files_deleted`` (vacuumed: replaced more than
+            ``retention_hours`` ago, by this compaction or an earlier one).
         """
-        table = self._table(name)
-        metrics = table.optimize.compact()
-        deleted = table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+        metrics = self._table(name).optimize.compact()
+        deleted = self.vacuum(name, retention_hours)
         return {
             "files_added": metrics["numFilesAdded"],
             "files_removed": metrics["numFilesRemoved"],
             "files_deleted": len(deleted),
         }
 
-    def retain(self, days: int, now: datetime | None = None) -> dict[str, int]:
+    def retain(
+        self, days: int, now: datetime | None = None, retention_hours: int | None = None
+    ) -> dict[str, int]:
         """Delete rows of every table whose ``date`` is more than ``days`` days before ``now``.
+
+        Their files leave storage at the :meth:`vacuum` that follows, once no snapshot younger
+        than ``retention_hours`` needs them.
 
         Returns
         -------
@@ -259,8 +305,7 @@ class Lake:
         cutoff: date = today - timedelta(days=days)
         deleted = {}
         for name in self.tables():
-            table = self._table(name)
-            metrics = table.delete(f"date < '{cutoff.isoformat()}'")
-            table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+            metrics = self._table(name).delete(f"date < '{cutoff.isoformat()}'")
+            self.vacuum(name, retention_hours)
             deleted[name] = int(metrics.get("num_deleted_rows", 0))
         return deleted
