@@ -6,7 +6,7 @@ an object-store URI), :func:`connect` gives a DuckDB connection with a view per 
 as Dask DataFrames (the ``scale`` extra).
 """
 
-from modax.lake._connect import LakeConnection, connect
+from modax.lake._connect import LakeConnection, LakeResult, connect
 from modax.lake._delta import DATE_SOURCES, Lake, LakeError
 from modax.lake._export import export_duckdb
 from modax.lake._filesystem import arrow_filesystem
@@ -16,6 +16,7 @@ __all__ = [
     "Lake",
     "LakeConnection",
     "LakeError",
+    "LakeResult",
     "arrow_filesystem",
     "connect",
     "export_duckdb",
