@@ -24,8 +24,8 @@ def modax(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture
-def filled_lake(lake_dir: Path) -> Path:
+def fill_lake(lake_dir: Path) -> Path:
+    """A ``telemetry`` table of 30 readings of two devices in three commits (versions 0-2)."""
     pipeline = Pipeline(lake_dir)
     for batch in range(3):
         payloads = [
@@ -45,6 +45,11 @@ def filled_lake(lake_dir: Path) -> Path:
             [f"modax/devices/m{i % 2}/telemetry" for i in range(10)], payloads, [NOW] * 10
         )
     return lake_dir
+
+
+@pytest.fixture
+def filled_lake(lake_dir: Path) -> Path:
+    return fill_lake(lake_dir)
 
 
 def test_query_formats(filled_lake):

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import modax
 from modax.cli import app
-from modax.lake import Lake, arrow_filesystem
+from modax.lake import CorruptTableError, Damage, Lake, arrow_filesystem
 from simulator import Fleet
 
 DAY = datetime(2026, 3, 1, tzinfo=UTC)
@@ -170,3 +170,24 @@ def test_retained_rows_are_gone_from_the_bucket(s3_lake: str):
     files = data_files(lake, "telemetry")
     assert files and all("date=2026-01-09" in f for f in files)
     assert pc.min(lake.read("telemetry")["seq"]).as_py() == 4
+
+
+def test_a_damaged_last_commit_in_the_bucket_is_found_and_moved_aside(s3_lake: str):
+    lake = Lake(s3_lake)
+    for batch in range(3):
+        lake.append("telemetry", readings("m-1", batch * 10, 10))
+    bucket = arrow_filesystem(s3_lake, lake.storage_options)
+    last = "telemetry/_delta_log/00000000000000000002.json"
+    with bucket.open_output_stream(last) as stream:
+        stream.write(b"")
+    damaged = Lake(s3_lake)
+    with pytest.raises(CorruptTableError, match=f"{s3_lake}/{last} is empty"):
+        damaged.append("telemetry", readings("m-1", 30, 10))
+    (problem,) = damaged.check()
+    assert problem.damage is Damage.last_commit
+    assert "is one version back" in damaged.repair(problem)
+    assert damaged.check() == []
+    assert damaged.append("telemetry", readings("m-1", 30, 10)) == 2
+    assert sorted(damaged.read("telemetry")["seq"].to_pylist()) == [*range(20), *range(30, 40)]
+    moved = bucket.get_file_info(pafs.FileSelector("telemetry/_repair"))
+    assert [info.size for info in moved] == [0]

@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,21 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from modax.config import is_uri, load_settings, parse_hours
 from modax.config import storage_options as env_storage_options
 from modax.lake._filesystem import arrow_filesystem
+from modax.lake._log import (
+    Damage,
+    Problem,
+    commit_problem,
+    log_problems,
+    missing_data_files,
+    move_aside,
+)
 
-__all__ = ["DATE_SOURCES", "Lake", "LakeError"]
+__all__ = ["DATE_SOURCES", "CorruptTableError", "Lake", "LakeError"]
 
 #: Columns the ``date`` partition is derived from, in order of preference (first one present).
 DATE_SOURCES = ("ts", "window_start", "start_ts", "received_at")
@@ -39,6 +48,20 @@ _COMMIT_RETRIES = 8
 
 class LakeError(RuntimeError):
     """A lake operation failed; the message names the table and the cause."""
+
+
+class CorruptTableError(LakeError):
+    """A file of a table is damaged: the operation stopped before reading or writing the table.
+
+    Attributes
+    ----------
+    problem : Problem
+        The table, the file, what is wrong and what ``modax lake repair`` does about it.
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message())
+        self.problem = problem
 
 
 def _with_date(table: pa.Table) -> pa.Table:
@@ -100,6 +123,7 @@ class Lake:
             **explicit,
         }
         self._handles: dict[str, DeltaTable] = {}
+        self._checked: dict[str, int] = {}
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -118,14 +142,130 @@ class Lake:
         if table is None:
             table = self._handles[name] = self._table(name)
         else:
-            table.update_incremental()
+            with self._log_errors(name):
+                table.update_incremental()
+            self._check_newest(name, table)
         return table
 
     def _table(self, name: str) -> DeltaTable:
+        """A fresh handle on the table's newest snapshot, its newest commit checked."""
         try:
-            return DeltaTable(self.table_uri(name), storage_options=self.storage_options or None)
+            with self._log_errors(name):
+                table = DeltaTable(
+                    self.table_uri(name), storage_options=self.storage_options or None
+                )
         except TableNotFoundError:
             raise LakeError(f"lake {self.root} has no table {name!r}") from None
+        self._check_newest(name, table)
+        return table
+
+    @contextmanager
+    def _log_errors(self, name: str) -> Iterator[None]:
+        """Turn deltalake's failure to read a table's log into one line naming the file."""
+        try:
+            yield
+        except (CommitFailedError, TableNotFoundError):
+            raise
+        except DeltaError as exc:
+            problems = self.check(name)
+            if problems:
+                raise CorruptTableError(problems[0]) from None
+            cause = str(exc).strip().splitlines()[0]
+            raise LakeError(
+                f"table {name!r} in {self.root}: deltalake cannot read its log ({cause}); "
+                "run `modax lake check`"
+            ) from None
+
+    def _check_newest(self, name: str, table: DeltaTable) -> None:
+        """Refuse a snapshot whose newest commit file is empty or garbled.
+
+        deltalake reads a commit of zero bytes as one without actions: its rows would vanish and
+        the next write would go on top.
+        """
+        version = table.version()
+        if self._checked.get(name) == version:
+            return
+        store = arrow_filesystem(self.root, self.storage_options)
+        if store is not None:
+            problem = commit_problem(store, self.root, name, version, last=True)
+            if problem is not None:
+                self._handles.pop(name, None)
+                raise CorruptTableError(problem)
+        self._checked[name] = version
+
+    def check(self, name: str | None = None) -> list[Problem]:
+        """Damaged files of table ``name`` (or of every table).
+
+        Unreadable commits after the last checkpoint (those a reader replays), or else the data
+        files of the newest snapshot missing from storage. Local and ``s3://`` lakes are checked;
+        other schemes report only what deltalake finds.
+
+        Returns
+        -------
+        list of Problem
+            Empty when every table reads whole.
+        """
+        names = [name] if name is not None else self.tables()
+        store = arrow_filesystem(self.root, self.storage_options)
+        problems: list[Problem] = []
+        for table in names:
+            found = [] if store is None else log_problems(store, self.root, table)
+            if not found:
+                try:
+                    snapshot = DeltaTable(
+                        self.table_uri(table), storage_options=self.storage_options or None
+                    )
+                except DeltaError as exc:
+                    cause = str(exc).strip().splitlines()[0]
+                    log = f"{self.table_uri(table)}/_delta_log"
+                    found = [
+                        Problem(table, log, f"cannot be read ({cause})", Damage.unreadable_log)
+                    ]
+                else:
+                    if store is not None:
+                        files = pa.table(snapshot.get_add_actions())["path"].to_pylist()
+                        found = missing_data_files(store, self.root, table, files)
+            problems.extend(found)
+        return problems
+
+    def repair(self, problem: Problem) -> str:
+        """Fix what ``modax lake repair`` can fix, and say what was done.
+
+        A damaged last commit is moved into the table's ``_repair`` folder (the table steps back
+        one version; the rows that commit added are no longer in the table, their files stay on
+        storage). Data files missing from storage are dropped from the table (a Delta ``FSCK``
+        commit: their rows are lost already).
+
+        Returns
+        -------
+        str
+            One line: what was done.
+
+        Raises
+        ------
+        LakeError
+            When the damage needs a hand (an earlier commit, an unreadable log).
+        """
+        store = arrow_filesystem(self.root, self.storage_options)
+        with self._lock:
+            self._handles.pop(problem.table, None)
+            self._checked.pop(problem.table, None)
+            if problem.damage is Damage.last_commit and store is not None:
+                try:
+                    moved = move_aside(store, self.root, problem, datetime.now(UTC))
+                except ValueError as exc:
+                    raise LakeError(str(exc)) from None
+                return (
+                    f"moved {problem.file} to {moved}: table {problem.table!r} is one version back"
+                )
+            if problem.damage is Damage.missing_data_file:
+                table = DeltaTable(
+                    self.table_uri(problem.table), storage_options=self.storage_options or None
+                )
+                metrics = table.repair(dry_run=False)
+                dropped = len(metrics.get("files_removed", []))
+                return f"dropped {dropped} missing data files from table {problem.table!r}"
+        raise LakeError(f"{problem}: cannot be repaired here; {problem.action}")
 
     def exists(self, name: str) -> bool:
         """Whether table ``name`` exists."""
@@ -184,6 +324,8 @@ class Lake:
         delay = 0.05
         with self._lock:
             handle = self._handles.get(name)
+            if handle is None and self.exists(name):
+                handle = self._current(name)  # never write on top of a log it cannot read
             for attempt in range(_COMMIT_RETRIES):
                 try:
                     if handle is None:
@@ -203,7 +345,7 @@ class Lake:
                     time.sleep(delay)
                     delay *= 2
                     if handle is not None:
-                        handle.update_incremental()
+                        self._current(name)
             return self._current(name).version()
 
     def dataset(self, name: str, version: int | None = None) -> ds.Dataset:
