@@ -72,6 +72,17 @@ def test_a_snapshot_whose_files_were_vacuumed_refreshes_itself_and_runs_again(la
     assert con.tables == ["readings"]
 
 
+def test_queries_still_read_the_callers_python_variables(lake_dir):
+    Lake(lake_dir).append("readings", batch(0))
+    con = modax.connect(lake_dir)
+    limits = pa.table({"batch": [0], "limit_value": [10]})  # noqa: F841  (DuckDB reads it)
+    joined = "select count(*) from readings join limits using (batch) where value < limit_value"
+    assert con.sql(joined).fetchall() == [(10,)]
+    assert con.execute(joined).fetchall() == [(10,)]
+    relation = con.sql("select * from limits")  # noqa: F841  (DuckDB reads it)
+    assert con.sql("select count(*) from relation").fetchall() == [(1,)]
+
+
 def test_a_data_file_missing_from_the_newest_snapshot_is_one_clear_error(lake_dir):
     lake = Lake(lake_dir)
     lake.append("readings", batch(0))

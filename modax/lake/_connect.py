@@ -13,8 +13,12 @@ by default), so a held snapshot keeps working that long. When a file of it has g
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
+from functools import partial
+from itertools import chain
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import duckdb
@@ -29,6 +33,26 @@ T = TypeVar("T")
 _VANISHED = re.compile(
     r"registered as '(?P<table>[^']+)' failed: .*'(?P<file>[^']+)'\. Detail: \[errno 2\]", re.S
 )
+
+
+_CALL = compile("__modax_call__(*__modax_args__)", "<modax.lake.connect>", "eval")
+
+
+def _as_if_from(frame: FrameType, method: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """``method(*args)``, called as if from ``frame``.
+
+    DuckDB's replacement scans read the Python variables a query names (a DataFrame, an Arrow
+    table, a relation) from the frame that calls ``sql``/``execute`` only; a wrapper would hide the
+    user's. A :class:`LakeResult` among them is shown to DuckDB as the relation it wraps.
+    """
+    variables = chain(frame.f_globals.items(), frame.f_locals.items())
+    scope = {
+        **{k: v._target for k, v in variables if isinstance(v, LakeResult)},
+        **{k: v for k, v in frame.f_locals.items() if not isinstance(v, LakeResult)},
+        "__modax_call__": method,
+        "__modax_args__": args,
+    }
+    return lambda: eval(_CALL, frame.f_globals, scope)
 
 
 class LakeResult:
@@ -121,13 +145,16 @@ class LakeConnection:
             self.duckdb.register(name, self.lake.dataset(name))
         return list(self.tables)
 
-    def sql(self, query: str, **kwargs: Any) -> LakeResult:
+    def sql(self, query: str, alias: str = "", params: object = None) -> LakeResult:
         """``duckdb.sql`` over the views, refreshed and run again once if a file vanished."""
-        return LakeResult(self, lambda: self.duckdb.sql(query, **kwargs))
+        caller = sys._getframe(1)
+        method = partial(self.duckdb.sql, alias=alias, params=params)
+        return LakeResult(self, _as_if_from(caller, method, query))
 
     def execute(self, query: str, parameters: object = None) -> LakeResult:
         """``duckdb.execute`` over the views, refreshed and run again once if a file vanished."""
-        return LakeResult(self, lambda: self.duckdb.execute(query, parameters))
+        caller = sys._getframe(1)
+        return LakeResult(self, _as_if_from(caller, self.duckdb.execute, query, parameters))
 
     def _retried(self, action: Callable[[], T], rebuild: Callable[[], None] | None = None) -> T:
         """Run ``action``; if a snapshot file has gone, refresh, ``rebuild`` and run it again.
