@@ -402,14 +402,23 @@ class Lake:
         Returns
         -------
         list of str
-            The files deleted, relative to the table.
+            The files deleted, relative to the table (deltalake lists again every replaced file
+            older than the window, also those an earlier vacuum deleted: those are left out).
         """
         hours = self.vacuum_retention_hours if retention_hours is None else retention_hours
-        return self._table(name).vacuum(
-            retention_hours=parse_hours(hours, name="retention_hours"),
-            enforce_retention_duration=False,
-            dry_run=False,
-        )
+        options = {
+            "retention_hours": parse_hours(hours, name="retention_hours"),
+            "enforce_retention_duration": False,
+        }
+        table = self._table(name)
+        prefix = f"{self.table_uri(name)}/"
+        due = [path.removeprefix(prefix) for path in table.vacuum(dry_run=True, **options)]
+        store = arrow_filesystem(self.table_uri(name), self.storage_options)
+        if store is not None and due:
+            found = store.get_file_info(due)
+            due = [f.path for f in found if f.type != pafs.FileType.NotFound]
+        table.vacuum(dry_run=False, **options)
+        return due
 
     def compact(self, name: str, retention_hours: int | None = None) -> dict[str, Any]:
         """Rewrite small files into larger ones (same rows), then :meth:`vacuum`.
