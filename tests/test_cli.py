@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 from modax.pipeline import Pipeline
 
 NOW = 1_763_900_000_000
+ENV = dict(os.environ)
+RETENTION = "MODAX_VACUUM_RETENTION_H"
 
 
 def modax(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -21,8 +24,8 @@ def modax(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture
-def filled_lake(lake_dir: Path) -> Path:
+def fill_lake(lake_dir: Path) -> Path:
+    """A ``telemetry`` table of 30 readings of two devices in three commits (versions 0-2)."""
     pipeline = Pipeline(lake_dir)
     for batch in range(3):
         payloads = [
@@ -42,6 +45,11 @@ def filled_lake(lake_dir: Path) -> Path:
             [f"modax/devices/m{i % 2}/telemetry" for i in range(10)], payloads, [NOW] * 10
         )
     return lake_dir
+
+
+@pytest.fixture
+def filled_lake(lake_dir: Path) -> Path:
+    return fill_lake(lake_dir)
 
 
 def test_query_formats(filled_lake):
@@ -85,7 +93,13 @@ def test_compact_and_retention(filled_lake):
     files_before = len(list((filled_lake / "telemetry").rglob("*.parquet")))
     proc = modax("compact", "telemetry", "--lake", str(filled_lake))
     assert proc.returncode == 0, proc.stderr
-    assert len(list((filled_lake / "telemetry").rglob("*.parquet"))) < files_before
+    assert "0 deleted" in proc.stdout  # replaced files stay 7 days for readers
+    assert len(list((filled_lake / "telemetry").rglob("*.parquet"))) == files_before + 1
+    proc = modax("compact", "--vacuum-retention-h", "0", "--lake", str(filled_lake))
+    assert f"telemetry: 0 files → 0, {files_before} deleted" in proc.stdout
+    assert len(list((filled_lake / "telemetry").rglob("*.parquet"))) == 1
+    bad = modax("compact", "--lake", str(filled_lake), env=ENV | {RETENTION: "week"})
+    assert bad.returncode == 3 and "MODAX_VACUUM_RETENTION_H='week'" in bad.stderr
     assert modax("compact", "nosuch", "--lake", str(filled_lake)).returncode == 1
     proc = modax("retention", "--days", "0", "--lake", str(filled_lake))
     assert proc.returncode == 0

@@ -11,6 +11,8 @@ def test_defaults():
     s = load_settings({})
     assert (s.lake, s.broker, s.log_format) == ("data/lake", "mqtt://localhost:1883", "text")
     assert str(s.broker_url) == "mqtt://localhost:1883"
+    assert s.vacuum_retention_h == 168
+    assert load_settings({"MODAX_VACUUM_RETENTION_H": "24"}).vacuum_retention_h == 24
 
 
 def test_environment_overrides_and_cli_overrides_win():
@@ -35,6 +37,8 @@ def test_environment_overrides_and_cli_overrides_win():
         ({"MODAX_MAX_CLOCK_SKEW_S": "-5"}, "MODAX_MAX_CLOCK_SKEW_S"),
         ({"MODAX_MAX_CLOCK_SKEW_S": "inf"}, "MODAX_MAX_CLOCK_SKEW_S"),
         ({"MODAX_MAX_CLOCK_SKEW_S": "nan"}, "MODAX_MAX_CLOCK_SKEW_S"),
+        ({"MODAX_VACUUM_RETENTION_H": "7d"}, "MODAX_VACUUM_RETENTION_H='7d': must be a whole"),
+        ({"MODAX_VACUUM_RETENTION_H": "-1"}, "MODAX_VACUUM_RETENTION_H='-1': must be a whole"),
     ],
 )
 def test_invalid_settings_name_the_variable(env, names):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
+from modax.config import ConfigError
 from modax.lake import Lake, LakeError
 
 
@@ -59,10 +60,26 @@ def test_compact_keeps_rows_and_reduces_files(lake_dir):
         lake.append("t", readings(start, 2, value=i))
     before = sorted(lake.read("t")["value"].to_pylist())
     metrics = lake.compact("t")
-    assert metrics["files_removed"] == 5
-    assert metrics["files_added"] == 1
+    assert (metrics["files_removed"], metrics["files_added"], metrics["files_deleted"]) == (5, 1, 0)
     assert sorted(lake.read("t")["value"].to_pylist()) == before
+    assert len(list((lake_dir / "t").rglob("*.parquet"))) == 6  # replaced files kept 7 days
+    assert len(lake.vacuum("t", retention_hours=0)) == 5
     assert len(list((lake_dir / "t").rglob("*.parquet"))) == 1
+    assert sorted(lake.read("t")["value"].to_pylist()) == before
+
+
+def test_vacuum_keeps_replaced_files_for_the_configured_window(lake_dir, monkeypatch):
+    assert Lake(lake_dir).vacuum_retention_hours == 168
+    monkeypatch.setenv("MODAX_VACUUM_RETENTION_H", "0")
+    lake = Lake(lake_dir)
+    assert lake.vacuum_retention_hours == 0
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(3):
+        lake.append("t", readings(start, 2, value=i))
+    assert lake.compact("t")["files_deleted"] == 3
+    assert Lake(lake_dir, vacuum_retention_hours=24).vacuum_retention_hours == 24
+    with pytest.raises(ConfigError, match="vacuum_retention_hours=-1: must be a whole number"):
+        Lake(lake_dir, vacuum_retention_hours=-1)
 
 
 def test_retention_deletes_only_old_dates(lake_dir):
@@ -72,6 +89,9 @@ def test_retention_deletes_only_old_dates(lake_dir):
     lake.append("t", readings(now - timedelta(days=1), 1))
     assert lake.retain(days=3, now=now) == {"t": 1}
     assert [d.isoformat() for d in lake.read("t")["date"].to_pylist()] == ["2026-06-29"]
+    assert (lake_dir / "t" / "date=2026-06-20").exists()  # for readers, until the window ends
+    lake.retain(days=3, now=now, retention_hours=0)
+    assert not list((lake_dir / "t" / "date=2026-06-20").glob("*.parquet"))
 
 
 def test_concurrent_appends_lose_nothing(lake_dir):

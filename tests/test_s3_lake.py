@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import modax
 from modax.cli import app
-from modax.lake import Lake, arrow_filesystem
+from modax.lake import CorruptTableError, Damage, Lake, arrow_filesystem
 from simulator import Fleet
 
 DAY = datetime(2026, 3, 1, tzinfo=UTC)
@@ -54,9 +54,11 @@ def test_round_trip_time_travel_compact_and_vacuum(s3_lake: str):
     before = data_files(lake, "telemetry")
     assert len(before) == 3
 
-    metrics = lake.compact("telemetry")
+    assert lake.compact("telemetry")["files_deleted"] == 0  # kept for readers (7 days)
+    assert set(before) < set(data_files(lake, "telemetry"))
+    metrics = lake.compact("telemetry", retention_hours=0)
 
-    assert metrics == {"files_added": 1, "files_removed": 3, "files_deleted": 3}
+    assert metrics == {"files_added": 0, "files_removed": 0, "files_deleted": 3}
     after = data_files(lake, "telemetry")
     assert len(after) == 1 and not set(after) & set(before)
     assert sorted(lake.read("telemetry")["seq"].to_pylist()) == list(range(30))
@@ -136,9 +138,10 @@ def test_every_command_works_on_s3(s3_lake: str, monkeypatch: pytest.MonkeyPatch
     assert json.loads(_cli("query", count, "--format", "json")) == [{"n": 150 + 60}]
     lake = Lake(s3_lake)
     files_before = len(data_files(lake, "telemetry"))
-    assert "telemetry: " in _cli("compact", "telemetry")
+    assert "telemetry: " in _cli("compact", "telemetry", "--vacuum-retention-h", "0")
     assert len(data_files(lake, "telemetry")) == 2 < files_before  # one file per date left
     assert "telemetry: 150 rows deleted" in _cli("retention", "--days", "1")
+    assert len(data_files(lake, "telemetry")) == 2  # the old date's file, kept for readers
     assert json.loads(_cli("query", count, "--format", "json")) == [{"n": 60}]
 
     exported = tmp_path / "lake.duckdb"
@@ -162,8 +165,29 @@ def test_retained_rows_are_gone_from_the_bucket(s3_lake: str):
     lake = Lake(s3_lake)
     lake.append("telemetry", readings("m-1", 0, 4, day=datetime(2026, 1, 1, tzinfo=UTC)))
     lake.append("telemetry", readings("m-1", 4, 4, day=datetime(2026, 1, 9, tzinfo=UTC)))
-    deleted = lake.retain(3, now=datetime(2026, 1, 10, tzinfo=UTC))
+    deleted = lake.retain(3, now=datetime(2026, 1, 10, tzinfo=UTC), retention_hours=0)
     assert deleted == {"telemetry": 4}
     files = data_files(lake, "telemetry")
     assert files and all("date=2026-01-09" in f for f in files)
     assert pc.min(lake.read("telemetry")["seq"]).as_py() == 4
+
+
+def test_a_damaged_last_commit_in_the_bucket_is_found_and_moved_aside(s3_lake: str):
+    lake = Lake(s3_lake)
+    for batch in range(3):
+        lake.append("telemetry", readings("m-1", batch * 10, 10))
+    bucket = arrow_filesystem(s3_lake, lake.storage_options)
+    last = "telemetry/_delta_log/00000000000000000002.json"
+    with bucket.open_output_stream(last) as stream:
+        stream.write(b"")
+    damaged = Lake(s3_lake)
+    with pytest.raises(CorruptTableError, match=f"{s3_lake}/{last} is empty"):
+        damaged.append("telemetry", readings("m-1", 30, 10))
+    (problem,) = damaged.check()
+    assert problem.damage is Damage.last_commit
+    assert "is one version back" in damaged.repair(problem)
+    assert damaged.check() == []
+    assert damaged.append("telemetry", readings("m-1", 30, 10)) == 2
+    assert sorted(damaged.read("telemetry")["seq"].to_pylist()) == [*range(20), *range(30, 40)]
+    moved = bucket.get_file_info(pafs.FileSelector("telemetry/_repair"))
+    assert [info.size for info in moved] == [0]

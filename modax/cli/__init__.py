@@ -22,13 +22,17 @@ from modax.cli import (  # noqa: F401  (register commands)
     _simulate,
     _wokwi,
 )
-from modax.cli._app import app
+from modax.cli._app import app, fail
 from modax.cli._pipeline import build_pipeline
 from modax.cli._wokwi import missing_requirements
+from modax.lake import LakeError
 
 __all__ = ["app", "build_pipeline", "main", "missing_requirements"]
 
 
 def main() -> None:
-    """Entry point of the ``modax`` executable."""
-    app()
+    """Entry point of the ``modax`` executable: a damaged lake is one line, not a traceback."""
+    try:
+        app()
+    except LakeError as exc:
+        fail(str(exc))

@@ -54,7 +54,8 @@ def replay_command(
         total_lines = sum(1 for _ in file.open("rb"))
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror or exc}")
-    pipeline = build_pipeline(Lake(settings.lake))
+    store = Lake(settings.lake)
+    pipeline = build_pipeline(store)
     with Progress(
         TextColumn("replaying"),
         BarColumn(),
@@ -68,7 +69,8 @@ def replay_command(
         try:
             result = replay_file(file, pipeline, batch_size, lambda n: progress.advance(task, n))
         except OSError as exc:
-            fail(f"cannot read {file}: {exc.strerror or exc}")
+            damage = store.check()  # a lake file the pipeline read, or the input file?
+            fail(damage[0].message() if damage else f"cannot read {file}: {exc.strerror or exc}")
     summary = _summary(result)
     if output is SummaryFormat.json:
         print(json.dumps(summary))

@@ -6,7 +6,14 @@ lake's bytes live.
 """
 
 from modax._errors import ConfigError
-from modax.config._settings import BrokerURL, Settings, load_settings, parse_broker_url
+from modax.config._settings import (
+    DEFAULT_VACUUM_RETENTION_H,
+    BrokerURL,
+    Settings,
+    load_settings,
+    parse_broker_url,
+    parse_hours,
+)
 from modax.config._storage import (
     OBJECT_STORE_SCHEMES,
     S3_VARIABLES,
@@ -17,6 +24,7 @@ from modax.config._storage import (
 )
 
 __all__ = [
+    "DEFAULT_VACUUM_RETENTION_H",
     "OBJECT_STORE_SCHEMES",
     "S3_VARIABLES",
     "BrokerURL",
@@ -26,6 +34,7 @@ __all__ = [
     "is_uri",
     "load_settings",
     "parse_broker_url",
+    "parse_hours",
     "scheme",
     "storage_options",
 ]

@@ -17,6 +17,7 @@ variable                      meaning                                         de
 ``MODAX_MAX_CLOCK_SKEW_S``    how far a device's epoch timestamp may be       ``86400`` (1 day)
                               ahead of the receive time, in s; further ahead
                               is quarantined (``timestamp_in_future``)
+``MODAX_VACUUM_RETENTION_H``  hours a replaced lake file is kept for readers  ``168`` (7 days)
 ============================  ==============================================  =====================
 """
 
@@ -33,11 +34,47 @@ from urllib.parse import urlsplit
 from modax._errors import ConfigError
 from modax.config._storage import storage_options
 
-__all__ = ["BrokerURL", "ConfigError", "Settings", "load_settings", "parse_broker_url"]
+__all__ = [
+    "DEFAULT_VACUUM_RETENTION_H",
+    "BrokerURL",
+    "ConfigError",
+    "Settings",
+    "load_settings",
+    "parse_broker_url",
+    "parse_hours",
+]
 
 _SECRETS = frozenset({"mqtt_password"})
 _LOG_FORMATS = ("text", "json")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: Delta Lake's own default for ``delta.deletedFileRetentionDuration``: 7 days.
+DEFAULT_VACUUM_RETENTION_H = 168
+
+
+def parse_hours(raw: str | int, *, name: str = "MODAX_VACUUM_RETENTION_H") -> int:
+    """A whole number of hours, 0 or more (``raw`` as text from the environment, or a number).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``name`` and saying what a valid value looks like.
+
+    Examples
+    --------
+    >>> parse_hours("24")
+    24
+    """
+    try:
+        hours = int(str(raw).strip())
+    except ValueError:
+        hours = -1
+    if hours < 0:
+        raise ConfigError(
+            f"{name}={raw!r}: must be a whole number of hours, 0 or more, e.g. 168 (7 days, "
+            "Delta's default): files replaced by compaction or retention stay that long for "
+            "readers still on an older snapshot"
+        )
+    return hours
 
 
 @dataclass(frozen=True)
@@ -107,6 +144,7 @@ class Settings:
     log_format: str = "text"
     log_level: str = "INFO"
     max_clock_skew_s: float = 86_400.0
+    vacuum_retention_h: int = DEFAULT_VACUUM_RETENTION_H
 
     @property
     def broker_url(self) -> BrokerURL:
@@ -129,6 +167,7 @@ class Settings:
             raise ConfigError(f"MODAX_LOG_FORMAT={self.log_format!r}: use one of {_LOG_FORMATS}")
         if self.log_level not in _LOG_LEVELS:
             raise ConfigError(f"MODAX_LOG_LEVEL={self.log_level!r}: use one of {_LOG_LEVELS}")
+        parse_hours(self.vacuum_retention_h)
         if (self.mqtt_password is None) != (self.mqtt_username is None):
             raise ConfigError(
                 "MODAX_MQTT_USERNAME and MODAX_MQTT_PASSWORD must be set together (or neither)"
@@ -147,7 +186,7 @@ class Settings:
                 "MODAX_MQTT_CERT_FILE and MODAX_MQTT_KEY_FILE must be set together (or neither)"
             )
 
-    def masked(self) -> dict[str, str | float | None]:
+    def masked(self) -> dict[str, str | int | float | None]:
         """The settings as a dict with secrets replaced by ``***`` (safe to print or log)."""
         return {
             f.name: (
@@ -157,10 +196,12 @@ class Settings:
         }
 
 
-def _typed(name: str, raw: str) -> str | float:
-    """``raw`` as the type of the setting ``name`` (seconds are floats)."""
+def _typed(name: str, raw: str) -> str | float | int:
+    """``raw`` as the type of the setting ``name`` (seconds are floats, hours whole numbers)."""
     if name == "log_level":
         return raw.upper()
+    if name.endswith("_h"):
+        return parse_hours(raw, name=f"MODAX_{name.upper()}")
     if name.endswith("_s"):
         try:
             return float(raw)

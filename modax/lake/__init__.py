@@ -3,19 +3,26 @@
 :class:`Lake` writes and reads the tables (atomic appends, partitioned by UTC date; a local path or
 an object-store URI), :func:`connect` gives a DuckDB connection with a view per table,
 :func:`export_duckdb` writes a self-contained DuckDB file, and :mod:`modax.lake.dask` reads tables
-as Dask DataFrames (the ``scale`` extra).
+as Dask DataFrames (the ``scale`` extra). :meth:`Lake.check` lists damaged files (a garbled or empty
+commit, a data file gone from storage) as :class:`Problem`; every operation refuses a damaged table
+with a :class:`CorruptTableError` naming the table, the file and the repair.
 """
 
-from modax.lake._connect import LakeConnection, connect
-from modax.lake._delta import DATE_SOURCES, Lake, LakeError
+from modax.lake._connect import LakeConnection, LakeResult, connect
+from modax.lake._delta import DATE_SOURCES, CorruptTableError, Lake, LakeError
 from modax.lake._export import export_duckdb
 from modax.lake._filesystem import arrow_filesystem
+from modax.lake._log import Damage, Problem
 
 __all__ = [
     "DATE_SOURCES",
+    "CorruptTableError",
+    "Damage",
     "Lake",
     "LakeConnection",
     "LakeError",
+    "LakeResult",
+    "Problem",
     "arrow_filesystem",
     "connect",
     "export_duckdb",

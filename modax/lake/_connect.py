@@ -3,18 +3,108 @@
 Each table is registered as an Arrow dataset over its current Delta snapshot; DuckDB scans the
 Parquet files in place with filter and projection pushdown. Any number of readers can query while
 an ingester writes: a snapshot is fixed until :meth:`LakeConnection.refresh` picks up new commits.
+
+Compaction and retention keep the files they replace for ``MODAX_VACUUM_RETENTION_H`` hours (7 days
+by default), so a held snapshot keeps working that long. When a file of it has gone all the same
+(an older snapshot, or a shorter window), a query through :meth:`LakeConnection.sql` or
+:meth:`LakeConnection.execute` refreshes the connection and runs again, once.
 """
 
 from __future__ import annotations
 
+import re
+import sys
+from collections.abc import Callable
+from functools import partial
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, TypeVar
 
 import duckdb
 
-from modax.lake._delta import Lake
+from modax.lake._delta import Lake, LakeError
 
-__all__ = ["LakeConnection", "connect"]
+__all__ = ["LakeConnection", "LakeResult", "connect"]
+
+T = TypeVar("T")
+
+# DuckDB's message when the Arrow dataset behind a view cannot open one of its files.
+_VANISHED = re.compile(
+    r"registered as '(?P<table>[^']+)' failed: .*'(?P<file>[^']+)'\. Detail: \[errno 2\]", re.S
+)
+
+
+_CALL = compile("__modax_call__(*__modax_args__)", "<modax.lake.connect>", "eval")
+
+
+def _as_if_from(frame: FrameType, method: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """``method(*args)``, called as if from ``frame``.
+
+    DuckDB's replacement scans read the Python variables a query names (a DataFrame, an Arrow
+    table, a relation) from the frame that calls ``sql``/``execute`` only; a wrapper would hide the
+    user's. A :class:`LakeResult` among them is shown to DuckDB as the relation it wraps.
+    """
+    variables = chain(frame.f_globals.items(), frame.f_locals.items())
+    scope = {
+        **{k: v._target for k, v in variables if isinstance(v, LakeResult)},
+        **{k: v for k, v in frame.f_locals.items() if not isinstance(v, LakeResult)},
+        "__modax_call__": method,
+        "__modax_args__": args,
+    }
+    return lambda: eval(_CALL, frame.f_globals, scope)
+
+
+class LakeResult:
+    """A DuckDB relation (from ``sql``) or result (from ``execute``) that survives a vacuum.
+
+    Everything the DuckDB object offers is available on it (``fetchall``, ``df``, ``arrow``,
+    ``filter``, ...). If running it fails because a file of the connection's snapshot has been
+    vacuumed meanwhile, the connection is refreshed and the statement runs again on the new
+    snapshot, once.
+    """
+
+    __slots__ = ("_build", "_con", "_target")
+
+    def __init__(self, con: LakeConnection, build: Callable[[], Any], target: Any = None) -> None:
+        self._con = con
+        self._build = build
+        self._target = target if target is not None else con._retried(build)
+
+    def _rebuild(self) -> None:
+        self._target = self._build()
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        result = self._con._retried(
+            lambda: getattr(self._target, method)(*args, **kwargs), self._rebuild
+        )
+        if not isinstance(result, duckdb.DuckDBPyRelation):
+            return result
+        parent = self._build
+        return LakeResult(
+            self._con, lambda: getattr(parent(), method)(*args, **kwargs), target=result
+        )
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(self._target, attr)
+        if not callable(value):
+            return value
+        return lambda *args, **kwargs: self._call(attr, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return self._call("__repr__")
+
+    def __str__(self) -> str:
+        return self._call("__str__")
+
+    def __len__(self) -> int:
+        return self._call("__len__")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._call("__getitem__", key)
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        return self._call("__arrow_c_stream__", requested_schema)
 
 
 class LakeConnection:
@@ -54,6 +144,46 @@ class LakeConnection:
         for name in self.tables:
             self.duckdb.register(name, self.lake.dataset(name))
         return list(self.tables)
+
+    def sql(self, query: str, alias: str = "", params: object = None) -> LakeResult:
+        """``duckdb.sql`` over the views, refreshed and run again once if a file vanished."""
+        caller = sys._getframe(1)
+        method = partial(self.duckdb.sql, alias=alias, params=params)
+        return LakeResult(self, _as_if_from(caller, method, query))
+
+    def execute(self, query: str, parameters: object = None) -> LakeResult:
+        """``duckdb.execute`` over the views, refreshed and run again once if a file vanished."""
+        caller = sys._getframe(1)
+        return LakeResult(self, _as_if_from(caller, self.duckdb.execute, query, parameters))
+
+    def _retried(self, action: Callable[[], T], rebuild: Callable[[], None] | None = None) -> T:
+        """Run ``action``; if a snapshot file has gone, refresh, ``rebuild`` and run it again.
+
+        Raises
+        ------
+        LakeError
+            When a file of the newest snapshot is missing too: the lake is damaged.
+        """
+        try:
+            return action()
+        except duckdb.Error as exc:
+            if _VANISHED.search(str(exc)) is None:
+                raise
+        self.refresh()
+        if rebuild is not None:
+            rebuild()
+        try:
+            return action()
+        except duckdb.Error as exc:
+            missing = _VANISHED.search(str(exc))
+            if missing is None:
+                raise
+            table, file = missing["table"], missing["file"]
+            raise LakeError(
+                f"table {table!r}: data file {file} of its newest snapshot is missing from "
+                f"storage; run `modax lake check` to list the damage and `modax lake repair "
+                f"{table}` to drop the missing files from the table"
+            ) from None
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self.duckdb, attr)

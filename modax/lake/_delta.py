@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,21 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from modax.config import is_uri, load_settings
+from modax.config import is_uri, load_settings, parse_hours
 from modax.config import storage_options as env_storage_options
 from modax.lake._filesystem import arrow_filesystem
+from modax.lake._log import (
+    Damage,
+    Problem,
+    commit_problem,
+    log_problems,
+    missing_data_files,
+    move_aside,
+)
 
-__all__ = ["DATE_SOURCES", "Lake", "LakeError"]
+__all__ = ["DATE_SOURCES", "CorruptTableError", "Lake", "LakeError"]
 
 #: Columns the ``date`` partition is derived from, in order of preference (first one present).
 DATE_SOURCES = ("ts", "window_start", "start_ts", "received_at")
@@ -39,6 +48,20 @@ _COMMIT_RETRIES = 8
 
 class LakeError(RuntimeError):
     """A lake operation failed; the message names the table and the cause."""
+
+
+class CorruptTableError(LakeError):
+    """A file of a table is damaged: the operation stopped before reading or writing the table.
+
+    Attributes
+    ----------
+    problem : Problem
+        The table, the file, what is wrong and what ``modax lake repair`` does about it.
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message())
+        self.problem = problem
 
 
 def _with_date(table: pa.Table) -> pa.Table:
@@ -65,6 +88,9 @@ class Lake:
     storage_options : mapping, optional
         deltalake/object_store options for object-store roots (endpoint, region, ...), over the
         ones :func:`modax.config.storage_options` reads from the ``AWS_*`` variables.
+    vacuum_retention_hours : int, optional
+        Hours a file replaced by compaction or retention stays on storage for readers still on
+        an older snapshot; ``None`` reads ``MODAX_VACUUM_RETENTION_H`` (default 168, 7 days).
 
     Examples
     --------
@@ -79,9 +105,17 @@ class Lake:
     """
 
     def __init__(
-        self, root: str | Path | None = None, storage_options: Mapping[str, str] | None = None
+        self,
+        root: str | Path | None = None,
+        storage_options: Mapping[str, str] | None = None,
+        vacuum_retention_hours: int | None = None,
     ) -> None:
         raw = str(root) if root is not None else load_settings().lake
+        self._vacuum_retention_hours = (
+            None
+            if vacuum_retention_hours is None
+            else parse_hours(vacuum_retention_hours, name="vacuum_retention_hours")
+        )
         self.root = raw.rstrip("/") if is_uri(raw) else str(Path(raw).resolve())
         explicit = dict(storage_options or {})
         self.storage_options = {
@@ -89,6 +123,7 @@ class Lake:
             **explicit,
         }
         self._handles: dict[str, DeltaTable] = {}
+        self._checked: dict[str, int] = {}
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -107,14 +142,130 @@ class Lake:
         if table is None:
             table = self._handles[name] = self._table(name)
         else:
-            table.update_incremental()
+            with self._log_errors(name):
+                table.update_incremental()
+            self._check_newest(name, table)
         return table
 
     def _table(self, name: str) -> DeltaTable:
+        """A fresh handle on the table's newest snapshot, its newest commit checked."""
         try:
-            return DeltaTable(self.table_uri(name), storage_options=self.storage_options or None)
+            with self._log_errors(name):
+                table = DeltaTable(
+                    self.table_uri(name), storage_options=self.storage_options or None
+                )
         except TableNotFoundError:
             raise LakeError(f"lake {self.root} has no table {name!r}") from None
+        self._check_newest(name, table)
+        return table
+
+    @contextmanager
+    def _log_errors(self, name: str) -> Iterator[None]:
+        """Turn deltalake's failure to read a table's log into one line naming the file."""
+        try:
+            yield
+        except (CommitFailedError, TableNotFoundError):
+            raise
+        except DeltaError as exc:
+            problems = self.check(name)
+            if problems:
+                raise CorruptTableError(problems[0]) from None
+            cause = str(exc).strip().splitlines()[0]
+            raise LakeError(
+                f"table {name!r} in {self.root}: deltalake cannot read its log ({cause}); "
+                "run `modax lake check`"
+            ) from None
+
+    def _check_newest(self, name: str, table: DeltaTable) -> None:
+        """Refuse a snapshot whose newest commit file is empty or garbled.
+
+        deltalake reads a commit of zero bytes as one without actions: its rows would vanish and
+        the next write would go on top.
+        """
+        version = table.version()
+        if self._checked.get(name) == version:
+            return
+        store = arrow_filesystem(self.root, self.storage_options)
+        if store is not None:
+            problem = commit_problem(store, self.root, name, version, last=True)
+            if problem is not None:
+                self._handles.pop(name, None)
+                raise CorruptTableError(problem)
+        self._checked[name] = version
+
+    def check(self, name: str | None = None) -> list[Problem]:
+        """Damaged files of table ``name`` (or of every table).
+
+        Unreadable commits after the last checkpoint (those a reader replays), or else the data
+        files of the newest snapshot missing from storage. Local and ``s3://`` lakes are checked;
+        other schemes report only what deltalake finds.
+
+        Returns
+        -------
+        list of Problem
+            Empty when every table reads whole.
+        """
+        names = [name] if name is not None else self.tables()
+        store = arrow_filesystem(self.root, self.storage_options)
+        problems: list[Problem] = []
+        for table in names:
+            found = [] if store is None else log_problems(store, self.root, table)
+            if not found:
+                try:
+                    snapshot = DeltaTable(
+                        self.table_uri(table), storage_options=self.storage_options or None
+                    )
+                except DeltaError as exc:
+                    cause = str(exc).strip().splitlines()[0]
+                    log = f"{self.table_uri(table)}/_delta_log"
+                    found = [
+                        Problem(table, log, f"cannot be read ({cause})", Damage.unreadable_log)
+                    ]
+                else:
+                    if store is not None:
+                        files = pa.table(snapshot.get_add_actions())["path"].to_pylist()
+                        found = missing_data_files(store, self.root, table, files)
+            problems.extend(found)
+        return problems
+
+    def repair(self, problem: Problem) -> str:
+        """Fix what ``modax lake repair`` can fix, and say what was done.
+
+        A damaged last commit is moved into the table's ``_repair`` folder (the table steps back
+        one version; the rows that commit added are no longer in the table, their files stay on
+        storage). Data files missing from storage are dropped from the table (a Delta ``FSCK``
+        commit: their rows are lost already).
+
+        Returns
+        -------
+        str
+            One line: what was done.
+
+        Raises
+        ------
+        LakeError
+            When the damage needs a hand (an earlier commit, an unreadable log).
+        """
+        store = arrow_filesystem(self.root, self.storage_options)
+        with self._lock:
+            self._handles.pop(problem.table, None)
+            self._checked.pop(problem.table, None)
+            if problem.damage is Damage.last_commit and store is not None:
+                try:
+                    moved = move_aside(store, self.root, problem, datetime.now(UTC))
+                except ValueError as exc:
+                    raise LakeError(str(exc)) from None
+                return (
+                    f"moved {problem.file} to {moved}: table {problem.table!r} is one version back"
+                )
+            if problem.damage is Damage.missing_data_file:
+                table = DeltaTable(
+                    self.table_uri(problem.table), storage_options=self.storage_options or None
+                )
+                metrics = table.repair(dry_run=False)
+                dropped = len(metrics.get("files_removed", []))
+                return f"dropped {dropped} missing data files from table {problem.table!r}"
+        raise LakeError(f"{problem}: cannot be repaired here; {problem.action}")
 
     def exists(self, name: str) -> bool:
         """Whether table ``name`` exists."""
@@ -173,6 +324,8 @@ class Lake:
         delay = 0.05
         with self._lock:
             handle = self._handles.get(name)
+            if handle is None and self.exists(name):
+                handle = self._current(name)  # never write on top of a log it cannot read
             for attempt in range(_COMMIT_RETRIES):
                 try:
                     if handle is None:
@@ -192,7 +345,7 @@ class Lake:
                     time.sleep(delay)
                     delay *= 2
                     if handle is not None:
-                        handle.update_incremental()
+                        self._current(name)
             return self._current(name).version()
 
     def dataset(self, name: str, version: int | None = None) -> ds.Dataset:
@@ -228,25 +381,69 @@ class Lake:
         """The table's commits, newest first."""
         return self._table(name).history()
 
-    def compact(self, name: str) -> dict[str, Any]:
-        """Rewrite small files into larger ones (same rows), then drop the old files from disk.
+    @property
+    def vacuum_retention_hours(self) -> int:
+        """Hours a replaced file stays for older snapshots (``MODAX_VACUUM_RETENTION_H``)."""
+        if self._vacuum_retention_hours is None:
+            self._vacuum_retention_hours = load_settings().vacuum_retention_h
+        return self._vacuum_retention_hours
+
+    def vacuum(self, name: str, retention_hours: int | None = None) -> list[str]:
+        """Delete files the table stopped using more than ``retention_hours`` hours ago.
+
+        A reader's snapshot (a :func:`modax.connect` view, a Dask graph) keeps working for that
+        long after compaction or retention replaced its files.
+
+        Parameters
+        ----------
+        retention_hours : int, optional
+            ``None`` uses :attr:`vacuum_retention_hours`; 0 deletes every replaced file now.
+
+        Returns
+        -------
+        list of str
+            The files deleted, relative to the table (deltalake lists again every replaced file
+            older than the window, also those an earlier vacuum deleted: those are left out).
+        """
+        hours = self.vacuum_retention_hours if retention_hours is None else retention_hours
+        options = {
+            "retention_hours": parse_hours(hours, name="retention_hours"),
+            "enforce_retention_duration": False,
+        }
+        table = self._table(name)
+        prefix = f"{self.table_uri(name)}/"
+        due = [path.removeprefix(prefix) for path in table.vacuum(dry_run=True, **options)]
+        store = arrow_filesystem(self.table_uri(name), self.storage_options)
+        if store is not None and due:
+            found = store.get_file_info(due)
+            due = [f.path for f in found if f.type != pafs.FileType.NotFound]
+        table.vacuum(dry_run=False, **options)
+        return due
+
+    def compact(self, name: str, retention_hours: int | None = None) -> dict[str, Any]:
+        """Rewrite small files into larger ones (same rows), then :meth:`vacuum`.
 
         Returns
         -------
         dict
-            ``files_added``, ``files_removed``, ``files_deleted`` (vacuumed).
+            ``files_added``, ``files_removed``, ``files_deleted`` (vacuumed: replaced more than
+            ``retention_hours`` ago, by this compaction or an earlier one).
         """
-        table = self._table(name)
-        metrics = table.optimize.compact()
-        deleted = table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+        metrics = self._table(name).optimize.compact()
+        deleted = self.vacuum(name, retention_hours)
         return {
             "files_added": metrics["numFilesAdded"],
             "files_removed": metrics["numFilesRemoved"],
             "files_deleted": len(deleted),
         }
 
-    def retain(self, days: int, now: datetime | None = None) -> dict[str, int]:
+    def retain(
+        self, days: int, now: datetime | None = None, retention_hours: int | None = None
+    ) -> dict[str, int]:
         """Delete rows of every table whose ``date`` is more than ``days`` days before ``now``.
+
+        Their files leave storage at the :meth:`vacuum` that follows, once no snapshot younger
+        than ``retention_hours`` needs them.
 
         Returns
         -------
@@ -259,8 +456,7 @@ class Lake:
         cutoff: date = today - timedelta(days=days)
         deleted = {}
         for name in self.tables():
-            table = self._table(name)
-            metrics = table.delete(f"date < '{cutoff.isoformat()}'")
-            table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+            metrics = self._table(name).delete(f"date < '{cutoff.isoformat()}'")
+            self.vacuum(name, retention_hours)
             deleted[name] = int(metrics.get("num_deleted_rows", 0))
         return deleted
