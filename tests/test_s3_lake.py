@@ -58,7 +58,13 @@ def test_round_trip_time_travel_compact_and_vacuum(s3_lake: str):
     assert set(before) < set(data_files(lake, "telemetry"))
     metrics = lake.compact("telemetry", retention_hours=0)
 
-    assert metrics == {"files_added": 0, "files_removed": 0, "files_deleted": 3}
+    assert metrics == {
+        "files_added": 0,
+        "files_removed": 0,
+        "partitions_clustered": 0,
+        "conflicts": 0,
+        "files_deleted": 3,
+    }
     after = data_files(lake, "telemetry")
     assert len(after) == 1 and not set(after) & set(before)
     assert sorted(lake.read("telemetry")["seq"].to_pylist()) == list(range(30))

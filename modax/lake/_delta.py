@@ -30,6 +30,16 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 from modax.config import is_uri, load_settings, parse_hours
 from modax.config import storage_options as env_storage_options
 from modax.lake._filesystem import arrow_filesystem
+from modax.lake._layout import (
+    DATE_SOURCES,
+    PartitionLayout,
+    bin_pack,
+    cluster_partition,
+    partition_layouts,
+    sort_columns,
+    sorted_rows,
+    writer_properties,
+)
 from modax.lake._log import (
     Damage,
     Problem,
@@ -41,8 +51,6 @@ from modax.lake._log import (
 
 __all__ = ["DATE_SOURCES", "CorruptTableError", "Lake", "LakeError"]
 
-#: Columns the ``date`` partition is derived from, in order of preference (first one present).
-DATE_SOURCES = ("ts", "window_start", "start_ts", "received_at")
 _COMMIT_RETRIES = 8
 
 
@@ -310,8 +318,10 @@ class Lake:
     def append(self, name: str, table: pa.Table) -> int | None:
         """Append ``table`` to ``name`` in one atomic commit, creating the table if needed.
 
-        The ``date`` partition column is derived from the first of :data:`DATE_SOURCES` present.
-        Commit conflicts with concurrent writers are retried, never lost.
+        The ``date`` partition column is derived from the first of :data:`DATE_SOURCES` present;
+        rows of a table with a ``device_id`` column are written sorted by device and time (the
+        clustered layout of :mod:`modax.lake._layout`). Commit conflicts with concurrent writers
+        are retried, never lost.
 
         Returns
         -------
@@ -320,7 +330,8 @@ class Lake:
         """
         if table.num_rows == 0:
             return None
-        table = _with_date(table)
+        table = sorted_rows(_with_date(table))
+        options = {"partition_by": ["date"], "writer_properties": writer_properties()}
         delay = 0.05
         with self._lock:
             handle = self._handles.get(name)
@@ -333,11 +344,11 @@ class Lake:
                             self.table_uri(name),
                             table,
                             mode="append",
-                            partition_by=["date"],
                             storage_options=self.storage_options or None,
+                            **options,
                         )
                     else:
-                        write_deltalake(handle, table, mode="append", partition_by=["date"])
+                        write_deltalake(handle, table, mode="append", **options)
                     break
                 except CommitFailedError:
                     if attempt == _COMMIT_RETRIES - 1:
@@ -420,22 +431,63 @@ class Lake:
         table.vacuum(dry_run=False, **options)
         return due
 
-    def compact(self, name: str, retention_hours: int | None = None) -> dict[str, Any]:
+    def layout(self, name: str) -> list[PartitionLayout]:
+        """Files, rows, bytes and clustering of each date partition of ``name``, oldest first."""
+        with self._lock:
+            return partition_layouts(self._current(name))
+
+    def compact(
+        self, name: str, retention_hours: int | None = None, now: datetime | None = None
+    ) -> dict[str, Any]:
         """Rewrite small files into larger ones (same rows), then :meth:`vacuum`.
+
+        Tables with a ``device_id`` column: each closed date partition (before ``now``'s UTC day)
+        whose files are not yet clustered is rewritten sorted by device and time, in one commit
+        per partition; open partitions (``now``'s day and later, still written to) have their
+        small files bin-packed. Other tables are bin-packed. A partition that an ingester wrote
+        to meanwhile is left for the next run (counted in ``conflicts``).
+
+        Parameters
+        ----------
+        retention_hours : int, optional
+            Passed to :meth:`vacuum`.
+        now : datetime, optional
+            Tz-aware; the current time by default.
 
         Returns
         -------
         dict
-            ``files_added``, ``files_removed``, ``files_deleted`` (vacuumed: replaced more than
-            ``retention_hours`` ago, by this compaction or an earlier one).
+            ``files_added``, ``files_removed``, ``partitions_clustered``, ``conflicts``,
+            ``files_deleted`` (vacuumed: replaced more than ``retention_hours`` ago, by this
+            compaction or an earlier one).
         """
-        metrics = self._table(name).optimize.compact()
-        deleted = self.vacuum(name, retention_hours)
-        return {
-            "files_added": metrics["numFilesAdded"],
-            "files_removed": metrics["numFilesRemoved"],
-            "files_deleted": len(deleted),
-        }
+        today = (now or datetime.now(UTC)).astimezone(UTC).date()
+        table = self._table(name)
+        keys = sort_columns([field.name for field in table.schema().fields])
+        figures = {"files_added": 0, "files_removed": 0, "partitions_clustered": 0, "conflicts": 0}
+        closed = [] if keys is None else [p for p in partition_layouts(table) if p.date < today]
+        for partition in closed:
+            if partition.clustered:
+                continue
+            table = self._table(name)
+            store = arrow_filesystem(self.table_uri(name), self.storage_options)
+            dataset = table.to_pyarrow_dataset(filesystem=store)
+            try:
+                done = cluster_partition(table, dataset, store, partition.date, keys or [])
+            except CommitFailedError:
+                figures["conflicts"] += 1
+                continue
+            figures["files_added"] += done["files_added"]
+            figures["files_removed"] += done["files_removed"]
+            figures["partitions_clustered"] += 1
+        try:
+            packed = bin_pack(self._table(name), None if keys is None else today)
+        except CommitFailedError:
+            figures["conflicts"] += 1
+        else:
+            figures["files_added"] += packed["files_added"]
+            figures["files_removed"] += packed["files_removed"]
+        return {**figures, "files_deleted": len(self.vacuum(name, retention_hours))}
 
     def retain(
         self, days: int, now: datetime | None = None, retention_hours: int | None = None
