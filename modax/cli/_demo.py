@@ -70,8 +70,11 @@ def demo_command(
                         env=env,
                     )
                 )
-            console.print("starting the ingester and a live simulated fleet …")
+            console.print("starting the ingester, lake maintenance and a live simulated fleet …")
             sup.start(Service("ingest", modax_command("ingest"), env=env))
+            sup.start(
+                Service("maintain", modax_command("maintain", "--interval-s", "300"), env=env)
+            )
             sup.start(
                 Service(
                     "fleet",

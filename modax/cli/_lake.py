@@ -1,4 +1,8 @@
-"""Lake housekeeping: ``modax compact``, ``modax retention``, ``modax lake check|repair``."""
+"""Lake housekeeping: ``modax compact``, ``modax retention``, ``modax lake check|repair``.
+
+``modax maintain`` (the same housekeeping on a schedule) lives in :mod:`modax.cli._maintain`,
+registered from here.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from modax.cli import _maintain  # noqa: F401  (registers `modax maintain`)
 from modax.cli._app import EXIT_FAILURE, app, console, fail, settings_from_env
 from modax.lake import Damage, Lake
 
@@ -45,7 +50,7 @@ def compact_command(
     lake: LakeOption = None,
     vacuum_retention_h: RetentionOption = None,
 ) -> None:
-    """Rewrite each table's small files into larger ones (same rows), then vacuum old files."""
+    """Rewrite small files into larger ones, closed days sorted by device and time; vacuum."""
     store = _lake(lake, vacuum_retention_h)
     names = table or store.tables()
     _require_tables(store, names)
@@ -53,6 +58,7 @@ def compact_command(
         m = store.compact(name)
         console.print(
             f"{name}: {m['files_removed']} files → {m['files_added']}, {m['files_deleted']} deleted"
+            f", {m['partitions_clustered']} days clustered"
         )
 
 
