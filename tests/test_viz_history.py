@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import modax
-from modax.lake import Lake
+from modax.lake import Lake, Maintenance
+from modax.pipeline import Pipeline
 from modax.schema import TELEMETRY_CHANNELS, TELEMETRY_SCHEMA
 from modax.viz import history, lttb, lttb_reference
 
@@ -106,3 +107,31 @@ def test_short_range_returns_raw_points_of_one_device(con) -> None:
 def test_naive_datetimes_are_refused(con) -> None:
     with pytest.raises(ValueError, match="time zone"):
         history(con, "h1", datetime(2026, 3, 1), datetime(2026, 3, 2))
+
+
+def test_long_ranges_read_the_coarsest_summary_and_the_newest_minutes_raw(tmp_path) -> None:
+    lake = Lake(tmp_path / "lake")
+    hours = 3 * 36_000  # 3 h at 10 Hz
+    rows = telemetry("s1", START, hours, 100, spike_at=50_000)
+    pipeline = Pipeline(lake)
+    pipeline.store(rows)
+    pipeline.close()
+    Maintenance(lake, clock=lambda: START + timedelta(days=1)).rollup()
+    tail_start = START + timedelta(hours=3)
+    tail = telemetry("s1", tail_start, 3_000, 100, spike_at=2_999)  # 5 min, not rolled up yet
+    lake.append("telemetry", tail.set_column(1, "seq", pa.array(np.arange(3_000) + hours)))
+    con = modax.connect(lake)
+    assert {"aggregates_1s", "aggregates_1min"} <= set(con.tables)
+    end = START + timedelta(hours=4)
+    frame = history(con, "s1", START, end, channels=("current_1",), max_points=60)
+    assert frame["time"].is_monotonic_increasing and len(frame) <= 60
+    spike = frame.loc[frame["value"].idxmax()]
+    minute = START + timedelta(milliseconds=50_000 * 100)
+    minute = minute.replace(second=0, microsecond=0)
+    assert spike["value"] == 42.0
+    assert spike["time"] == minute + timedelta(milliseconds=59_999)  # its 1 min window's end
+    assert frame["time"].iloc[-1] == tail_start + timedelta(milliseconds=2_999 * 100)  # raw tail
+    hour = START + timedelta(hours=1)
+    fine = history(con, "s1", hour, hour + timedelta(minutes=80), channels=("current_1",))
+    assert fine["value"].max() == 42.0  # 80 min in 2,000 points: 1.2 s buckets from aggregates_1s
+    assert (fine["time"].dt.microsecond % 1_000 == 0).all()

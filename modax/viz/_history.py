@@ -3,6 +3,13 @@
 DuckDB does the heavy part where the data is: for long ranges it keeps only the minimum and the
 maximum of every channel per time bucket (2 × ``max_points`` buckets), then :func:`lttb` picks
 ``max_points`` of those (MinMax-LTTB). Short ranges go straight to LTTB.
+
+Buckets are read from the coarsest table that still resolves them: ``aggregates_1min`` (rolled up
+by ``modax maintain``) when a bucket spans a minute or more, ``aggregates_1s`` when it spans a
+second or more, ``telemetry`` otherwise. A summary's minimum is drawn at its window's start and its
+maximum at the window's last millisecond (both are somewhere inside). The part of the range a
+summary does not cover yet (the newest minutes) is read from the next finer table, so a plot never
+loses its end.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from modax.viz._lttb import lttb
 __all__ = ["history"]
 
 _COLUMNS = ["channel", "time", "value"]
+#: Summary tables, coarsest first, and their window width (ms).
+SUMMARIES = (("aggregates_1min", 60_000), ("aggregates_1s", 1_000))
+_WHERE = "device_id = $device and {t} >= make_timestamp_ms($lo) and {t} < make_timestamp_ms($hi)"
 
 
 def _epoch_ms(when: datetime) -> int:
@@ -89,10 +99,14 @@ def history(
     present = set(con.sql("select * from telemetry limit 0").columns)
     channels = tuple(c for c in channels if c in present)
     lo, hi = _epoch_ms(start), _epoch_ms(end)
-    where = "device_id = $device and ts >= make_timestamp_ms($lo) and ts < make_timestamp_ms($hi)"
+    where = _WHERE.format(t="ts")
     params = {"device": device_id, "lo": lo, "hi": hi}
-    [(count,)] = con.execute(f"select count(*) from telemetry where {where}", params).fetchall()
+    width = max(1, (hi - lo) // (2 * max_points))
+    summaries = [(n, w) for n, w in SUMMARIES if n in con.tables and w <= width]
     frames = []
+    count = 4 * max_points + 1  # summaries: buckets in any case
+    if not summaries:
+        [(count,)] = con.execute(f"select count(*) from telemetry where {where}", params).fetchall()
     if count <= 4 * max_points:
         cols = ", ".join(channels)
         raw = con.execute(
@@ -102,18 +116,8 @@ def history(
         for channel in channels:
             frames.append(_downsample(channel, t, raw[channel].to_numpy(np.float64), max_points))
     else:
-        width = max(1, (hi - lo) // (2 * max_points))
-        aggs = ", ".join(
-            f"arg_min(t, {c}) as {c}_tlo, min({c}) as {c}_lo, "
-            f"arg_max(t, {c}) as {c}_thi, max({c}) as {c}_hi"
-            for c in channels
-        )
-        buckets = con.execute(
-            f"select {aggs} from (select epoch_ms(ts) as t, * from telemetry where {where}) "
-            f"group by (t - $lo) // {width}",
-            params,
-        ).df()
-        for c in channels:
+        buckets = _buckets(con, summaries, channels, params, width)
+        for c in (c for c in channels if f"{c}_tlo" in buckets.columns):
             t = np.concatenate([buckets[f"{c}_tlo"], buckets[f"{c}_thi"]])
             v = np.concatenate([buckets[f"{c}_lo"], buckets[f"{c}_hi"]]).astype(np.float64)
             present = ~pd.isna(t)
@@ -122,3 +126,63 @@ def history(
     if not frames:
         return pd.DataFrame(columns=_COLUMNS)
     return pd.concat(frames, ignore_index=True)
+
+
+def _buckets(
+    con: LakeConnection,
+    summaries: list[tuple[str, int]],
+    channels: tuple[str, ...],
+    params: dict[str, object],
+    width: int,
+) -> pd.DataFrame:
+    """Min and max (and when) of each channel per bucket of ``width`` ms, from ``summaries``.
+
+    Each summary covers the range up to its newest window of the device; what is left goes to
+    the next finer table, ``telemetry`` last.
+    """
+    parts = []
+    lo, hi = int(params["lo"]), int(params["hi"])  # type: ignore[call-overload]
+    for name, size in summaries:
+        if lo >= hi:
+            break
+        sub = {**params, "lo": lo, "hi": hi}
+        [(last,)] = con.execute(
+            f"select epoch_ms(max(window_start)) from {name} "
+            f"where {_WHERE.format(t='window_start')}",
+            sub,
+        ).fetchall()
+        if last is None:
+            continue
+        columns = set(con.sql(f"select * from {name} limit 0").columns)
+        have = [c for c in channels if f"{c}_min" in columns]
+        parts.append(_bucket_query(name, size, have, width, sub))
+        lo = last + size
+    if lo < hi:
+        sub = {**params, "lo": lo, "hi": hi}
+        parts.append(_bucket_query("telemetry", 0, list(channels), width, sub))
+    frames = [con.execute(sql, sub).df() for sql, sub in parts]
+    return pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)
+
+
+def _bucket_query(
+    table: str, size: int, channels: list[str], width: int, params: dict[str, object]
+) -> tuple[str, dict[str, object]]:
+    """SQL for the min/max per bucket of ``channels``: readings, or windows ``size`` ms wide."""
+    if size:
+        low, high = "_min", "_max"
+        times = f"epoch_ms(window_start) as t, epoch_ms(window_start) + {size - 1} as t_end"
+        where = _WHERE.format(t="window_start")
+    else:
+        low = high = ""
+        times = "epoch_ms(ts) as t, epoch_ms(ts) as t_end"
+        where = _WHERE.format(t="ts")
+    aggs = ", ".join(
+        f"arg_min(t, {c}{low}) as {c}_tlo, min({c}{low}) as {c}_lo, "
+        f"arg_max(t_end, {c}{high}) as {c}_thi, max({c}{high}) as {c}_hi"
+        for c in channels
+    )
+    sql = (
+        f"select {aggs} from (select {times}, * from {table} where {where}) "
+        f"group by (t - $lo) // {width}"
+    )
+    return sql, params
