@@ -1,8 +1,14 @@
 """``modax.connect()``: DuckDB over the lake, one view per Delta table, no copy.
 
-Each table is registered as an Arrow dataset over its current Delta snapshot; DuckDB scans the
-Parquet files in place with filter and projection pushdown. Any number of readers can query while
-an ingester writes: a snapshot is fixed until :meth:`LakeConnection.refresh` picks up new commits.
+Each table is a view over its current Delta snapshot's data files. On a local lake the view is
+DuckDB's own Parquet reader over exactly those files (``read_parquet([...])``, the ``date`` column
+from the partition folders, footers cached): it skips row groups by their statistics and scans in
+parallel as fast as over any Parquet file. On an object store the view is the snapshot's Arrow
+dataset (no DuckDB extension to download), which also skips whole files by the Delta log's
+statistics. Either way DuckDB scans the files in place with filter and projection pushdown, and,
+the rows being clustered by device and time (:mod:`modax.lake._layout`), a query for one device
+reads that device's row groups, not the fleet's. Any number of readers can query while an
+ingester writes: a snapshot is fixed until :meth:`LakeConnection.refresh` picks up new commits.
 
 Compaction and retention keep the files they replace for ``MODAX_VACUUM_RETENTION_H`` hours (7 days
 by default), so a held snapshot keeps working that long. When a file of it has gone all the same
@@ -23,15 +29,20 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from modax.config import is_uri
 from modax.lake._delta import Lake, LakeError
 
 __all__ = ["LakeConnection", "LakeResult", "connect"]
 
 T = TypeVar("T")
 
-# DuckDB's message when the Arrow dataset behind a view cannot open one of its files.
+# DuckDB's messages when the files behind a view cannot be opened: through an Arrow dataset, and
+# through its own Parquet reader.
 _VANISHED = re.compile(
-    r"registered as '(?P<table>[^']+)' failed: .*'(?P<file>[^']+)'\. Detail: \[errno 2\]", re.S
+    r"registered as '(?P<table>[^']+)' failed: .*'(?P<file>[^']+)'\. Detail: \[errno 2\]"
+    r"|No files found that match the pattern \"(?P<path>[^\"]+)\""
+    r"|Cannot open file \"(?P<opened>[^\"]+)\": No such file",
+    re.S,
 )
 
 
@@ -53,6 +64,11 @@ def _as_if_from(frame: FrameType, method: Callable[..., Any], *args: Any) -> Cal
         "__modax_args__": args,
     }
     return lambda: eval(_CALL, frame.f_globals, scope)
+
+
+def _literal(text: str) -> str:
+    """``text`` as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 class LakeResult:
@@ -127,6 +143,7 @@ class LakeConnection:
         self.lake = lake
         self.duckdb = con if con is not None else duckdb.connect()
         self.duckdb.execute("SET TimeZone = 'UTC'")
+        self.duckdb.execute("SET parquet_metadata_cache = true")
         self.tables: list[str] = []
         self.refresh()
 
@@ -139,11 +156,43 @@ class LakeConnection:
             The table names now visible.
         """
         for name in self.tables:
+            self.duckdb.execute(f'drop view if exists "{name}"')
             self.duckdb.unregister(name)
         self.tables = self.lake.tables()
         for name in self.tables:
-            self.duckdb.register(name, self.lake.dataset(name))
+            dataset = self.lake.dataset(name)
+            if is_uri(self.lake.root) or not dataset.files:
+                self.duckdb.register(name, dataset)
+                continue
+            folder = self.lake.table_uri(name)
+            files = ", ".join(_literal(f"{folder}/{f}") for f in dataset.files)
+            hive = all("date=" in f for f in dataset.files)
+            try:
+                self.duckdb.execute(
+                    f'create view "{name}" as select * from read_parquet([{files}], '
+                    f"hive_partitioning = {str(hive).lower()}, union_by_name = true)"
+                )
+            except duckdb.IOException as exc:
+                missing = _VANISHED.search(str(exc))
+                if missing is None:
+                    raise
+                raise self._damaged(missing) from None
         return list(self.tables)
+
+    def _damaged(self, missing: re.Match[str]) -> LakeError:
+        """The error for a data file of the newest snapshot missing from storage."""
+        file = missing["file"] or missing["path"] or missing["opened"]
+        table = missing["table"] or self._table_of(file)
+        return LakeError(
+            f"table {table!r}: data file {file} of its newest snapshot is missing from "
+            f"storage; run `modax lake check` to list the damage and `modax lake repair "
+            f"{table}` to drop the missing files from the table"
+        )
+
+    def _table_of(self, file: str) -> str:
+        """The table a data file (absolute path or relative to its table) belongs to."""
+        relative = file.removeprefix(f"{self.lake.root}/")
+        return relative.split("/", 1)[0] if relative != file else "?"
 
     def sql(self, query: str, alias: str = "", params: object = None) -> LakeResult:
         """``duckdb.sql`` over the views, refreshed and run again once if a file vanished."""
@@ -178,12 +227,7 @@ class LakeConnection:
             missing = _VANISHED.search(str(exc))
             if missing is None:
                 raise
-            table, file = missing["table"], missing["file"]
-            raise LakeError(
-                f"table {table!r}: data file {file} of its newest snapshot is missing from "
-                f"storage; run `modax lake check` to list the damage and `modax lake repair "
-                f"{table}` to drop the missing files from the table"
-            ) from None
+            raise self._damaged(missing) from None
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self.duckdb, attr)
