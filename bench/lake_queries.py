@@ -4,8 +4,10 @@ In one run:
 
 (1) a lake of ``--devices`` simulated motors × ``--minutes`` at 10 Hz through the normal write path:
     ``Pipeline.store`` in ingest-sized batches (``--batch-s`` seconds of the fleet, in arrival
-    order: by time, then device), then one cycle of :class:`modax.lake.Maintenance` (closed days
-    rewritten clustered by device and time, 1-minute rollups), as ``modax maintain`` runs it. The
+    order: by time, then device), with a cycle of :class:`modax.lake.Maintenance` every
+    ``--maintain-every-s`` simulated seconds on the open day (small files bin-packed, 1-minute
+    rollups), and one when the day has closed (rewritten clustered by device and time), as
+    ``modax maintain`` runs them. The
     simulator generates the first ``--block-s`` seconds; later blocks are the same readings shifted
     in time and ``seq`` (the physics is not what is measured, the layout is). The same rows go, in
     arrival order, to one plain Parquet file (row groups of 1 M rows, no clustering): the peer.
@@ -36,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -100,6 +102,7 @@ def build(args: argparse.Namespace, lake: Lake, peer: Path) -> dict[str, Any]:
     buffer: list[pa.Table] = []
     store_s = 0.0
     writer: pq.ParquetWriter | None = None
+    maintain_during_s = 0.0
     for k in range(blocks):
         for chunk in chunks:
             telemetry = arrival_order(
@@ -121,6 +124,12 @@ def build(args: argparse.Namespace, lake: Lake, peer: Path) -> dict[str, Any]:
                 writer.write_table(rows, row_group_size=PEER_ROW_GROUP)
                 buffer = []
         log(f"block {k + 1}/{blocks}: {stored:,} readings stored, {stored / store_s:,.0f}/s")
+        if ((k + 1) * args.block_s) % args.maintain_every_s == 0:
+            now = datetime.fromtimestamp(fleet.start_ms / 1000 + (k + 1) * args.block_s, UTC)
+            _, seconds = timed(Maintenance(lake, clock=lambda now=now: now).run_once)
+            maintain_during_s += seconds
+            files = sum(p.files for p in lake.layout("telemetry"))
+            log(f"maintenance of the open day in {seconds:.1f} s: {files} telemetry files")
     _, close_s = timed(pipeline.close)
     if buffer:
         rows = pa.concat_tables(buffer)
@@ -140,7 +149,8 @@ def build(args: argparse.Namespace, lake: Lake, peer: Path) -> dict[str, Any]:
         "batch_rows": chunks[0].telemetry.num_rows,
         "store_s": round(store_s + close_s, 1),
         "readings_per_s_stored": round(stored / (store_s + close_s)),
-        "maintain_s": round(maintain_s, 1),
+        "maintain_open_day_s": round(maintain_during_s, 1),
+        "maintain_closed_day_s": round(maintain_s, 1),
         "files_before_maintenance": before,
         "files_after_maintenance": after,
         "telemetry_bytes": sum(p.bytes for p in lake.layout("telemetry")),
@@ -298,6 +308,9 @@ def main() -> None:
     parser.add_argument("--batch-s", type=int, default=2, help="seconds of the fleet per store")
     parser.add_argument("--block-s", type=int, default=60, help="seconds simulated, then repeated")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--maintain-every-s", type=int, default=300, help="simulated seconds between cycles"
+    )
     parser.add_argument("--root", help="lake folder (default: a temporary one, removed)")
     args = parser.parse_args()
     if args.root:
