@@ -83,7 +83,7 @@ def test_each_commit_is_sorted_by_device_then_time(lake_dir):
 
 
 def test_a_closed_day_is_rewritten_so_a_device_is_read_from_one_file(lake_dir, monkeypatch):
-    monkeypatch.setattr("modax.lake._layout.TARGET_FILE_BYTES", 60_000)
+    monkeypatch.setattr("modax.lake._layout.TARGET_FILE_BYTES", 8_000)
     monkeypatch.setattr("modax.lake._layout.ROW_GROUP_ROWS", 1_000)
     lake = Lake(lake_dir)
     rows = fleet(40, 600, 1)
