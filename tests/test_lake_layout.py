@@ -204,3 +204,15 @@ def test_two_rewrites_of_one_partition_never_duplicate_rows(lake_dir):
     with pytest.raises(CommitFailedError):
         _rewrite_from(lake, second)  # its files were replaced meanwhile
     assert _sorted(lake.read("telemetry")) == _sorted(rows)
+
+
+def test_a_rewritten_file_keeps_rows_past_the_last_millisecond_findable(lake_dir):
+    lake = Lake(lake_dir)
+    late = DAY + timedelta(microseconds=1_500)  # 1.5 ms: the log writes stats to the millisecond
+    for when in (DAY, late):
+        ts = pa.array([when], pa.timestamp("us", tz="UTC"))
+        lake.append("telemetry", pa.table({"device_id": ["d1"], "ts": ts, "v": [1.0]}))
+    lake.compact("telemetry", now=LATER)
+    wanted = [("ts", ">=", DAY + timedelta(microseconds=1_200))]
+    _, files = table_fragments("telemetry", lake, filters=wanted)
+    assert sum(f.count_rows(filter=ds.field("ts") >= wanted[0][2]) for f in files) == 1

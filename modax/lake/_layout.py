@@ -156,7 +156,10 @@ def bin_pack(table: DeltaTable, since: date | None = None) -> dict[str, int]:
 
 
 def _stat(value: Any) -> Any:
-    """A min/max value as the Delta log writes it (JSON), or ``None`` when it has none."""
+    """A min/max value as the Delta log writes it (JSON), or ``None`` when it has none.
+
+    Timestamps to the millisecond, as Delta writers do (readers widen a maximum by 1 ms).
+    """
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if isinstance(value, float) and not math.isfinite(value):
@@ -264,9 +267,11 @@ def cluster_partition(
     own writer spreads a stream over parallel writers, so its files would overlap.) Without an
     Arrow filesystem (``gs://``, ``az://``) deltalake Z-orders the partition by ``keys[0]``.
 
-    A commit by someone else that added rows to the partition meanwhile makes this one fail
-    (``CommitFailedError``): nothing is lost, it can run again. Killed before its commit, it
-    leaves only files the table does not reference (vacuum removes them).
+    The commit removes exactly the files the rewrite read: rows an ingester appended meanwhile stay
+    as they are; a rewrite of the same files committed meanwhile makes this one fail
+    (``CommitFailedError``): nothing is lost or doubled, it can run again. Killed before its
+    commit, it leaves only files no commit references (no reader sees them; deltalake's ``full``
+    vacuum deletes them).
 
     Returns
     -------
