@@ -42,7 +42,8 @@ def maintain_command(
     vacuums files replaced more than the retention window ago (readers' snapshots keep working)
     and extends ``aggregates_1min`` from ``aggregates_1s``.
     """
-    settings = settings_from_env(lake=lake, vacuum_retention_h=vacuum_retention_h)
+    retention = None if vacuum_retention_h is None else str(vacuum_retention_h)
+    settings = settings_from_env(lake=lake, vacuum_retention_h=retention)
     configure_logging(settings.log_format, settings.log_level)
     maintenance = Maintenance(
         Lake(settings.lake, vacuum_retention_hours=settings.vacuum_retention_h), interval_s

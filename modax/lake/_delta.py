@@ -331,7 +331,7 @@ class Lake:
         if table.num_rows == 0:
             return None
         table = sorted_rows(_with_date(table))
-        options = {"partition_by": ["date"], "writer_properties": writer_properties()}
+        properties = writer_properties()
         delay = 0.05
         with self._lock:
             handle = self._handles.get(name)
@@ -344,11 +344,18 @@ class Lake:
                             self.table_uri(name),
                             table,
                             mode="append",
+                            partition_by=["date"],
                             storage_options=self.storage_options or None,
-                            **options,
+                            writer_properties=properties,
                         )
                     else:
-                        write_deltalake(handle, table, mode="append", **options)
+                        write_deltalake(
+                            handle,
+                            table,
+                            mode="append",
+                            partition_by=["date"],
+                            writer_properties=properties,
+                        )
                     break
                 except CommitFailedError:
                     if attempt == _COMMIT_RETRIES - 1:

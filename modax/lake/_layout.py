@@ -27,7 +27,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, WriterProperties
-from deltalake.transaction import AddAction
+from deltalake.transaction import AddAction, RemoveAction
 
 __all__ = [
     "CLUSTER_COLUMN",
@@ -309,8 +309,9 @@ def cluster_partition(
         )
         reader = rows.to_arrow_reader(ROW_GROUP_ROWS)
         adds = _write_files(store, day, (b.cast(schema) for b in reader), schema)
+    actions: list[AddAction | RemoveAction] = list(adds)
     table.create_write_transaction(
-        adds,
+        actions,
         mode="overwrite",
         schema=table.schema(),
         partition_by=["date"],

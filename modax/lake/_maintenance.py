@@ -175,10 +175,11 @@ class Maintenance:
             ).to_arrow_table()
         finally:
             con.close()
-        if rows.num_rows:
+        written = int(rows.num_rows)
+        if written:
             self.lake.append("aggregates_1min", rows.cast(self._schema(rows)))
-        self.metrics.rollup_rows.inc(rows.num_rows)
-        return rows.num_rows
+        self.metrics.rollup_rows.inc(written)
+        return written
 
     @staticmethod
     def _schema(rows: pa.Table) -> pa.Schema:
