@@ -102,6 +102,24 @@ def test_messages_queued_while_the_ingester_is_down_all_arrive(mosquitto_factory
     publisher.close()
 
 
+def test_a_legacy_device_that_reboots_keeps_both_boots(mosquitto_factory, lake, ingesters):
+    """Issue 17 item 2: no ``seq``; since-boot timestamps 100, 200, ... again after a reboot."""
+    broker = mosquitto_factory()
+    ingester = ingesters(broker, lake)
+    boot = []
+    for t in range(100, 5_001, 100):
+        msg = json.loads(telemetry("old", 0))
+        del msg["seq"]
+        msg["timestamp"] = t
+        boot.append((topic_for("old", "telemetry"), json.dumps(msg).encode()))
+    publisher = Publisher(broker.host, broker.port)
+    publisher.wait_acked(publisher.publish(boot + boot))
+    wait_for(lambda: ingester.totals.received == 100, 20, "all 100 readings to be processed")
+    assert (ingester.totals.accepted, ingester.totals.duplicates) == (100, 0)
+    assert rows(lake)[0] == 100
+    publisher.close()
+
+
 def test_a_clean_stop_acknowledges_everything_it_committed(mosquitto_factory, lake, ingesters):
     broker = mosquitto_factory()
     first = ingesters(broker, lake)

@@ -120,3 +120,54 @@ def test_a_second_writer_sees_what_the_first_committed(lake_dir):
     )
     redelivered = b.process(topics, [payload("m1", NOW, 2), payload("m1", NOW, 3)], [NOW] * 2)
     assert (redelivered.accepted, redelivered.duplicates) == (0, 2)
+
+
+def legacy(device: str, since_boot: list[int]) -> tuple[list[str], list[bytes]]:
+    """Telemetry of a device without NTP nor ``seq`` (the MODAX firmware): ms since boot."""
+    return [f"modax/devices/{device}/telemetry"] * len(since_boot), [
+        payload(device, t) for t in since_boot
+    ]
+
+
+def stored_ts(lake_dir) -> list[int]:
+    return [
+        int(v.timestamp() * 1000)
+        for (v,) in modax.connect(lake_dir).sql("select ts from telemetry order by ts").fetchall()
+    ]
+
+
+def test_a_reboot_that_repeats_since_boot_timestamps_is_stored_as_a_second_boot(lake_dir):
+    """Issue 17 item 2: boots sent in a burst (no receive-time gap) are still two boots."""
+    topics, payloads = legacy("m1", [100 * k for k in range(1, 51)] * 2)
+    first = Pipeline(lake_dir, derivers=[]).process(topics, payloads, [NOW] * 100)
+    assert (first.accepted, first.duplicates) == (100, 0)
+    ts = stored_ts(lake_dir)
+    assert len(set(ts)) == 100 and ts[50] > ts[49]  # the second boot starts after the first
+    again = Pipeline(lake_dir, derivers=[]).process(topics, payloads, [NOW] * 100)
+    assert (again.accepted, again.duplicates) == (0, 100)
+
+
+def test_readings_queued_while_the_ingester_was_down_keep_their_boot(lake_dir):
+    """Issue 17 item 4: a restart does not re-anchor the boot on the restart time."""
+    before = [100 * k for k in range(1, 51)]
+    queued = [100 * k for k in range(51, 101)]
+    boot = NOW - 100  # received 0 ms after sending
+    Pipeline(lake_dir, derivers=[]).process(*legacy("m1", before), [boot + t for t in before])
+    restart = boot + queued[-1] + 27_000  # everything queued arrives at once after 27 s
+    result = Pipeline(lake_dir, derivers=[]).process(*legacy("m1", queued), [restart] * 50)
+    assert result.accepted == 50
+    assert stored_ts(lake_dir) == [boot + t for t in before + queued]
+
+
+def test_a_redelivery_after_a_restart_across_midnight_is_stored_once(lake_dir):
+    """Issue 17 item 4: committed, not acknowledged, redelivered 30 s later by another session."""
+    midnight = 1_763_942_400_000  # 2025-11-24T00:00:00Z
+    since_boot = [100 * k for k in range(1, 21)]
+    boot = midnight - 1_000  # readings 23:59:59.1 .. 00:00:01.0
+    Pipeline(lake_dir, derivers=[]).process(
+        *legacy("m1", since_boot), [boot + t for t in since_boot]
+    )
+    redelivered = [boot + t + 30_000 for t in since_boot]
+    result = Pipeline(lake_dir, derivers=[]).process(*legacy("m1", since_boot), redelivered)
+    assert (result.accepted, result.duplicates) == (0, 20)
+    assert stored_ts(lake_dir) == [boot + t for t in since_boot]

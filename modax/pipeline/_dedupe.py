@@ -1,13 +1,15 @@
 """Remember which messages a lake table already holds, so re-delivery and re-replay add nothing.
 
-A message's identity is ``(device_id, seq)``, or ``(device_id, timestamp)`` when it has no
-``seq``. Per UTC date partition the index holds the identities stored there as intervals of
-consecutive values per device (:class:`modax.pipeline._identities.IdentitySet`), read from the
-partition's files the first time a batch touches that date and, after every commit, from the
-files other writers (another ingester) added since. ``seq`` counts up one by one within a boot
-(decision 0003), so memory follows the gaps in a device's sequence, not its messages: about
-24 bytes per gap and 8 per device of each cached date (the newest ``max_dates``). Messages
-without ``seq`` take one interval each.
+A message's identity is ``(device_id, seq)``, or ``(device_id, ts)`` when it has no ``seq``: the
+event time, which for a device without NTP holds its boot (:class:`modax.pipeline.BootClock`), so
+two boots that repeat the same since-boot timestamps are two sets of readings. Per UTC date
+partition the index holds the identities stored there as intervals of consecutive values per
+device (:class:`modax.pipeline._identities.IdentitySet`), read from the partition's files the
+first time a batch touches that date and, after every commit, from the files other writers
+(another ingester) added since. ``seq`` counts up one by one within a boot (decision 0003), so
+memory follows the gaps in a device's sequence, not its messages: about 24 bytes per gap and 8
+per device of each cached date (the newest ``max_dates``). Messages without ``seq`` take one
+interval each.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ import pyarrow.dataset as ds
 from modax.kernels._devices import DeviceCodes
 from modax.lake import Lake
 from modax.pipeline._identities import TIMESTAMP_TAG, IdentitySet
+from modax.schema import UTC_MS
 
 __all__ = ["DedupeIndex"]
 
+_DAY_MS = 86_400_000
 
-def _identity_values(seq: pa.Array, timestamp: pa.Array) -> np.ndarray:
-    """``seq`` where present, else the timestamp with :data:`TIMESTAMP_TAG` set (uint64).
+
+def _identity_values(seq: pa.Array, ts: pa.Array) -> np.ndarray:
+    """``seq`` where present, else the event time (epoch ms) with :data:`TIMESTAMP_TAG` set.
 
     Examples
     --------
@@ -36,7 +41,8 @@ def _identity_values(seq: pa.Array, timestamp: pa.Array) -> np.ndarray:
     """
     has_seq = pc.is_valid(seq).to_numpy(zero_copy_only=False)
     seq_values = pc.fill_null(seq, 0).to_numpy(zero_copy_only=False).astype(np.uint64)
-    ts_values = pc.fill_null(timestamp, 0).to_numpy(zero_copy_only=False).astype(np.uint64)
+    ts_ms = pc.cast(pc.cast(ts, UTC_MS), pa.int64()) if pa.types.is_timestamp(ts.type) else ts
+    ts_values = pc.fill_null(ts_ms, 0).to_numpy(zero_copy_only=False).astype(np.uint64)
     return np.where(has_seq, seq_values, ts_values | TIMESTAMP_TAG)
 
 
@@ -94,17 +100,17 @@ class DedupeIndex:
             store = self._stores.setdefault(day, IdentitySet())
             if new:
                 rows = pa.concat_tables(
-                    [f.to_table(columns=["device_id", "seq", "timestamp"]) for f in new]
+                    [f.to_table(columns=["device_id", "seq", "ts"]) for f in new]
                 )
-                store.add(*self._identities(rows["device_id"], rows["seq"], rows["timestamp"]))
+                store.add(*self._identities(rows["device_id"], rows["seq"], rows["ts"]))
                 seen.update(f.path for f in new)
         self._version = version
 
     def _identities(
-        self, device_id: pa.Array, seq: pa.Array, timestamp: pa.Array
+        self, device_id: pa.Array, seq: pa.Array, ts: pa.Array
     ) -> tuple[np.ndarray, np.ndarray]:
         """Device codes and identity values of messages."""
-        return self._devices.encode(device_id), _identity_values(seq, timestamp)
+        return self._devices.encode(device_id), _identity_values(seq, ts)
 
     def _stored(self, day: int) -> IdentitySet:
         store = self._stores.setdefault(day, IdentitySet())
@@ -114,19 +120,27 @@ class DedupeIndex:
             self._files.pop(dropped, None)
         return store
 
+    def holds(self, device_id: str, ts_ms: int) -> bool:
+        """Whether the table holds a reading of ``device_id`` without ``seq`` at ``ts_ms`` (UTC)."""
+        day = ts_ms // _DAY_MS
+        self._read_new_files([day])
+        code = np.array([self._devices.code(device_id)])
+        value = np.array([ts_ms], np.uint64) | TIMESTAMP_TAG
+        return bool(self._stored(day).contains(code, value)[0])
+
     @property
     def nbytes(self) -> int:
         """Bytes the cached dates' identities hold."""
         return sum(store.nbytes for store in self._stores.values())
 
     def new_rows(
-        self, device_id: pa.Array, seq: pa.Array, timestamp: pa.Array, date: pa.Array
+        self, device_id: pa.Array, seq: pa.Array, ts: pa.Array, date: pa.Array
     ) -> np.ndarray:
         """Boolean mask of rows not stored yet and not repeated earlier in the same batch."""
         n = len(device_id)
         if n == 0:
             return np.zeros(0, dtype=bool)
-        devices, values = self._identities(device_id, seq, timestamp)
+        devices, values = self._identities(device_id, seq, ts)
         days = _date_ints(date)
         mask = np.zeros(n, dtype=bool)
         triples = np.stack([devices.astype(np.uint64), values, days.astype(np.uint64)])
@@ -143,7 +157,7 @@ class DedupeIndex:
         self,
         device_id: pa.Array,
         seq: pa.Array,
-        timestamp: pa.Array,
+        ts: pa.Array,
         date: pa.Array,
         version: int | None = None,
     ) -> None:
@@ -157,7 +171,7 @@ class DedupeIndex:
             self._version = version
         if len(device_id) == 0:
             return
-        devices, values = self._identities(device_id, seq, timestamp)
+        devices, values = self._identities(device_id, seq, ts)
         days = _date_ints(date)
         for day in np.unique(days):
             rows = days == day

@@ -22,7 +22,7 @@ import pyarrow as pa
 from modax.kernels.deriver import KernelDeriver
 from modax.lake import Lake
 from modax.lake._delta import _with_date
-from modax.pipeline._clock import BootClock
+from modax.pipeline._clock import BootClock, stored_boots
 from modax.pipeline._dedupe import DedupeIndex
 from modax.schema import (
     DEVICE_SAFETY_SCHEMA,
@@ -166,6 +166,7 @@ class Pipeline:
         self.lake = lake if isinstance(lake, Lake) else Lake(lake)
         self.derivers = list([KernelDeriver()] if derivers is None else derivers)
         self.clock = BootClock()
+        self._boots_loaded = False
         self._telemetry_index = DedupeIndex(self.lake, "telemetry")
         self._safety_index = DedupeIndex(self.lake, "device_safety")
         self._quarantine_index = _QuarantineIndex(self.lake)
@@ -176,12 +177,19 @@ class Pipeline:
         if table is None or table.num_rows == 0:
             return schema.empty_table(), 0
         if "ts" not in table.column_names:
-            table = table.append_column(
-                "ts",
-                self.clock.event_time(table["device_id"], table["timestamp"], table["received_at"]),
+            if not self._boots_loaded:  # an ingester that restarts keeps the boots it stored
+                self.clock.load(stored_boots(self.lake, ("telemetry", "device_safety")))
+                self._boots_loaded = True
+            ts = self.clock.event_time(
+                table["device_id"],
+                table["timestamp"],
+                table["received_at"],
+                stream=index.table,
+                stored=index.holds,
             )
+            table = table.append_column("ts", ts)
         table = _conform(table, schema)
-        mask = index.new_rows(table["device_id"], table["seq"], table["timestamp"], table["date"])
+        mask = index.new_rows(table["device_id"], table["seq"], table["ts"], table["date"])
         kept = table.filter(pa.array(mask))
         return kept, int(table.num_rows - kept.num_rows)
 
@@ -239,7 +247,7 @@ class Pipeline:
         ):
             table = writes[name]
             if table.num_rows:
-                keys = (table["device_id"], table["seq"], table["timestamp"], table["date"])
+                keys = (table["device_id"], table["seq"], table["ts"], table["date"])
                 index.add(*keys, version=versions[name])
         self._quarantine_index.add(q_keys)
         result.accepted = telemetry.num_rows + safety.num_rows + status.num_rows
