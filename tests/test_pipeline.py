@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
+from mqtt_helpers import overloading_fleet
 
 import modax
 from modax.pipeline import BootClock, Pipeline
@@ -171,3 +174,43 @@ def test_a_redelivery_after_a_restart_across_midnight_is_stored_once(lake_dir):
     result = Pipeline(lake_dir, derivers=[]).process(*legacy("m1", since_boot), redelivered)
     assert (result.accepted, result.duplicates) == (0, 20)
     assert stored_ts(lake_dir) == [boot + t for t in since_boot]
+
+
+def derived(lake_dir: Path | str) -> dict[str, list[tuple]]:
+    con = modax.connect(lake_dir)
+    return {
+        name: con.sql(f"select * exclude (date) from {name} order by all").fetchall()
+        for name in ("aggregates_1s", "safety_events")
+    }
+
+
+@pytest.mark.parametrize("blocked", ["telemetry", "safety_events", "aggregates_1s"])
+def test_derived_rows_after_a_failed_commit_equal_a_run_without_it(tmp_path, blocked):
+    """Issue 17 item 3: a commit fails mid-ingest (a file where the new date's folder goes),
+    the batch is retried on the same pipeline once the lake is writable again."""
+    batches = overloading_fleet(20)
+    reference = Pipeline(tmp_path / "reference")
+    for batch in batches:
+        reference.process(*batch)
+    reference.close()
+
+    lake_dir = tmp_path / "lake"
+    pipeline = Pipeline(lake_dir)
+    obstacle = lake_dir / blocked / "date=2025-11-24"
+    failures = 0
+    for i, batch in enumerate(batches):
+        if i == 8:  # the lake has every table by now; the new date comes soon
+            obstacle.write_bytes(b"in the way")
+        try:
+            pipeline.process(*batch)
+        except Exception:
+            failures += 1
+            obstacle.unlink()
+            pipeline.process(*batch)
+    pipeline.close()
+    assert failures == 1
+    assert derived(lake_dir) == derived(tmp_path / "reference")
+    con = modax.connect(lake_dir)
+    assert con.sql(
+        "select count(*), count(distinct (device_id, seq)) from telemetry"
+    ).fetchall() == [(600, 600)]

@@ -166,8 +166,8 @@ class Ingester:
     metrics : IngestMetrics, optional
         Where to count (a fresh registry by default).
     pipeline_factory : callable, optional
-        Makes the :class:`~modax.pipeline.Pipeline` from the lake (e.g. with other derivers);
-        called again after a failed commit, so the retry re-reads what the lake holds.
+        Makes the :class:`~modax.pipeline.Pipeline` from the lake (e.g. with other derivers).
+        A failed commit is retried on the same pipeline, which keeps its derivers' state.
 
     Examples
     --------
@@ -199,7 +199,6 @@ class Ingester:
         self.metrics = metrics or IngestMetrics()
         self.totals = BatchResult()
         self.error: IngestError | None = None
-        self._pipeline_factory = pipeline_factory
         self.pipeline = pipeline_factory(self.lake)
         self.inbox = Inbox(
             self.options.batch_size,
@@ -501,8 +500,6 @@ class Ingester:
             except Exception as exc:  # any failure: retried, never dropped, never acknowledged
                 self._last_commit_error = f"{type(exc).__name__}: {exc}"
                 self.metrics.commit_failures.inc()
-                # A fresh pipeline re-reads what the lake holds, so the retry stores nothing twice.
-                self.pipeline = self._pipeline_factory(self.lake)
                 if self._stopping.is_set():
                     self._unacked_at_exit += len(batch)
                     log.error("lake commit failed at shutdown; %d left unacknowledged", len(batch))

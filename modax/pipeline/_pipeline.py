@@ -4,7 +4,9 @@ Live ingestion, replay of a file and tests all hand batches of raw ``(topic, pay
 received_at)`` to :meth:`Pipeline.process`. Bad input never stops it and is never dropped: it goes
 to ``quarantine`` with its reason. Each table's append is one atomic Delta commit; raw tables are
 written before the tables derived from them, so a crash between the two can only lose derived rows,
-which can be rebuilt from ``telemetry``.
+which can be rebuilt from ``telemetry``. A commit that fails leaves the pipeline ready for the
+batch to be retried: the raw rows it did commit and the derived rows it could not are kept, with
+the derivers' state, so the derived tables end up as if nothing had failed (decision 0002).
 """
 
 from __future__ import annotations
@@ -133,6 +135,10 @@ class _QuarantineIndex:
         self._stored().update(keys.tolist())
 
 
+def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return _with_date(table).select(schema.names).cast(schema)
 
@@ -167,6 +173,8 @@ class Pipeline:
         self.derivers = list([KernelDeriver()] if derivers is None else derivers)
         self.clock = BootClock()
         self._boots_loaded = False
+        self._underived: dict[str, list[pa.Table]] = {"telemetry": [], "device_safety": []}
+        self._unwritten: list[tuple[str, pa.Table]] = []
         self._telemetry_index = DedupeIndex(self.lake, "telemetry")
         self._safety_index = DedupeIndex(self.lake, "device_safety")
         self._quarantine_index = _QuarantineIndex(self.lake)
@@ -240,7 +248,15 @@ class Pipeline:
             "devices": status,
             "quarantine": rejected,
         }
-        versions = {name: self._append(name, table, result) for name, table in writes.items()}
+        versions = {}
+        try:
+            for name, table in writes.items():
+                versions[name] = self._append(name, table, result)
+                if name in self._underived and table.num_rows:
+                    self._underived[name].append(table)  # committed: derived in any case
+        except Exception:
+            self._forget_boots()
+            raise
         for name, index in (
             ("telemetry", self._telemetry_index),
             ("device_safety", self._safety_index),
@@ -252,13 +268,33 @@ class Pipeline:
         self._quarantine_index.add(q_keys)
         result.accepted = telemetry.num_rows + safety.num_rows + status.num_rows
 
+        telemetry = _concat(self._underived["telemetry"], TELEMETRY_SCHEMA)
+        safety = _concat(self._underived["device_safety"], DEVICE_SAFETY_SCHEMA)
+        self._underived = {"telemetry": [], "device_safety": []}
         now_ms = int(time.time() * 1000)
         for deriver in self.derivers:
-            for name, table in deriver.process(telemetry, safety, now_ms).items():
+            self._unwritten.extend(deriver.process(telemetry, safety, now_ms).items())
+        self._write_derived(result)
+        return result
+
+    def _forget_boots(self) -> None:
+        """After a failed commit: the retried batch's readings are placed again from the lake."""
+        self.clock = BootClock(self.clock.reboot_tolerance_ms)
+        self._boots_loaded = False
+
+    def _write_derived(self, result: BatchResult) -> None:
+        """Append the derived rows not written yet; on failure keep the rest for the next call."""
+        try:
+            while self._unwritten:
+                name, table = self._unwritten[0]
                 self._append(name, table, result)
                 if name == "safety_events" and table.num_rows:
-                    result.events = table
-        return result
+                    events = [table] if result.events is None else [result.events, table]
+                    result.events = pa.concat_tables(events)
+                del self._unwritten[0]
+        except Exception:
+            self._forget_boots()
+            raise
 
     def _append(self, name: str, table: pa.Table, result: BatchResult) -> int | None:
         """Append ``table`` to ``name`` if it has rows; the table's new version (or None)."""
@@ -272,6 +308,6 @@ class Pipeline:
         """Flush what the derivers still hold (open windows) to the lake."""
         result = BatchResult()
         for deriver in self.derivers:
-            for name, table in deriver.flush().items():
-                self._append(name, table, result)
+            self._unwritten.extend(deriver.flush().items())
+        self._write_derived(result)
         return result
