@@ -11,6 +11,7 @@ import pytest
 from mqtt_helpers import overloading_fleet
 
 import modax
+from modax.lake import Lake, arrow_filesystem
 from modax.pipeline import BootClock, Pipeline
 
 NOW = 1_763_900_000_000
@@ -214,3 +215,60 @@ def test_derived_rows_after_a_failed_commit_equal_a_run_without_it(tmp_path, blo
     assert con.sql(
         "select count(*), count(distinct (device_id, seq)) from telemetry"
     ).fetchall() == [(600, 600)]
+
+
+def seq_batch(seqs: range) -> tuple[list[str], list[bytes], list[int]]:
+    return (
+        ["modax/devices/m1/telemetry"] * len(seqs),
+        [payload("m1", NOW + s * 100, s) for s in seqs],
+        [NOW + s * 100 for s in seqs],
+    )
+
+
+def test_a_restart_reads_the_saved_index_and_only_the_files_committed_since(lake_dir):
+    """Issue 17 item 11: the covered files are not read again (one is made unreadable here)."""
+    first = Pipeline(lake_dir, derivers=[])
+    first.process(*seq_batch(range(0, 50)))
+    first.close()  # saves the index beside the table
+    saved = list((lake_dir / "_state" / "dedupe" / "telemetry").iterdir())
+    assert [p.name for p in saved] == ["date=2025-11-23.arrow"]
+    covered = next((lake_dir / "telemetry").glob("date=*/*.parquet"))
+    Pipeline(lake_dir, derivers=[]).process(*seq_batch(range(50, 80)))  # committed after saving
+    covered.write_bytes(b"not parquet any more")
+
+    again = Pipeline(lake_dir, derivers=[]).process(*seq_batch(range(0, 90)))
+    assert (again.accepted, again.duplicates) == (10, 80)
+
+
+def test_a_saved_index_that_cannot_be_read_is_ignored(lake_dir, caplog):
+    first = Pipeline(lake_dir, derivers=[])
+    first.process(*seq_batch(range(0, 50)))
+    first.close()
+    saved = lake_dir / "_state" / "dedupe" / "telemetry" / "date=2025-11-23.arrow"
+    saved.write_bytes(b"garbage")
+    again = Pipeline(lake_dir, derivers=[]).process(*seq_batch(range(0, 60)))
+    assert (again.accepted, again.duplicates) == (10, 50)
+    assert "ignoring the saved index" in caplog.text
+
+
+def test_the_saved_index_works_on_s3(s3_lake):
+    first = Pipeline(s3_lake, derivers=[])
+    first.process(*seq_batch(range(0, 50)))
+    first.close()
+    lake = Lake(s3_lake)
+    bucket = arrow_filesystem(lake.root, lake.storage_options)
+    assert bucket.get_file_info("_state/dedupe/telemetry/date=2025-11-23.arrow").size > 0
+    assert Pipeline(s3_lake, derivers=[]).process(*seq_batch(range(0, 60))).duplicates == 50
+
+
+def test_a_new_session_takes_a_step_back_for_a_redelivery_not_a_reboot(lake_dir):
+    """After a reconnect the broker sends again what was not acknowledged (legacy device)."""
+    pipeline = Pipeline(lake_dir, derivers=[])
+    boot = NOW - 100
+    first = [100 * k for k in range(1, 31)]
+    pipeline.process(*legacy("m1", first), [boot + t for t in first])
+    pipeline.new_session()
+    again = [100 * k for k in range(11, 41)]  # 1100..3000 redelivered, then 3100..4000
+    result = pipeline.process(*legacy("m1", again), [boot + 9_000] * 30)
+    assert (result.accepted, result.duplicates) == (10, 20)
+    assert stored_ts(lake_dir) == [boot + t for t in range(100, 4_001, 100)]

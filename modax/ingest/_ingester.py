@@ -214,6 +214,7 @@ class Ingester:
         self._backoff = Backoff(self.options.reconnect_initial_s, self.options.reconnect_max_s)
         self._ack_lock = threading.Lock()
         self._generation = 0
+        self._session: int | None = None  # connection generation of the last batch committed
         self._connects = 0
         self._unacked_at_exit = 0
         self._connected = threading.Event()
@@ -491,6 +492,9 @@ class Ingester:
             self._finished.set()
 
     def _commit(self, batch: Batch) -> None:
+        if batch.generations[-1] != self._session:  # a new connection: redeliveries come first
+            self.pipeline.new_session()
+            self._session = batch.generations[-1]
         retry = Backoff(self.options.reconnect_initial_s, self.options.reconnect_max_s)
         start = time.monotonic()
         while True:

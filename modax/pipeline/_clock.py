@@ -15,9 +15,10 @@ same date partition and the same identity.
 Which boot a reading belongs to, per device and stream (telemetry and safety are separate topics,
 each delivered in order):
 
-- within a session, a timestamp that goes back more than ``reboot_tolerance_ms`` from the
-  stream's previous one moves the stream to the next boot (the other stream may have opened it);
-  MQTT does not deliver a topic's messages out of order within a session, so this is a reboot;
+- within a session (one broker connection: :meth:`BootClock.new_session` starts the next), a
+  timestamp that goes back more than ``reboot_tolerance_ms`` from the stream's previous one moves
+  the stream to the next boot (the other stream may have opened it); MQTT does not deliver a
+  topic's messages out of order or twice within a session, so this is a reboot;
 - a stream's first reading is placed by time: the newest known boot whose epoch is at or before
   ``received_at - timestamp``. Into the newest boot, a reading below the boot's last timestamp is
   a redelivery when the lake already holds it (``stored``), a reading sent before the boot's last
@@ -154,6 +155,14 @@ class BootClock:
         for known in self._boots.values():
             known.sort(key=lambda b: b.epoch)
             del known[:-_MAX_BOOTS]
+        self.new_session()
+
+    def new_session(self) -> None:
+        """A new delivery session: each stream's next reading is placed by time and by the lake.
+
+        Its first readings may be redeliveries (a broker redelivers what was not acknowledged
+        after a reconnect), so going back in time is then no sign of a reboot.
+        """
         self._streams.clear()
 
     def event_time(

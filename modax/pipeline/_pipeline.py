@@ -277,6 +277,14 @@ class Pipeline:
         self._write_derived(result)
         return result
 
+    def new_session(self) -> None:
+        """A new broker session starts: its first messages may be redeliveries of stored ones.
+
+        Each device stream's next since-boot reading is then placed by time and by what the lake
+        holds, instead of a step back in time being taken for a reboot (:class:`BootClock`).
+        """
+        self.clock.new_session()
+
     def _forget_boots(self) -> None:
         """After a failed commit: the retried batch's readings are placed again from the lake."""
         self.clock = BootClock(self.clock.reboot_tolerance_ms)
@@ -305,9 +313,11 @@ class Pipeline:
         return version
 
     def close(self) -> BatchResult:
-        """Flush what the derivers still hold (open windows) to the lake."""
+        """Flush what the derivers still hold (open windows) to the lake; save the dedupe index."""
         result = BatchResult()
         for deriver in self.derivers:
             self._unwritten.extend(deriver.flush().items())
         self._write_derived(result)
+        self._telemetry_index.save()
+        self._safety_index.save()
         return result
