@@ -272,3 +272,18 @@ def test_a_new_session_takes_a_step_back_for_a_redelivery_not_a_reboot(lake_dir)
     result = pipeline.process(*legacy("m1", again), [boot + 9_000] * 30)
     assert (result.accepted, result.duplicates) == (10, 20)
     assert stored_ts(lake_dir) == [boot + t for t in range(100, 4_001, 100)]
+
+
+def test_a_reboot_while_the_ingester_is_down_is_not_taken_for_a_redelivery(lake_dir):
+    """Same since-boot timestamps as the stored boot, other readings: a new boot, not a repeat."""
+    boot = NOW - 100
+    since_boot = [100 * k for k in range(1, 31)]
+    Pipeline(lake_dir, derivers=[]).process(
+        *legacy("m1", since_boot), [boot + t for t in since_boot]
+    )
+    topics, payloads = legacy("m1", since_boot[:10])
+    rebooted = [p.replace(b'"motor_currents": [3.0]', b'"motor_currents": [5.5]') for p in payloads]
+    restart = boot + 60_000
+    result = Pipeline(lake_dir, derivers=[]).process(topics, rebooted, [restart] * 10)
+    assert (result.accepted, result.duplicates) == (10, 0)
+    assert stored_ts(lake_dir)[30:] == [restart - 100 + t for t in since_boot[:10]]

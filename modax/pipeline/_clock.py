@@ -21,8 +21,9 @@ each delivered in order):
   topic's messages out of order or twice within a session, so this is a reboot;
 - a stream's first reading is placed by time: the newest known boot whose epoch is at or before
   ``received_at - timestamp``. Into the newest boot, a reading below the boot's last timestamp is
-  a redelivery when the lake already holds it (``stored``), a reading sent before the boot's last
-  one when ``received_at - timestamp`` says so, and otherwise the first of a new boot.
+  a redelivery when the lake already holds that very reading (``stored``: same time and same
+  values), a reading sent before the boot's last one when ``received_at - timestamp`` says so,
+  and otherwise the first of a new boot.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from modax.schema import EPOCH_MS_THRESHOLD, UTC_MS
 
 __all__ = ["BootClock", "Stored", "stored_boots"]
 
-#: ``stored(device_id, ts_ms)``: whether the lake already holds this device's reading at ``ts``.
-Stored = Callable[[str, int], bool]
+#: ``stored(device_id, ts_ms, row)``: whether the lake already holds the batch's reading ``row``
+#: at event time ``ts_ms`` (the same reading, not only the same time).
+Stored = Callable[[str, int, int], bool]
 
 #: Boots kept per device (older ones are forgotten).
 _MAX_BOOTS = 16
@@ -59,7 +61,7 @@ class _Stream:
     previous: int
 
 
-def _never(device: str, ts: int) -> bool:
+def _never(device: str, ts: int, row: int) -> bool:
     return False
 
 
@@ -185,8 +187,8 @@ class BootClock:
         stream : str
             Which of a device's in-order streams the rows are (e.g. the lake table).
         stored : callable, optional
-            ``stored(device_id, ts_ms)``: whether the lake already holds that reading; tells a
-            redelivery from a reboot at a stream's first reading.
+            ``stored(device_id, ts_ms, row)``: whether the lake already holds that reading; tells
+            a redelivery from a reboot at a stream's first reading.
         """
         raw = pc.cast(timestamp, pa.int64()).to_numpy(zero_copy_only=False).copy()
         since_boot = np.flatnonzero(raw < EPOCH_MS_THRESHOLD)
@@ -195,10 +197,12 @@ class BootClock:
             devices = device_id.to_pylist()
             for i in since_boot:
                 dev, t = devices[i], int(raw[i])
-                raw[i] = t + self._boot_of(dev, stream, t, int(received[i]), stored).epoch
+                raw[i] = t + self._boot_of(dev, stream, t, int(received[i]), stored, i).epoch
         return pa.array(raw, pa.int64()).cast(UTC_MS)
 
-    def _boot_of(self, dev: str, stream: str, t: int, received: int, stored: Stored) -> _Boot:
+    def _boot_of(
+        self, dev: str, stream: str, t: int, received: int, stored: Stored, row: int
+    ) -> _Boot:
         boots = self._boots.setdefault(dev, [])
         state = self._streams.get((dev, stream))
         if state is not None and 0 <= state.boot < len(boots):
@@ -209,7 +213,7 @@ class BootClock:
             else:
                 index = self._new_boot(boots, received - t)
         else:
-            index = self._place(boots, dev, t, received, stored)
+            index = self._place(boots, t, received, lambda ts: stored(dev, ts, row))
         boot = boots[index]
         boot.last = max(boot.last, t)
         self._streams[(dev, stream)] = _Stream(index, t)
@@ -220,7 +224,9 @@ class BootClock:
                     other.boot -= 1
         return boot
 
-    def _place(self, boots: list[_Boot], dev: str, t: int, received: int, stored: Stored) -> int:
+    def _place(
+        self, boots: list[_Boot], t: int, received: int, stored: Callable[[int], bool]
+    ) -> int:
         """The boot of a stream's first reading, by time and by what the lake holds."""
         implied = received - t
         tolerance = self.reboot_tolerance_ms
@@ -233,7 +239,7 @@ class BootClock:
         newest = boots[index]
         if index < len(boots) - 1 or t >= newest.last - tolerance:
             return index
-        if stored(dev, newest.epoch + t) or implied < newest.epoch + newest.last - tolerance:
+        if stored(newest.epoch + t) or implied < newest.epoch + newest.last - tolerance:
             return index
         return self._new_boot(boots, implied)
 

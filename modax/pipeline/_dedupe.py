@@ -48,6 +48,8 @@ _DAY_ZERO = date(1970, 1, 1)
 #: Saved indexes, under the lake root: ``{STATE_DIR}/{table}/date=YYYY-MM-DD.arrow``.
 STATE_DIR = "_state/dedupe"
 _COLUMNS = ["device_id", "seq", "ts"]
+#: Columns that differ between a message and its redelivery.
+_NOT_VALUES = {"received_at", "ts", "date"}
 #: Rows read at a time when a date's files are indexed (bounds the memory it takes).
 _SLICE_ROWS = 1 << 20
 
@@ -197,13 +199,31 @@ class DedupeIndex:
             self._covered.pop(dropped, None)
         return store
 
-    def holds(self, device_id: str, ts_ms: int) -> bool:
-        """Whether the table holds a reading of ``device_id`` without ``seq`` at ``ts_ms`` (UTC)."""
+    def holds(self, device_id: str, ts_ms: int, reading: pa.Table | None = None) -> bool:
+        """Whether the table holds a reading of ``device_id`` without ``seq`` at ``ts_ms`` (UTC).
+
+        With ``reading`` (one row, decoded columns), the stored row must also have its values:
+        the same time with other values is another reading (a reboot that repeats since-boot
+        timestamps), not a redelivery.
+        """
         day = ts_ms // _DAY_MS
         self._read_new_files([day])
         code = np.array([self._devices.code(device_id)])
         value = np.array([ts_ms], np.uint64) | TIMESTAMP_TAG
-        return bool(self._stored(day).contains(code, value)[0])
+        if not self._stored(day).contains(code, value)[0]:
+            return False
+        if reading is None:
+            return True
+        at = pa.scalar(ts_ms, pa.int64()).cast(UTC_MS)
+        stored = self.lake.read(
+            self.table,
+            filter=_on(day) & (ds.field("device_id") == device_id) & (ds.field("ts") == at),
+        )
+        names = [
+            n for n in reading.column_names if n in stored.column_names and n not in _NOT_VALUES
+        ]
+        mine = reading.select(names).cast(stored.select(names).schema).to_pylist()[0]
+        return mine in stored.select(names).to_pylist()
 
     @property
     def nbytes(self) -> int:

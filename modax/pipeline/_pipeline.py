@@ -188,12 +188,17 @@ class Pipeline:
             if not self._boots_loaded:  # an ingester that restarts keeps the boots it stored
                 self.clock.load(stored_boots(self.lake, ("telemetry", "device_safety")))
                 self._boots_loaded = True
+            decoded = table
+
+            def stored(device_id: str, ts_ms: int, row: int) -> bool:
+                return index.holds(device_id, ts_ms, decoded.slice(row, 1))
+
             ts = self.clock.event_time(
                 table["device_id"],
                 table["timestamp"],
                 table["received_at"],
                 stream=index.table,
-                stored=index.holds,
+                stored=stored,
             )
             table = table.append_column("ts", ts)
         table = _conform(table, schema)
