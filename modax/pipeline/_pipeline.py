@@ -6,7 +6,9 @@ to ``quarantine`` with its reason. Each table's append is one atomic Delta commi
 written before the tables derived from them, so a crash between the two can only lose derived rows,
 which can be rebuilt from ``telemetry``. A commit that fails leaves the pipeline ready for the
 batch to be retried: the raw rows it did commit and the derived rows it could not are kept, with
-the derivers' state, so the derived tables end up as if nothing had failed (decision 0002).
+the derivers' state, so the derived tables end up as if nothing had failed; a new pipeline
+rebuilds that state from the stored readings when the process stopped without flushing
+(decision 0002).
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from modax.kernels.deriver import KernelDeriver
 from modax.lake import Lake
 from modax.lake._delta import _with_date
 from modax.pipeline._clock import BootClock, stored_boots
 from modax.pipeline._dedupe import DedupeIndex
+from modax.pipeline._resume import RESUME_SPAN_MS, Resumable, newer_rows, stored_tail
 from modax.schema import (
     DEVICE_SAFETY_SCHEMA,
     DEVICES_SCHEMA,
@@ -173,6 +177,9 @@ class Pipeline:
         self.derivers = list([KernelDeriver()] if derivers is None else derivers)
         self.clock = BootClock()
         self._boots_loaded = False
+        self._resumed = False
+        self._first_ts: int | None = None  # event time (ms) of the first batch's first reading
+        self._stored_until: tuple[dict[str, str], dict[str, dict[str, int]]] | None = None
         self._underived: dict[str, list[pa.Table]] = {"telemetry": [], "device_safety": []}
         self._unwritten: list[tuple[str, pa.Table]] = []
         self._telemetry_index = DedupeIndex(self.lake, "telemetry")
@@ -202,6 +209,8 @@ class Pipeline:
             )
             table = table.append_column("ts", ts)
         table = _conform(table, schema)
+        if self._first_ts is None and index is self._telemetry_index:
+            self._first_ts = int(pc.min(pc.cast(table["ts"], pa.int64())).as_py())
         mask = index.new_rows(table["device_id"], table["seq"], table["ts"], table["date"])
         kept = table.filter(pa.array(mask))
         return kept, int(table.num_rows - kept.num_rows)
@@ -234,6 +243,8 @@ class Pipeline:
         telemetry, dup_t = self._dedupe(telemetry, self._telemetry_index, TELEMETRY_SCHEMA)
         safety, dup_s = self._dedupe(device_safety, self._safety_index, DEVICE_SAFETY_SCHEMA)
         result.duplicates = dup_t + dup_s
+        if not self._resumed and self._first_ts is not None:
+            self._resume(self._first_ts)
 
         if rejected is None or rejected.num_rows == 0:
             rejected, q_keys = QUARANTINE_SCHEMA.empty_table(), np.empty(0, dtype=np.uint64)
@@ -278,9 +289,42 @@ class Pipeline:
         self._underived = {"telemetry": [], "device_safety": []}
         now_ms = int(time.time() * 1000)
         for deriver in self.derivers:
-            self._unwritten.extend(deriver.process(telemetry, safety, now_ms).items())
+            self._unwritten.extend(self._new(deriver, deriver.process(telemetry, safety, now_ms)))
         self._write_derived(result)
         return result
+
+    def _resume(self, first_ts_ms: int) -> None:
+        """Before the first batch is stored: rebuild resumable derivers' state from the lake.
+
+        A process that stopped without flushing lost its derivers' open windows and the rows of
+        a batch it committed but could not derive; see :mod:`modax.pipeline._resume`. From then
+        on, their rows at or before a device's last stored one are not appended again.
+        """
+        self._resumed = True
+        resumable = [d for d in self.derivers if isinstance(d, Resumable)]
+        outputs = {name: col for d in resumable for name, col in d.outputs().items()}
+        tail = stored_tail(self.lake, outputs, first_ts_ms) if outputs else None
+        if tail is None:
+            return
+        telemetry, safety, lasts = tail
+        self._stored_until = (outputs, lasts)
+        now_ms = int(time.time() * 1000)
+        lo = first_ts_ms - RESUME_SPAN_MS  # rows before it were derived, stored or not
+        for deriver in resumable:
+            rows = deriver.process(telemetry, safety, now_ms)
+            self._unwritten.extend(self._new(deriver, rows, lo))
+
+    def _new(
+        self, deriver: Deriver, tables: dict[str, pa.Table], lo: int | None = None
+    ) -> list[tuple[str, pa.Table]]:
+        """A deriver's output without the rows a resumed deriver had already stored."""
+        if self._stored_until is None or not isinstance(deriver, Resumable):
+            return list(tables.items())
+        outputs, lasts = self._stored_until
+        return [
+            (name, newer_rows(table, outputs[name], lasts[name], lo) if name in outputs else table)
+            for name, table in tables.items()
+        ]
 
     def new_session(self) -> None:
         """A new broker session starts: its first messages may be redeliveries of stored ones.
@@ -321,7 +365,7 @@ class Pipeline:
         """Flush what the derivers still hold (open windows) to the lake; save the dedupe index."""
         result = BatchResult()
         for deriver in self.derivers:
-            self._unwritten.extend(deriver.flush().items())
+            self._unwritten.extend(self._new(deriver, deriver.flush()))
         self._write_derived(result)
         self._telemetry_index.save()
         self._safety_index.save()
