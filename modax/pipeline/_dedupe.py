@@ -199,11 +199,11 @@ class DedupeIndex:
             self._covered.pop(dropped, None)
         return store
 
-    def holds(self, device_id: str, ts_ms: int, reading: pa.Table | None = None) -> bool:
-        """Whether the table holds a reading of ``device_id`` without ``seq`` at ``ts_ms`` (UTC).
+    def holds(self, device_id: str, ts_ms: int, reading: pa.Table) -> bool:
+        """Whether the table holds ``reading`` (one row, decoded, no ``seq``) at ``ts_ms`` (UTC).
 
-        With ``reading`` (one row, decoded columns), the stored row must also have its values:
-        the same time with other values is another reading (a reboot that repeats since-boot
+        The stored row of ``device_id`` at that time must also have the reading's values: the
+        same time with other values is another reading (a reboot that repeats since-boot
         timestamps), not a redelivery.
         """
         day = ts_ms // _DAY_MS
@@ -212,8 +212,6 @@ class DedupeIndex:
         value = np.array([ts_ms], np.uint64) | TIMESTAMP_TAG
         if not self._stored(day).contains(code, value)[0]:
             return False
-        if reading is None:
-            return True
         at = pa.scalar(ts_ms, pa.int64()).cast(UTC_MS)
         stored = self.lake.read(
             self.table,

@@ -300,10 +300,10 @@ class Pipeline:
         a batch it committed but could not derive; see :mod:`modax.pipeline._resume`. From then
         on, their rows at or before a device's last stored one are not appended again.
         """
-        self._resumed = True
         resumable = [d for d in self.derivers if isinstance(d, Resumable)]
         outputs = {name: col for d in resumable for name, col in d.outputs().items()}
         tail = stored_tail(self.lake, outputs, first_ts_ms) if outputs else None
+        self._resumed = True  # once the lake answered (a failed read is retried with the batch)
         if tail is None:
             return
         telemetry, safety, lasts = tail
