@@ -48,6 +48,31 @@ def fleet_messages(n: int, devices: int = 4) -> list[tuple[str, bytes]]:
     ]
 
 
+def overloading_fleet(seconds: int) -> list[tuple[list[str], list[bytes], list[int]]]:
+    """``(topics, payloads, received_ms)``: one batch per second of 3 devices at 10 Hz, with
+    ``seq`` and NTP time, crossing UTC midnight halfway.
+
+    Each device overloads (current above 10 A) for 2 s every 7 s, so ``safety_events`` has rows.
+    """
+    midnight = 1_763_942_400_000
+    start = midnight - seconds * 500
+    batches = []
+    for s in range(seconds):
+        topics, payloads, received = [], [], []
+        for k in range(10):
+            n = s * 10 + k
+            t = start + n * 100
+            for d in range(3):
+                msg = json.loads(telemetry(f"m{d}", n))
+                msg["timestamp"] = t
+                msg["motor_currents"] = [12.0 if (n // 10 + d) % 7 < 2 else 3.0 + k / 10]
+                topics.append(f"modax/devices/m{d}/telemetry")
+                payloads.append(json.dumps(msg).encode())
+                received.append(t + 5)
+        batches.append((topics, payloads, received))
+    return batches
+
+
 class Publisher:
     """A paho publisher that counts what the broker acknowledged (QoS 1) and survives restarts.
 

@@ -165,8 +165,8 @@ class Ingester:
     metrics : IngestMetrics, optional
         Where to count (a fresh registry by default).
     pipeline_factory : callable, optional
-        Makes the :class:`~modax.pipeline.Pipeline` from the lake (e.g. with other derivers);
-        called again after a failed commit, so the retry re-reads what the lake holds.
+        Makes the :class:`~modax.pipeline.Pipeline` from the lake (e.g. with other derivers).
+        A failed commit is retried on the same pipeline, which keeps its derivers' state.
 
     Examples
     --------
@@ -198,7 +198,6 @@ class Ingester:
         self.metrics = metrics or IngestMetrics()
         self.totals = BatchResult()
         self.error: IngestError | None = None
-        self._pipeline_factory = pipeline_factory
         self.pipeline = pipeline_factory(self.lake)
         self.inbox = Inbox(
             self.options.batch_size,
@@ -221,6 +220,7 @@ class Ingester:
         self._backoff = Backoff(self.options.reconnect_initial_s, self.options.reconnect_max_s)
         self._ack_lock = threading.Lock()
         self._generation = 0
+        self._session: int | None = None  # connection generation of the last batch committed
         self._connects = 0
         self._unacked_at_exit = 0
         self._connected = threading.Event()
@@ -500,6 +500,9 @@ class Ingester:
             self._finished.set()
 
     def _commit(self, batch: Batch) -> None:
+        if batch.generations[-1] != self._session:  # a new connection: redeliveries come first
+            self.pipeline.new_session()
+            self._session = batch.generations[-1]
         retry = Backoff(self.options.reconnect_initial_s, self.options.reconnect_max_s)
         start = time.monotonic()
         while True:
@@ -509,8 +512,6 @@ class Ingester:
             except Exception as exc:  # any failure: retried, never dropped, never acknowledged
                 self._last_commit_error = f"{type(exc).__name__}: {exc}"
                 self.metrics.commit_failures.inc()
-                # A fresh pipeline re-reads what the lake holds, so the retry stores nothing twice.
-                self.pipeline = self._pipeline_factory(self.lake)
                 if self._stopping.is_set():
                     self._unacked_at_exit += len(batch)
                     log.error("lake commit failed at shutdown; %d left unacknowledged", len(batch))
