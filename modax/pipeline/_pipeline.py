@@ -24,11 +24,11 @@ from typing import Protocol
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake.exceptions import CommitFailedError
+from deltalake.exceptions import CommitFailedError, DeltaError
 
 from modax.config import load_settings
 from modax.kernels.deriver import KernelDeriver
-from modax.lake import Lake
+from modax.lake import Lake, LakeError
 from modax.lake._delta import _with_date
 from modax.pipeline._clock import BootClock, stored_boots
 from modax.pipeline._dedupe import DedupeIndex
@@ -50,7 +50,49 @@ log = logging.getLogger("modax.pipeline")
 
 #: Failures of the machinery rather than of a message: a batch that meets one is not split (its
 #: messages are not to blame) but raised, for the caller to retry.
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OSError, MemoryError, CommitFailedError)
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    MemoryError,
+    CommitFailedError,
+    LakeError,
+)
+#: What deltalake says (in a ``DeltaError``) when storage, not data, failed.
+_STORAGE_WORDS = (
+    "os error",
+    "filesystem error",
+    "object store",
+    "objectstore",
+    "no space left",
+    "permission denied",
+    "not a directory",
+    "no such file",
+    "i/o error",
+    "connection",
+    "timed out",
+)
+
+
+def is_infrastructure(error: BaseException) -> bool:
+    """Whether ``error`` is the lake's or the machine's failure, not a message's.
+
+    deltalake reports a failing disk or object store as a ``DeltaError`` whose text names the
+    storage error; those count as infrastructure too.
+
+    Examples
+    --------
+    >>> is_infrastructure(OSError(28, "No space left on device"))
+    True
+    >>> is_infrastructure(DeltaError("LocalFileSystem error: Not a directory (os error 20)"))
+    True
+    >>> is_infrastructure(OverflowError("int too big to convert"))
+    False
+    """
+    if isinstance(error, INFRASTRUCTURE_ERRORS):
+        return True
+    text = str(error).lower()
+    return isinstance(error, DeltaError) and any(word in text for word in _STORAGE_WORDS)
+
+
 #: Characters of an exception's text kept in an ``internal_error`` quarantine row.
 _DETAIL_CHARS = 1_000
 
@@ -197,7 +239,7 @@ class Pipeline:
         """Decode, validate, dedupe, derive and store one batch of raw messages.
 
         Never fails because of a message: a batch that fails for any reason but
-        :data:`INFRASTRUCTURE_ERRORS` is split in halves until the message that fails alone is
+        :func:`is_infrastructure` is split in halves until the message that fails alone is
         found; that message goes to ``quarantine`` as ``internal_error`` with the exception's
         text and every other one is stored.
 
@@ -210,15 +252,16 @@ class Pipeline:
 
         Raises
         ------
-        OSError, MemoryError, CommitFailedError
-            When the lake or the machine fails (retry the batch; nothing is quarantined).
+        OSError, MemoryError, DeltaError, LakeError
+            When the lake or the machine fails (:func:`is_infrastructure`; retry the batch,
+            nothing is quarantined).
         """
         try:
             batch = decode_batch(topics, payloads, received_at_ms, self.max_clock_skew_ms)
             return self.store(batch.telemetry, batch.safety, batch.status, batch.rejected)
-        except INFRASTRUCTURE_ERRORS:
-            raise
         except Exception as exc:
+            if is_infrastructure(exc):
+                raise
             return self._isolate(topics, payloads, received_at_ms, exc)
 
     def _isolate(
@@ -310,7 +353,7 @@ class Pipeline:
 
         Raises
         ------
-        OSError, MemoryError, CommitFailedError
+        OSError, MemoryError, DeltaError, LakeError
             The lake failed: what was not written stays queued, and the retried batch (whose
             readings are then found stored) writes it first.
         """
@@ -326,13 +369,11 @@ class Pipeline:
                     events = [table] if result.events is None else [result.events, table]
                     result.events = pa.concat_tables(events)
                 del self._queue[0]
-        except INFRASTRUCTURE_ERRORS:
-            self._forget_boots()
-            raise
-        except Exception:
-            # a table that cannot be written at all: the batch is split to find its message
-            # (derived rows of the queued readings may then be derived again: decision 0009)
-            self._queue.clear()
+        except Exception as exc:
+            if not is_infrastructure(exc):
+                # a table that cannot be written at all: the batch is split to find its message
+                # (derived rows of the queued readings may then be derived again: decision 0009)
+                self._queue.clear()
             self._forget_boots()
             raise
 
