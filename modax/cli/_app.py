@@ -38,7 +38,7 @@ def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
     sys.exit(code)
 
 
-def settings_from_env(**overrides: str | None) -> Settings:
+def settings_from_env(**overrides: str | float | None) -> Settings:
     """Load ``MODAX_*`` settings, apply CLI overrides, and exit with a clear message if invalid."""
     try:
         return load_settings().with_overrides(**overrides)

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import paho.mqtt.client as mqtt
@@ -39,6 +39,7 @@ from modax.mqtt import (
     MqttError,
     describe_os_error,
     describe_refusal,
+    reconnect_delay,
 )
 from modax.pipeline import BatchResult, Pipeline
 from modax.schema import SafetyEvent, parse_topic, topic_for
@@ -327,7 +328,7 @@ class Ingester:
             retry, message = describe_refusal(reason, self.broker, self.auth)
             if retry:
                 log.warning(message)
-                client.reconnect_delay_set(self._next_delay(), self.options.reconnect_max_s)
+                reconnect_delay(client, self._next_delay(), self.options.reconnect_max_s)
                 return
             self._fail(message)
             client.disconnect()
@@ -392,12 +393,12 @@ class Ingester:
             client.disconnect()
             return
         delay = self._next_delay()
-        client.reconnect_delay_set(delay, self.options.reconnect_max_s)
+        reconnect_delay(client, delay, self.options.reconnect_max_s)
         if was_connected:
             log.warning("lost %s (%s); reconnecting in %.1f s", self.broker, cause, delay)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
-        client.reconnect_delay_set(self._next_delay(), self.options.reconnect_max_s)
+        reconnect_delay(client, self._next_delay(), self.options.reconnect_max_s)
 
     def _next_delay(self) -> float:
         return self._backoff.next()
@@ -414,7 +415,7 @@ class Ingester:
             return  # not acknowledged: the broker delivers it to the next session
         self.inbox.put(
             msg.topic,
-            msg.payload,
+            cast(bytes, msg.payload),  # paho hands bytes (typed bytes | bytearray)
             time.time_ns() // 1_000_000,
             mid=msg.mid,
             qos=msg.qos,

@@ -195,7 +195,7 @@ class BootClock:
         if len(since_boot):
             received = pc.cast(received_at, pa.int64()).to_numpy(zero_copy_only=False)
             devices = device_id.to_pylist()
-            for i in since_boot:
+            for i in since_boot.tolist():
                 dev, t = devices[i], int(raw[i])
                 raw[i] = t + self._boot_of(dev, stream, t, int(received[i]), stored, i).epoch
         return pa.array(raw, pa.int64()).cast(UTC_MS)

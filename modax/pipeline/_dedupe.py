@@ -70,11 +70,11 @@ def _identity_values(seq: pa.Array, ts: pa.Array) -> np.ndarray:
     seq_values = pc.fill_null(seq, 0).to_numpy(zero_copy_only=False).astype(np.uint64)
     ts_ms = pc.cast(pc.cast(ts, UTC_MS), pa.int64()) if pa.types.is_timestamp(ts.type) else ts
     ts_values = pc.fill_null(ts_ms, 0).to_numpy(zero_copy_only=False).astype(np.uint64)
-    return np.where(has_seq, seq_values, ts_values | TIMESTAMP_TAG)
+    return np.asarray(np.where(has_seq, seq_values, ts_values | TIMESTAMP_TAG), dtype=np.uint64)
 
 
 def _date_ints(date: pa.Array) -> np.ndarray:
-    return pc.cast(date, pa.int32()).to_numpy(zero_copy_only=False)
+    return np.asarray(pc.cast(date, pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
 class DedupeIndex:

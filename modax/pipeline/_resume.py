@@ -39,7 +39,8 @@ class Resumable(Protocol):
 
 
 def _ms(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return pc.cast(pc.cast(column, UTC_MS), pa.int64()).to_numpy(zero_copy_only=False)
+    ms = pc.cast(pc.cast(column, UTC_MS), pa.int64())
+    return np.asarray(ms.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _since(column: str, ms: int) -> ds.Expression:
