@@ -304,7 +304,11 @@ class PoisonPublisher(threading.Thread):
         info = self.client.publish(topic, payload, qos=1)
         with contextlib.suppress(RuntimeError, ValueError):  # not connected: counted as failed
             info.wait_for_publish(timeout=60)
-        (self.sent if info.is_published() else self.failed)[kind] += 1
+        try:
+            published = info.is_published()
+        except RuntimeError:  # the broker cut the connection (max_packet_size); paho reconnects
+            published = False
+        (self.sent if published else self.failed)[kind] += 1
 
     def _catalogue(self, round_no: int) -> list[tuple[str, str, bytes]]:
         now_ms = time.time_ns() // 1_000_000
