@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import payloads
 
 from modax.lake import Lake
 from modax.schema import topic_for
@@ -28,16 +29,9 @@ def make_certs(out: Path) -> Path:
 
 def telemetry(device: str, seq: int, current: float = 4.0) -> bytes:
     """A valid firmware telemetry payload (10 Hz event time from ``T0``)."""
-    return json.dumps(
-        {
-            "timestamp": T0 + seq * 100,
-            "device_id": device,
-            "motor_currents": [current, current - 0.1],
-            "vibration": {"x": 0.1, "y": 0.0, "z": 9.8, "magnitude": 9.8005},
-            "temperatures": [40.0 + seq % 7],
-            "seq": seq,
-        }
-    ).encode()
+    return payloads.telemetry(
+        device, seq, currents=(current, current - 0.1), temperatures=(40.0 + seq % 7,)
+    )
 
 
 def fleet_messages(n: int, devices: int = 4) -> list[tuple[str, bytes]]:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import payloads
 import pytest
 
 from modax.pipeline import Pipeline
@@ -28,21 +29,18 @@ def fill_lake(lake_dir: Path) -> Path:
     """A ``telemetry`` table of 30 readings of two devices in three commits (versions 0-2)."""
     pipeline = Pipeline(lake_dir)
     for batch in range(3):
-        payloads = [
-            json.dumps(
-                {
-                    "timestamp": NOW + (batch * 10 + i) * 100,
-                    "device_id": f"m{i % 2}",
-                    "seq": batch * 10 + i,
-                    "motor_currents": [4.0],
-                    "vibration": {"x": 0, "y": 0, "z": 9.8, "magnitude": 9.8},
-                    "temperatures": [35.0],
-                }
-            ).encode()
+        readings = [
+            payloads.telemetry(
+                f"m{i % 2}",
+                batch * 10 + i,
+                timestamp=NOW + (batch * 10 + i) * 100,
+                temperatures=(35.0,),
+                vibration=(0.0, 0.0, 9.8, 9.8),
+            )
             for i in range(10)
         ]
         pipeline.process(
-            [f"modax/devices/m{i % 2}/telemetry" for i in range(10)], payloads, [NOW] * 10
+            [f"modax/devices/m{i % 2}/telemetry" for i in range(10)], readings, [NOW] * 10
         )
     return lake_dir
 

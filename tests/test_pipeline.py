@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import payloads
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -20,16 +21,14 @@ NOW = 1_763_900_000_000
 
 
 def payload(device: str, timestamp: int, seq: int | None = None) -> bytes:
-    msg = {
-        "timestamp": timestamp,
-        "device_id": device,
-        "motor_currents": [3.0],
-        "vibration": {"x": 0.0, "y": 0.0, "z": 9.8, "magnitude": 9.8},
-        "temperatures": [30.0],
-    }
-    if seq is not None:
-        msg["seq"] = seq
-    return json.dumps(msg).encode()
+    return payloads.telemetry(
+        device,
+        seq,
+        timestamp=timestamp,
+        currents=(3.0,),
+        temperatures=(30.0,),
+        vibration=(0.0, 0.0, 9.8, 9.8),
+    )
 
 
 def ms(array: pa.Array) -> list[int]:
@@ -481,8 +480,8 @@ def test_a_reboot_while_the_ingester_is_down_is_not_taken_for_a_redelivery(lake_
     Pipeline(lake_dir, derivers=[]).process(
         *legacy("m1", since_boot), [boot + t for t in since_boot]
     )
-    topics, payloads = legacy("m1", since_boot[:10])
-    rebooted = [p.replace(b'"motor_currents": [3.0]', b'"motor_currents": [5.5]') for p in payloads]
+    topics = legacy("m1", since_boot[:10])[0]
+    rebooted = [payloads.telemetry("m1", timestamp=t, currents=(5.5,)) for t in since_boot[:10]]
     restart = boot + 60_000
     result = Pipeline(lake_dir, derivers=[]).process(topics, rebooted, [restart] * 10)
     assert (result.accepted, result.duplicates) == (10, 0)

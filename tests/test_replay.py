@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import payloads
 import pytest
 
 import modax
@@ -17,16 +18,10 @@ T0 = 1_763_900_000_000
 
 
 def reading(device: str, seq: int, current: float = 4.0) -> str:
-    return json.dumps(
-        {
-            "timestamp": T0 + seq * 100,
-            "device_id": device,
-            "motor_currents": [current, current - 0.1],
-            "vibration": {"x": 0.1, "y": 0.0, "z": 9.8, "magnitude": 9.8005},
-            "temperatures": [40.0 + seq / 100],
-            "seq": seq,
-        }
+    raw = payloads.telemetry(
+        device, seq, currents=(current, current - 0.1), temperatures=(40.0 + seq / 100,)
     )
+    return raw.decode()
 
 
 def write_mixed_file(path: Path) -> dict[str, int]:
