@@ -93,12 +93,15 @@ def test_compact_and_retention(filled_lake):
 
 
 def test_every_command_module_is_registered():
+    import re
     import sys
 
     import modax.cli
 
     folder = Path(modax.cli.__file__).parent
-    modules = {p.stem for p in folder.glob("_*.py") if p.stem not in ("__init__", "__main__")}
+    registers = re.compile(r"^(@\w*app\.command|app\.add_typer)", re.MULTILINE)
+    modules = {p.stem for p in folder.glob("_*.py") if registers.search(p.read_text())}
+    assert len(modules) >= 10
     assert {m for m in modules if f"modax.cli.{m}" not in sys.modules} == set()
     assert {"demo", "simulate", "ingest", "broker", "replay", "query", "export"} <= {
         c.name for c in modax.cli.app.registered_commands
@@ -109,3 +112,38 @@ def test_public_surface_is_pinned():
     import modax.cli
 
     assert sorted(modax.cli.__all__) == ["app", "build_pipeline", "main", "missing_requirements"]
+
+
+#: What `modax --help` must not load: each costs a tenth of a second or more at start.
+HEAVY = ("numba", "pandas", "duckdb", "deltalake", "panel", "holoviews", "sklearn", "pyarrow")
+
+
+def test_importing_the_cli_loads_no_heavy_library():
+    probe = (
+        "import sys, modax, modax.cli, modax.config; "
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_modax_connect_still_loads_on_first_use():
+    probe = "import modax; print(modax.connect.__module__)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "modax.lake._connect"
+
+
+def test_version_and_completion():
+    from modax import __version__
+
+    version = modax("--version")
+    assert version.returncode == 0
+    assert version.stdout.strip() == f"modax {__version__}"
+    assert "--install-completion" in modax("--help").stdout
+
+
+def test_simulate_reports_with_format_json(lake_dir: Path):
+    args = ("simulate", "--devices", "2", "--duration", "2s", "--lake", str(lake_dir))
+    result = modax(*args, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["rows_written"]["telemetry"] == 40

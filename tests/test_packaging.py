@@ -95,7 +95,7 @@ def test_imports_have_no_cycles():
 
 #: The layers of ``modax``, bottom first: a unit imports only units of lower layers.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"modax._errors", "modax.schema", "modax.obs", "modax.testing"}),
+    frozenset({"modax._errors", "modax._version", "modax.schema", "modax.obs", "modax.testing"}),
     frozenset({"modax.config"}),
     frozenset({"modax.kernels", "modax.lake"}),
     frozenset({"modax.pipeline", "modax.mqtt"}),

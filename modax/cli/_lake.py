@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from modax.cli._app import app, console, fail, settings_from_env
-from modax.lake import Lake
 
 
 @app.command("compact")
@@ -18,6 +17,8 @@ def compact_command(
     lake: Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")] = None,
 ) -> None:
     """Rewrite each table's small files into larger ones (same rows) and delete the old files."""
+    from modax.lake import Lake
+
     store = Lake(settings_from_env(lake=lake).lake)
     names = table or store.tables()
     missing = [n for n in names if not store.exists(n)]
@@ -36,6 +37,8 @@ def retention_command(
     lake: Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")] = None,
 ) -> None:
     """Delete rows older than DAYS days from every table (by the UTC date partition)."""
+    from modax.lake import Lake
+
     store = Lake(settings_from_env(lake=lake).lake)
     for name, rows in store.retain(days).items():
         console.print(f"{name}: {rows} rows deleted")

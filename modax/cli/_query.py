@@ -7,17 +7,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import duckdb
-import pandas as pd
 import typer
 from rich.table import Table
 
 from modax.cli._app import app, console, fail, settings_from_env
-from modax.lake import connect, export_duckdb
 
 
 def _cell(value: object) -> str:
     """A value as table text; nulls (None, NaN, NA) are blank."""
+    import pandas as pd
+
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     return str(value)
@@ -43,6 +42,10 @@ def query_command(
     ] = QueryFormat.table,
 ) -> None:
     """Run SQL with DuckDB over the lake (a view per table) and print the result."""
+    import duckdb
+
+    from modax.lake import connect
+
     settings = settings_from_env(lake=lake)
     con = connect(settings.lake)
     try:
@@ -70,6 +73,8 @@ def export_command(
     lake: Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")] = None,
 ) -> None:
     """Write every lake table into a self-contained DuckDB database file."""
+    from modax.lake import export_duckdb
+
     settings = settings_from_env(lake=lake)
     if duckdb_file.exists():
         fail(f"{duckdb_file} exists already: remove it or choose another name")
