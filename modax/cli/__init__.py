@@ -19,6 +19,7 @@ from modax.cli import (  # noqa: F401  (register commands)
     _config,
     _dashboards,
     _demo,
+    _doctor,
     _eval_cmapss,
     _eval_sim_anomaly,
     _eval_skab,
