@@ -147,3 +147,17 @@ def test_simulate_reports_with_format_json(lake_dir: Path):
     result = modax(*args, "--format", "json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["rows_written"]["telemetry"] == 40
+
+
+def test_the_dashboards_ship_inside_the_package():
+    """`modax dashboards` serves scripts inside `modax`, so a wheel install serves them too."""
+    import modax
+    from modax.cli._dashboards import panel_command
+
+    package = Path(modax.__file__).parent
+    scripts = [Path(arg) for arg in panel_command(5006, "127.0.0.1", []) if arg.endswith(".py")]
+    assert [script.stem for script in scripts] == ["fleet", "device", "lab"]
+    for script in scripts:
+        assert script.is_file() and package in script.parents, script
+        # setuptools' `packages.find` (pyproject.toml) ships only folders with an __init__.py
+        assert (script.parent / "__init__.py").is_file()
