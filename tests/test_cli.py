@@ -79,6 +79,10 @@ def test_export_writes_a_self_contained_duckdb(filled_lake, tmp_path):
     with duckdb.connect(str(target), read_only=True) as con:
         assert con.sql("select count(*) from telemetry").fetchall() == [(30,)]
     assert modax("export", "--duckdb", str(target), "--lake", str(filled_lake)).returncode == 1
+    second = tmp_path / "again.duckdb"
+    result = modax("export", "--duckdb", str(second), "--lake", str(filled_lake), "--format=json")
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["file"] == str(second) and report["rows"]["telemetry"] == 30
 
 
 def test_compact_and_retention(filled_lake):

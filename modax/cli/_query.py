@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from enum import StrEnum
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from modax.cli._app import app, console, fail, settings_from_env
+from modax.cli._app import ReportFormat, app, console, fail, settings_from_env
 
 
 def _cell(value: object) -> str:
@@ -71,6 +72,9 @@ def query_command(
 def export_command(
     duckdb_file: Annotated[Path, typer.Option("--duckdb", help="DuckDB database file to write.")],
     lake: Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")] = None,
+    output: Annotated[
+        ReportFormat, typer.Option("--format", help="table, or one JSON object.")
+    ] = ReportFormat.table,
 ) -> None:
     """Write every lake table into a self-contained DuckDB database file."""
     from modax.lake import export_duckdb
@@ -79,6 +83,9 @@ def export_command(
     if duckdb_file.exists():
         fail(f"{duckdb_file} exists already: remove it or choose another name")
     counts = export_duckdb(settings.lake, duckdb_file)
+    if output is ReportFormat.json:
+        print(json.dumps({"file": str(duckdb_file), "rows": counts}))
+        return
     for name, rows in counts.items():
         console.print(f"{name}: {rows} rows")
     console.print(f"wrote {duckdb_file}")
