@@ -8,7 +8,6 @@ package, so a wheel install serves them too); ``dashboards/*.py`` are the same e
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import panel as pn
 
@@ -16,9 +15,6 @@ import simulator
 from modax.lake import connect
 from modax.models.anomaly import device_series
 from modax.viz import FleetOverview, ModelLab, device_page, shared_feed
-
-if TYPE_CHECKING:
-    from modax.models.anomaly import LabelledSeries
 
 __all__ = ["device", "fleet", "lab"]
 
@@ -43,7 +39,7 @@ def device() -> pn.template.FastListTemplate:
     return pn.template.FastListTemplate(title=f"modax · {title}", main=[body], accent=ACCENT)
 
 
-def _simulate(scenario: str, devices: int, duration_s: float, seed: int) -> list[LabelledSeries]:
+def _simulate(scenario: str, devices: int, duration_s: float, seed: int) -> list:
     """Labelled 1 s series of a freshly simulated fleet (ground truth from the simulator)."""
     result = simulator.Fleet(n_devices=devices, seed=seed, scenario=scenario).run(duration_s)
     return device_series(result.telemetry, result.labels()["anomaly"])
