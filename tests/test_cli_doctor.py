@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from mqtt_helpers import make_certs
 
 from modax.cli._doctor import check_lock, check_numba_cache, check_s3
 from modax.lake import Lake
+from modax.local import TLSListener
 from modax.testing import free_port
 
 
@@ -130,3 +132,31 @@ def test_an_unwritable_numba_cache_is_reported(tmp_path: Path, monkeypatch: pyte
     assert "NUMBA_CACHE_DIR" in check.fix
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
     assert check_numba_cache().ok
+
+
+def test_tls_is_checked_with_the_configured_ca(mosquitto_factory, tmp_path: Path, lake_dir):
+    certs = make_certs(tmp_path / "certs")
+    listener = TLSListener(
+        free_port(),
+        certs / "ca.crt",
+        certs / "server.crt",
+        certs / "server.key",
+        require_certificate=True,
+    )
+    broker = mosquitto_factory(tls=listener)
+    env = {
+        "MODAX_BROKER": str(broker.tls_url),
+        "MODAX_LAKE": str(lake_dir),
+        "MODAX_MQTT_CA_FILE": str(certs / "ca.crt"),
+        "MODAX_MQTT_CERT_FILE": str(certs / "client.crt"),
+        "MODAX_MQTT_KEY_FILE": str(certs / "client.key"),
+    }
+    code, report = doctor(env=env)
+    assert code == 0, report
+    assert "TLS verified" in by_name(report)["broker"]["detail"]
+    del env["MODAX_MQTT_CA_FILE"]  # the system store does not know the private CA
+    code, report = doctor(env=env)
+    broker_check = by_name(report)["broker"]
+    assert code == 1
+    assert "does not verify" in broker_check["detail"]
+    assert "MODAX_MQTT_CA_FILE" in broker_check["fix"]
