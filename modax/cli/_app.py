@@ -7,20 +7,29 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from enum import StrEnum
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 from modax.config import ConfigError, Settings, load_settings
 
-__all__ = ["app", "console", "err_console", "fail", "settings_from_env", "stop_on_signals"]
+__all__ = [
+    "ReportFormat",
+    "app",
+    "console",
+    "err_console",
+    "fail",
+    "settings_from_env",
+    "stop_on_signals",
+]
 
 app = typer.Typer(
     name="modax",
     help="modax — analytics and digital-twin workbench for ESP32-monitored motor machines.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 eval_app = typer.Typer(help="Benchmark models with the published protocols.", no_args_is_help=True)
@@ -30,6 +39,33 @@ err_console = Console(stderr=True)
 
 #: Exit codes scripts can rely on.
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
+
+
+class ReportFormat(StrEnum):
+    """How a command prints its report: for people, or one JSON object on the last line."""
+
+    table = "table"
+    json = "json"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from modax._version import __version__
+
+        print(f"modax {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Options before any command: ``--version``, shell completion."""
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:

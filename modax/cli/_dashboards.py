@@ -11,7 +11,8 @@ import typer
 
 from modax.cli._app import EXIT_USAGE, app, console, fail, settings_from_env
 
-DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
+#: The ``panel serve`` scripts, shipped inside the package (a wheel install serves them too).
+DASHBOARDS = Path(__file__).resolve().with_name("_serve")
 APPS = ("fleet", "device", "lab")
 #: The login ``panel serve --auth-module`` loads: Panel's basic login with an attempt limit.
 LOGIN_MODULE = Path(__file__).resolve().parents[1] / "viz" / "_login.py"
@@ -91,8 +92,6 @@ def dashboards(
 ) -> None:
     """Serve the dashboards (fleet, device, lab) on MODAX_BROKER and MODAX_LAKE."""
     settings = settings_from_env()
-    if not DASHBOARDS.is_dir():
-        fail(f"dashboards not found in {DASHBOARDS}: run from a source checkout")
     env = {**os.environ, "MODAX_BROKER": settings.broker, "MODAX_LAKE": settings.lake}
     if basic_auth is not None:
         secret = os.environ.get(COOKIE_SECRET_VAR, "")
