@@ -287,7 +287,7 @@ class PoisonPublisher(threading.Thread):
 
     def __init__(self, url: str, kinds: set[str], every: float, oversized_at: list[float]) -> None:
         super().__init__(name="soak-poison", daemon=True)
-        broker = parse_broker_url(url)
+        self.broker = broker = parse_broker_url(url)
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"soak-poison-{os.getpid()}"
         )
@@ -304,7 +304,29 @@ class PoisonPublisher(threading.Thread):
         info = self.client.publish(topic, payload, qos=1)
         with contextlib.suppress(RuntimeError, ValueError):  # not connected: counted as failed
             info.wait_for_publish(timeout=60)
-        (self.sent if info.is_published() else self.failed)[kind] += 1
+        try:
+            published = info.is_published()
+        except RuntimeError:  # the broker cut the connection (max_packet_size); paho reconnects
+            published = False
+        (self.sent if published else self.failed)[kind] += 1
+
+    def _send_oversized(self, kind: str, topic: str, payload: bytes) -> None:
+        """On a connection of its own: a broker with ``max_packet_size`` closes it, and paho
+        would send the queued message again on every reconnect of a shared one."""
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"soak-big-{os.getpid()}-{kind}"
+        )
+        client.connect(self.broker.host, self.broker.port, keepalive=60)
+        client.loop_start()
+        info = client.publish(topic, payload, qos=1)
+        try:  # the broker closes the connection at once; 5 s is ample for it to be read
+            info.wait_for_publish(timeout=5)
+            published = info.is_published()
+        except (RuntimeError, ValueError):  # refused: the broker closed the connection
+            published = False
+        client.loop_stop()
+        client.disconnect()
+        (self.sent if published else self.failed)[kind] += 1
 
     def _catalogue(self, round_no: int) -> list[tuple[str, str, bytes]]:
         now_ms = time.time_ns() // 1_000_000
@@ -318,7 +340,7 @@ class PoisonPublisher(threading.Thread):
         while not self.stop_event.wait(self.every):
             elapsed = time.monotonic() - start
             while big < len(self.oversized_at) and elapsed >= self.oversized_at[big]:
-                self._send(*oversized(big))
+                self._send_oversized(*oversized(big))
                 big += 1
             if not catalogue:
                 continue

@@ -1,13 +1,5 @@
 """Fleet overview: every device live, KPIs, event feed (``panel serve dashboards/fleet.py``)."""
 
-import panel as pn
+from modax.cli._dashboard_apps import fleet
 
-from modax.viz import FleetOverview, shared_feed
-
-pn.extension("tabulator")
-
-pn.template.FastListTemplate(
-    title="modax · fleet",
-    main=[FleetOverview(shared_feed().fleet)],
-    accent="#1565c0",
-).servable()
+fleet().servable()

@@ -32,6 +32,7 @@ __all__ = [
     "MqttError",
     "describe_os_error",
     "describe_refusal",
+    "reconnect_delay",
 ]
 
 #: CONNACK reason codes worth retrying (the broker is there but cannot take us now).
@@ -152,7 +153,7 @@ class ClientFactory:
             manual_ack=manual_ack,
         )
         client.suppress_exceptions = True  # a failing callback is logged; the network loop goes on
-        client.reconnect_delay_set(self.reconnect_min_s, self.reconnect_max_s)  # type: ignore[arg-type]
+        reconnect_delay(client, self.reconnect_min_s, self.reconnect_max_s)
         if self.auth.username is not None:
             client.username_pw_set(self.auth.username, self.auth.password)
         if self.broker.tls:
@@ -195,6 +196,14 @@ class ClientFactory:
             clean_start=start,
             properties=properties,
         )
+
+
+def reconnect_delay(client: mqtt.Client, min_s: float, max_s: float) -> None:
+    """Set paho's automatic reconnect delay: from ``min_s``, doubling up to ``max_s`` (s).
+
+    paho takes any number of seconds, though its hints say ``int``.
+    """
+    client.reconnect_delay_set(min_s, max_s)  # type: ignore[arg-type]
 
 
 class LastError(logging.Handler):

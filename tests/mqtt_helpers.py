@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import payloads
 
 from modax.lake import Lake
 from modax.schema import topic_for
@@ -28,16 +29,9 @@ def make_certs(out: Path) -> Path:
 
 def telemetry(device: str, seq: int, current: float = 4.0) -> bytes:
     """A valid firmware telemetry payload (10 Hz event time from ``T0``)."""
-    return json.dumps(
-        {
-            "timestamp": T0 + seq * 100,
-            "device_id": device,
-            "motor_currents": [current, current - 0.1],
-            "vibration": {"x": 0.1, "y": 0.0, "z": 9.8, "magnitude": 9.8005},
-            "temperatures": [40.0 + seq % 7],
-            "seq": seq,
-        }
-    ).encode()
+    return payloads.telemetry(
+        device, seq, currents=(current, current - 0.1), temperatures=(40.0 + seq % 7,)
+    )
 
 
 def fleet_messages(n: int, devices: int = 4) -> list[tuple[str, bytes]]:
@@ -46,6 +40,31 @@ def fleet_messages(n: int, devices: int = 4) -> list[tuple[str, bytes]]:
         (topic_for(f"dev{i % devices}", "telemetry"), telemetry(f"dev{i % devices}", i // devices))
         for i in range(n)
     ]
+
+
+def overloading_fleet(seconds: int) -> list[tuple[list[str], list[bytes], list[int]]]:
+    """``(topics, payloads, received_ms)``: one batch per second of 3 devices at 10 Hz, with
+    ``seq`` and NTP time, crossing UTC midnight halfway.
+
+    Each device overloads (current above 10 A) for 2 s every 7 s, so ``safety_events`` has rows.
+    """
+    midnight = 1_763_942_400_000
+    start = midnight - seconds * 500
+    batches = []
+    for s in range(seconds):
+        topics, payloads, received = [], [], []
+        for k in range(10):
+            n = s * 10 + k
+            t = start + n * 100
+            for d in range(3):
+                msg = json.loads(telemetry(f"m{d}", n))
+                msg["timestamp"] = t
+                msg["motor_currents"] = [12.0 if (n // 10 + d) % 7 < 2 else 3.0 + k / 10]
+                topics.append(f"modax/devices/m{d}/telemetry")
+                payloads.append(json.dumps(msg).encode())
+                received.append(t + 5)
+        batches.append((topics, payloads, received))
+    return batches
 
 
 class Publisher:

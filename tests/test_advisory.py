@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import paho.mqtt.client as mqtt
+import payloads
 import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
@@ -44,30 +45,13 @@ FEATURES = ["current_1", "temp_1"]
 
 
 def telemetry_payload(device: str, seq: int, current: float, temp: float = 40.0) -> bytes:
-    return json.dumps(
-        {
-            "timestamp": T0 + seq * 100,
-            "device_id": device,
-            "seq": seq,
-            "motor_currents": [current],
-            "vibration": {"x": 0.1, "y": 0.1, "z": 9.8, "magnitude": 9.8},
-            "temperatures": [temp],
-        }
-    ).encode()
+    return payloads.telemetry(
+        device, seq, currents=(current,), temperatures=(temp,), vibration=(0.1, 0.1, 9.8, 9.8)
+    )
 
 
 def safety_payload(device: str, seq: int) -> bytes:
-    return json.dumps(
-        {
-            "timestamp": T0 + seq * 100,
-            "device_id": device,
-            "seq": seq,
-            "emergency_stop": False,
-            "door_closed": True,
-            "overload_detected": False,
-            "temperature_ok": True,
-        }
-    ).encode()
+    return payloads.safety(device, seq)
 
 
 def currents(n: int, shift_at: int | None = None, seed: int = 0) -> np.ndarray:

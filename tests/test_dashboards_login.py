@@ -24,8 +24,8 @@ import tornado.httpserver
 import tornado.ioloop
 import tornado.web
 
-from modax.cli._login import USERS_VAR, LoginHandler, LoginLimiter
 from modax.testing import free_port, require
+from modax.viz._login import USERS_VAR, LoginHandler, LoginLimiter
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"

@@ -1,10 +1,18 @@
 """Message identities per device as intervals: exact membership, memory that follows the gaps."""
 
 import numpy as np
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modax.pipeline._identities import TIMESTAMP_TAG, IdentitySet, _contains, _merge
+from modax.pipeline._identities import (
+    TIMESTAMP_TAG,
+    IdentitySet,
+    _contains,
+    _merge,
+    read_identities,
+    write_identities,
+)
 
 edges = [0, 1, 2**63 - 1, int(TIMESTAMP_TAG), 2**64 - 2, 2**64 - 1]
 values = st.one_of(st.integers(0, 40), st.sampled_from(edges))
@@ -76,3 +84,27 @@ def test_a_day_of_consecutive_sequence_numbers_is_one_interval_per_device():
         False,
         False,
     ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(batches=batches, more=st.lists(st.tuples(st.integers(0, 6), values), max_size=30))
+def test_a_set_saved_and_read_back_is_the_same_set(batches, more):
+    ids = IdentitySet()
+    for batch in batches:
+        ids.add(
+            np.array([d for d, _ in batch], np.int64), np.array([v for _, v in batch], np.uint64)
+        )
+    names = pa.array([f"m{d}" for d in range(5)])
+    sink = pa.BufferOutputStream()
+    write_identities(sink, names, ids, version=3)
+    read_names, codes, lo, hi, version = read_identities(pa.BufferReader(sink.getvalue()))
+    back = IdentitySet.from_intervals(codes, lo, hi)
+    assert version == 3
+    assert read_names.to_pylist() == (names.to_pylist() if len(ids) else [])
+    assert [a.tolist() for a in back.intervals()] == [a.tolist() for a in ids.intervals()]
+    devices = np.array([d for d, _ in more], np.int64)
+    probe = np.array([v for _, v in more], np.uint64)
+    assert back.contains(devices, probe).tolist() == ids.contains(devices, probe).tolist()
+    back.add(devices, probe)  # and it takes new identities like the original
+    ids.add(devices, probe)
+    assert [a.tolist() for a in back.intervals()] == [a.tolist() for a in ids.intervals()]

@@ -15,12 +15,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute
 import pytest
-from mqtt_helpers import T0, Publisher, fleet_messages, rows, telemetry
+from mqtt_helpers import T0, Publisher, fleet_messages, overloading_fleet, rows, telemetry
 
 import modax
 from modax.ingest import Ingester, IngestOptions
 from modax.lake import Lake
 from modax.local import BrokerProcess
+from modax.pipeline import Pipeline
 from modax.schema import QUARANTINE_PAYLOAD_BYTES, topic_for
 from modax.testing import free_port, wait_for
 
@@ -100,6 +101,58 @@ def test_messages_queued_while_the_ingester_is_down_all_arrive(mosquitto_factory
 
     ingesters(broker, lake)
     wait_for(lambda: rows(lake) == (2_500, 2_500), 30, "2500 rows after the restart")
+    publisher.close()
+
+
+def test_a_legacy_device_that_reboots_keeps_both_boots(mosquitto_factory, lake, ingesters):
+    """Issue 17 item 2: no ``seq``; since-boot timestamps 100, 200, ... again after a reboot."""
+    broker = mosquitto_factory()
+    ingester = ingesters(broker, lake)
+    boot = []
+    for t in range(100, 5_001, 100):
+        msg = json.loads(telemetry("old", 0))
+        del msg["seq"]
+        msg["timestamp"] = t
+        boot.append((topic_for("old", "telemetry"), json.dumps(msg).encode()))
+    publisher = Publisher(broker.host, broker.port)
+    publisher.wait_acked(publisher.publish(boot + boot))
+    wait_for(lambda: ingester.totals.received == 100, 20, "all 100 readings to be processed")
+    assert (ingester.totals.accepted, ingester.totals.duplicates) == (100, 0)
+    assert rows(lake)[0] == 100
+    publisher.close()
+
+
+def test_derived_tables_after_a_failed_commit_equal_a_run_without_it(
+    mosquitto_factory, lake, ingesters, tmp_path
+):
+    """Issue 17 item 3: the lake refuses the new date for a while (a file where its folder goes);
+    the ingester retries and the derivers' state survives, so no window is lost or partial."""
+    batches = overloading_fleet(20)
+    reference = Pipeline(tmp_path / "reference")
+    for batch in batches:
+        reference.process(*batch)
+    reference.close()
+
+    broker = mosquitto_factory()
+    ingester = ingesters(broker, lake, options={"reconnect_initial_s": 0.05})
+    publisher = Publisher(broker.host, broker.port)
+    messages = [
+        (t, p) for topics, payloads, _ in batches for t, p in zip(topics, payloads, strict=True)
+    ]
+    publisher.wait_acked(publisher.publish(messages[:240]))
+    wait_for(lambda: rows(lake)[0] == 240, 20, "the readings before midnight")
+    obstacle = Path(lake.root) / "telemetry" / "date=2025-11-24"
+    obstacle.write_bytes(b"in the way")
+    publisher.wait_acked(publisher.publish(messages[240:]))
+    failures = ingester.metrics.registry.get_sample_value
+    wait_for(lambda: failures("modax_ingest_commit_failures_total") >= 1, 20, "a failed commit")
+    obstacle.unlink()
+    wait_for(lambda: rows(lake)[0] == 600, 30, "all 600 readings after the retry")
+    ingester.stop()
+    con, ref = modax.connect(lake.root), modax.connect(tmp_path / "reference")
+    for name in ("aggregates_1s", "safety_events"):
+        query = f"select * exclude (date) from {name} order by all"
+        assert con.sql(query).fetchall() == ref.sql(query).fetchall(), name
     publisher.close()
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import payloads
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -228,16 +229,14 @@ def test_config_rejects_unknown_keys():
 
 def replay_payload(device: str, seq: int, current: float) -> bytes:
     wobble = 0.01 * (seq % 7)
-    return json.dumps(
-        {
-            "timestamp": T0 + 100 * seq,
-            "device_id": device,
-            "seq": seq,
-            "motor_currents": [current + wobble, current - wobble],
-            "vibration": {"x": 0.1 + wobble, "y": wobble, "z": 9.8 - wobble, "magnitude": 9.8},
-            "temperatures": [40.0 + wobble],
-        }
-    ).encode()
+    return payloads.telemetry(
+        device,
+        seq,
+        timestamp=T0 + 100 * seq,
+        currents=(current + wobble, current - wobble),
+        temperatures=(40.0 + wobble,),
+        vibration=(0.1 + wobble, wobble, 9.8 - wobble, 9.8),
+    )
 
 
 def test_replayed_overload_reaches_the_lake_and_a_healthy_device_gets_no_event(lake_dir):

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from unittest.mock import patch
 
+import payloads
 import pyarrow as pa
 import pytest
 
@@ -47,16 +48,13 @@ def recording(path: Path, first_seq: int, n: int) -> Path:
         json.dumps(
             {
                 "topic": "modax/devices/m0/telemetry",
-                "payload": json.dumps(
-                    {
-                        "timestamp": NOW + seq * 100,
-                        "device_id": "m0",
-                        "seq": seq,
-                        "motor_currents": [4.0],
-                        "vibration": {"x": 0, "y": 0, "z": 9.8, "magnitude": 9.8},
-                        "temperatures": [35.0],
-                    }
-                ),
+                "payload": payloads.telemetry(
+                    "m0",
+                    seq,
+                    timestamp=NOW + seq * 100,
+                    temperatures=(35.0,),
+                    vibration=(0.0, 0.0, 9.8, 9.8),
+                ).decode(),
             }
         )
         for seq in range(first_seq, first_seq + n)

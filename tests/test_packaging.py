@@ -8,9 +8,20 @@ import re
 import tomllib
 from pathlib import Path
 
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
 import modax
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: conda-forge's names for the PyPI packages whose names differ there.
+CONDA_NAMES = {"duckdb": "python-duckdb", "playwright": "playwright-python"}
+CONDA_NAMES["prometheus-client"] = "prometheus_client"
+#: What environment.yml installs besides the Python dependencies.
+CONDA_ONLY = {"python", "pip", "mosquitto"}
 
 
 def _name(requirement: str) -> str:
@@ -26,12 +37,16 @@ def _pyproject_requirements() -> set[str]:
 
 
 def _conda_requirements() -> set[str]:
+    """environment.yml's packages, conda-forge names turned back into PyPI names."""
+    pypi_name = {conda: pypi for pypi, conda in CONDA_NAMES.items()}
     reqs = set()
     text = (ROOT / "environment.yml").read_text()
     for line in text.split("\ndependencies:\n", 1)[1].splitlines():
-        m = re.match(r"^  (?:    )?- ([A-Za-z0-9_.\-]+.*)$", line)
-        if m and not m.group(1).startswith(("python", "pip", "-e")):
-            reqs.add(m.group(1).replace(" ", ""))
+        m = re.match(r"^  (?:    )?- ([\w.\-]+(?:[\[<>=!~][^#]*)?)\s*(?:#.*)?$", line)
+        if m and _name(m.group(1)) not in CONDA_ONLY:
+            req = m.group(1).replace(" ", "")
+            name = _name(req)
+            reqs.add(pypi_name.get(name, name) + req[len(name) :])
     return reqs
 
 
@@ -42,6 +57,55 @@ def test_environment_yml_and_pyproject_name_the_same_dependencies():
 def test_every_dependency_is_named_once():
     names = [_name(r) for r in _pyproject_requirements()]
     assert len(names) == len(set(names))
+
+
+def _locked() -> dict[str, list[tuple[str, str]]]:
+    """requirements.lock: each package's pinned versions, with the marker of each pin."""
+    pins: dict[str, list[tuple[str, str]]] = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith((" ", "#")):
+            req = Requirement(line)
+            (version,) = (s.version for s in req.specifier if s.operator == "==")
+            pins.setdefault(canonicalize_name(req.name), []).append((version, str(req.marker)))
+    return pins
+
+
+def test_the_lock_pins_every_dependency_within_its_bounds():
+    """Each dependency of pyproject.toml (core and extras) has a pin in requirements.lock for
+    Linux x86_64 with Python 3.11 that its bounds allow: `make lock` after editing them."""
+    env = default_environment() | {
+        "python_version": "3.11",
+        "python_full_version": "3.11.7",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+    }
+    pins = _locked()
+    for line in _pyproject_requirements():
+        req = Requirement(line)
+        chosen = [
+            v
+            for v, marker in pins.get(canonicalize_name(req.name), [])
+            if marker == "None" or Requirement(f"x; {marker}").marker.evaluate(env)
+        ]
+        assert len(chosen) == 1, f"{req.name}: not in requirements.lock; run `make lock`"
+        assert Version(chosen[0]) in req.specifier, (
+            f"{req.name}=={chosen[0]} in requirements.lock is outside {req.specifier}; "
+            "run `make lock`"
+        )
+
+
+def test_the_lock_is_what_make_lock_writes():
+    header = (ROOT / "requirements.lock").read_text().splitlines()[1]
+    makefile = (ROOT / "Makefile").read_text()
+    assert "uv pip compile pyproject.toml --all-extras --universal --python-version 3.11" in header
+    assert "pip compile pyproject.toml --all-extras --universal --python-version 3.11" in makefile
+    for target in ("demo", "test"):
+        assert re.search(rf"^{target}: .*STAMP", makefile, re.MULTILINE), target
+    assert makefile.count("-c $(LOCK)") == 1 and makefile.count("$(PIP_INSTALL) -e") == 2
+    assert "-c requirements.lock" in (ROOT / "deploy" / "Dockerfile").read_text()
 
 
 def test_public_surface_is_pinned():
@@ -95,7 +159,7 @@ def test_imports_have_no_cycles():
 
 #: The layers of ``modax``, bottom first: a unit imports only units of lower layers.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"modax._errors", "modax.schema", "modax.obs", "modax.testing"}),
+    frozenset({"modax._errors", "modax._version", "modax.schema", "modax.obs", "modax.testing"}),
     frozenset({"modax.config"}),
     frozenset({"modax.kernels", "modax.lake"}),
     frozenset({"modax.pipeline", "modax.mqtt"}),

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import payloads
 import pytest
 
 import modax
@@ -17,16 +18,10 @@ T0 = 1_763_900_000_000
 
 
 def reading(device: str, seq: int, current: float = 4.0) -> str:
-    return json.dumps(
-        {
-            "timestamp": T0 + seq * 100,
-            "device_id": device,
-            "motor_currents": [current, current - 0.1],
-            "vibration": {"x": 0.1, "y": 0.0, "z": 9.8, "magnitude": 9.8005},
-            "temperatures": [40.0 + seq / 100],
-            "seq": seq,
-        }
+    raw = payloads.telemetry(
+        device, seq, currents=(current, current - 0.1), temperatures=(40.0 + seq / 100,)
     )
+    return raw.decode()
 
 
 def write_mixed_file(path: Path) -> dict[str, int]:
@@ -97,6 +92,47 @@ def test_replaying_again_stores_no_reading_twice_and_counts_bad_ones_as_repeats(
         "select count(*), sum(count) from quarantine group by payload is null order by 1"
     )
     assert repeats.fetchall() == [(4, 4), (4, 4)]  # payloads stored once, repeats counted
+
+
+def write_two_boots(path: Path) -> None:
+    """Two devices without NTP nor ``seq`` (the MODAX firmware), each booting twice the same day.
+
+    Each boot sends ms since boot ``100, 200, ..., 15000``; the second boot starts 5 s after the
+    first one's last reading; each line records when it was received (15 ms after sending).
+    """
+    lines = []
+    for boot_epoch in (T0, T0 + 20_000):
+        for t in range(100, 15_001, 100):
+            for dev in ("m1", "m2"):
+                msg = json.loads(reading(dev, 0))
+                del msg["seq"]
+                msg["timestamp"] = t
+                lines.append(
+                    json.dumps(
+                        {
+                            "topic": f"modax/devices/{dev}/telemetry",
+                            "payload": json.dumps(msg),
+                            "received_at": boot_epoch + t + 15,
+                        }
+                    )
+                )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_legacy_devices_keep_their_second_boot_and_a_replay_again_adds_nothing(tmp_path, lake_dir):
+    """Issue 17 item 2: 600 readings of two boots are 600 rows; replaying them again adds none."""
+    src = tmp_path / "boots.jsonl"
+    write_two_boots(src)
+    first = replay_file(src, Pipeline(lake_dir), batch_size=250)
+    assert (first.accepted, first.duplicates) == (600, 0)
+    again = replay_file(src, Pipeline(lake_dir), batch_size=111)
+    assert (again.accepted, again.duplicates) == (0, 600)
+    con = modax.connect(lake_dir)
+    starts = con.sql(
+        "select device_id, epoch_ms(min(ts)) from telemetry group by device_id,"
+        " epoch_ms(ts) - timestamp order by all"
+    ).fetchall()
+    assert starts == [(d, e + 100) for d in ("m1", "m2") for e in (T0 + 15, T0 + 20_015)]
 
 
 def test_cli_replay_prints_a_summary(tmp_path, lake_dir):

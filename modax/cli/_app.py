@@ -7,20 +7,29 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from enum import StrEnum
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 from modax.config import ConfigError, Settings, load_settings
 
-__all__ = ["app", "console", "err_console", "fail", "settings_from_env", "stop_on_signals"]
+__all__ = [
+    "ReportFormat",
+    "app",
+    "console",
+    "err_console",
+    "fail",
+    "settings_from_env",
+    "stop_on_signals",
+]
 
 app = typer.Typer(
     name="modax",
     help="modax — analytics and digital-twin workbench for ESP32-monitored motor machines.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 eval_app = typer.Typer(help="Benchmark models with the published protocols.", no_args_is_help=True)
@@ -32,13 +41,40 @@ err_console = Console(stderr=True)
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
 
 
+class ReportFormat(StrEnum):
+    """How a command prints its report: for people, or one JSON object on the last line."""
+
+    table = "table"
+    json = "json"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from modax._version import __version__
+
+        print(f"modax {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Options before any command: ``--version``, shell completion."""
+
+
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
     """Print a one-line error to stderr and exit with ``code`` (no traceback)."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
-def settings_from_env(**overrides: str | None) -> Settings:
+def settings_from_env(**overrides: str | float | None) -> Settings:
     """Load ``MODAX_*`` settings, apply CLI overrides, and exit with a clear message if invalid."""
     try:
         return load_settings().with_overrides(**overrides)

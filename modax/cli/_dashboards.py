@@ -11,10 +11,11 @@ import typer
 
 from modax.cli._app import EXIT_USAGE, app, console, fail, settings_from_env
 
-DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
+#: The ``panel serve`` scripts, shipped inside the package (a wheel install serves them too).
+DASHBOARDS = Path(__file__).resolve().with_name("_serve")
 APPS = ("fleet", "device", "lab")
 #: The login ``panel serve --auth-module`` loads: Panel's basic login with an attempt limit.
-LOGIN_MODULE = Path(__file__).resolve().with_name("_login.py")
+LOGIN_MODULE = Path(__file__).resolve().parents[1] / "viz" / "_login.py"
 #: Where ``--basic-auth`` takes the secret that signs login cookies (never a command-line flag,
 #: which ``ps`` would show, and never a committed file).
 COOKIE_SECRET_VAR = "MODAX_COOKIE_SECRET"
@@ -29,7 +30,7 @@ def panel_command(
 ) -> list[str]:
     """The ``panel serve`` command line for the three apps.
 
-    With ``basic_auth`` the login is :mod:`modax.cli._login` (the users file reaches it through
+    With ``basic_auth`` the login is :mod:`modax.viz._login` (the users file reaches it through
     ``MODAX_DASHBOARD_USERS``); ``ssl`` is ``(certfile, keyfile)`` to serve HTTPS.
     """
     command = [
@@ -91,8 +92,6 @@ def dashboards(
 ) -> None:
     """Serve the dashboards (fleet, device, lab) on MODAX_BROKER and MODAX_LAKE."""
     settings = settings_from_env()
-    if not DASHBOARDS.is_dir():
-        fail(f"dashboards not found in {DASHBOARDS}: run from a source checkout")
     env = {**os.environ, "MODAX_BROKER": settings.broker, "MODAX_LAKE": settings.lake}
     if basic_auth is not None:
         secret = os.environ.get(COOKIE_SECRET_VAR, "")
@@ -102,7 +101,7 @@ def dashboards(
                 f'characters, e.g. export {COOKIE_SECRET_VAR}="$(openssl rand -hex 32)"',
                 EXIT_USAGE,
             )
-        from modax.cli._login import USERS_VAR  # imports Panel: only when serving with a login
+        from modax.viz._login import USERS_VAR  # imports Panel: only when serving with a login
 
         env["PANEL_COOKIE_SECRET"] = secret
         env[USERS_VAR] = str(basic_auth.resolve())

@@ -10,7 +10,6 @@ import typer
 
 from modax.cli._app import app, console, fail, settings_from_env, stop_on_signals
 from modax.config import parse_broker_url
-from modax.lake import Lake
 from modax.local import Service, Supervisor, modax_command, port_open
 
 
@@ -26,6 +25,8 @@ def demo_command(
     logs: Annotated[Path, typer.Option(help="Where each process logs.")] = Path(".demo"),
 ) -> None:
     """Start a broker, a simulated fleet, the ingester and the dashboards; Ctrl-C stops all."""
+    from modax.lake import Lake
+
     settings = settings_from_env(lake=lake, broker=broker)
     url = parse_broker_url(settings.broker)
     if port_open("127.0.0.1", port):

@@ -7,25 +7,16 @@ deviation over seeds (never the best seed) as a table or one JSON object.
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import Progress
 from rich.table import Table
-from threadpoolctl import threadpool_limits
 
-from modax.cli._app import console, err_console, eval_app, fail
+from modax.cli._app import ReportFormat, console, err_console, eval_app, fail
 
 __all__ = ["eval_cmapss"]
-
-
-class OutputFormat(StrEnum):
-    """How results are printed."""
-
-    table = "table"
-    json = "json"
 
 
 @eval_app.command("cmapss")
@@ -44,10 +35,12 @@ def eval_cmapss(
         typer.Option(min=1, help="CPU threads for training (default: all cores)."),
     ] = None,
     output: Annotated[
-        OutputFormat, typer.Option("--format", help="table, or one JSON object (last line).")
-    ] = OutputFormat.table,
+        ReportFormat, typer.Option("--format", help="table, or one JSON object (last line).")
+    ] = ReportFormat.table,
 ) -> None:
     """Train on train_FD00x, predict RUL at each test engine's last cycle, print RMSE and score."""
+    from threadpoolctl import threadpool_limits
+
     from modax.models.datasets.cmapss import CmapssError
     from modax.models.wear import DEFAULT_MODELS, MODELS
     from modax.models.wear.cmapss import run_cmapss
@@ -69,7 +62,7 @@ def eval_cmapss(
             )
     except CmapssError as exc:
         fail(str(exc))
-    if output is OutputFormat.json:
+    if output is ReportFormat.json:
         console.out(json.dumps(result))
         return
     table = Table(title=f"C-MAPSS {result['subset']} — cap {cap:g}, mean ± std over {seeds} seeds")

@@ -14,8 +14,8 @@ from typing import Annotated
 
 import typer
 
-from modax.cli._app import console, eval_app, fail
-from modax.cli._eval_skab import LeaderboardFormat, _json_safe, _table, run_leaderboard
+from modax.cli._app import ReportFormat, console, eval_app, fail
+from modax.cli._eval_skab import _json_safe, _table, run_leaderboard
 
 RUL_SCENARIOS = ("run-to-failure",)
 
@@ -49,8 +49,8 @@ def eval_sim_command(
     ] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds for stochastic models.")] = 3,
     output: Annotated[
-        LeaderboardFormat, typer.Option("--format", help="table, or json (one JSON object last).")
-    ] = LeaderboardFormat.table,
+        ReportFormat, typer.Option("--format", help="table, or json (one JSON object last).")
+    ] = ReportFormat.table,
 ) -> None:
     """Simulate a fleet, then score detectors (or wear models) against its ground truth."""
     import simulator
@@ -61,7 +61,7 @@ def eval_sim_command(
     unknown = [d for d in detector or [] if d not in DETECTORS]
     if unknown:
         fail(f"unknown detector {unknown[0]!r}; known: {', '.join(DETECTORS)}")
-    quiet = output is LeaderboardFormat.json
+    quiet = output is ReportFormat.json
     if not quiet:
         console.print(
             f"simulating {devices} device(s) × {duration:g} s of {scenario} (seed {seed})"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,20 +12,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from modax.cli._app import console, eval_app, fail
+from modax.cli._app import ReportFormat, console, eval_app, fail
 
 if TYPE_CHECKING:
     from modax.models.anomaly import DetectorResult
 
 #: SKAB's ``train_size`` (kept here so ``--help`` does not import scikit-learn).
 SKAB_TRAIN_ROWS = 400
-
-
-class LeaderboardFormat(StrEnum):
-    """How the leaderboard is printed."""
-
-    table = "table"
-    json = "json"
 
 
 def _table(results: dict[str, DetectorResult], title: str) -> Table:
@@ -65,8 +57,8 @@ def eval_skab_command(
         int, typer.Option(min=10, help="Rows of each file to fit on.")
     ] = SKAB_TRAIN_ROWS,
     output: Annotated[
-        LeaderboardFormat, typer.Option("--format", help="table, or json (one JSON object last).")
-    ] = LeaderboardFormat.table,
+        ReportFormat, typer.Option("--format", help="table, or json (one JSON object last).")
+    ] = ReportFormat.table,
 ) -> None:
     """Fit on the first rows of every SKAB file, score the rest, pool, rank detectors by F1."""
     from modax.models.anomaly import DETECTORS
@@ -82,9 +74,9 @@ def eval_skab_command(
     if not files:
         fail(f"{directory}: no labelled SKAB file (with 'anomaly' and 'changepoint' columns)")
     results, best = run_leaderboard(
-        files, detector, seeds, quiet=output is LeaderboardFormat.json, train_rows=train_rows
+        files, detector, seeds, quiet=output is ReportFormat.json, train_rows=train_rows
     )
-    if output is LeaderboardFormat.json:
+    if output is ReportFormat.json:
         payload = {
             "benchmark": "skab",
             "files": len(files),

@@ -7,7 +7,7 @@ import time
 from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
@@ -21,9 +21,10 @@ from modax.cli._app import (
     settings_from_env,
     stop_on_signals,
 )
-from modax.cli._pipeline import build_pipeline
-from modax.ingest import DEFAULT_TOPICS, Ingester, IngestOptions
 from modax.obs import ObsServer, configure_logging
+
+if TYPE_CHECKING:  # the pipeline (numba, Delta Lake) loads only when the command runs
+    from modax.ingest import Ingester
 
 log = logging.getLogger("modax.ingest")
 
@@ -41,6 +42,8 @@ _PROGRESS_LOG_S = 10.0
 
 def _topics(values: list[str] | None) -> tuple[str, ...]:
     if not values:
+        from modax.ingest import DEFAULT_TOPICS
+
         return DEFAULT_TOPICS
     return tuple(t.strip() for value in values for t in value.split(",") if t.strip())
 
@@ -121,6 +124,9 @@ def ingest_command(
     )
     if batch_size > max_queued:
         fail(f"--batch-size {batch_size} is larger than --max-queued {max_queued}")
+    from modax.cli._pipeline import build_pipeline
+    from modax.ingest import Ingester, IngestOptions
+
     configure_logging(settings.log_format, settings.log_level)
     options = IngestOptions(
         topics=_topics(topics),

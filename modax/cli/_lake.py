@@ -6,13 +6,15 @@ registered from here.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modax.cli import _maintain  # noqa: F401  (registers `modax maintain`)
 from modax.cli._app import EXIT_FAILURE, app, console, fail, settings_from_env
-from modax.lake import Damage, Lake
+
+if TYPE_CHECKING:
+    from modax.lake import Lake
 
 LakeOption = Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")]
 RetentionOption = Annotated[
@@ -38,6 +40,8 @@ def _require_tables(store: Lake, names: list[str]) -> None:
 
 
 def _lake(lake: str | None, retention_h: int | None) -> Lake:
+    from modax.lake import Lake
+
     settings = settings_from_env(lake=lake, vacuum_retention_h=retention_h)
     return Lake(settings.lake, vacuum_retention_hours=settings.vacuum_retention_h)
 
@@ -87,7 +91,7 @@ def check_command(
 
     Exit code 0 when every table reads whole, 1 when something is damaged.
     """
-    store = Lake(settings_from_env(lake=lake).lake)
+    store = _lake(lake, None)
     names = table or store.tables()
     _require_tables(store, names)
     problems = [p for name in names for p in store.check(name)]
@@ -108,7 +112,9 @@ def repair_command(
 
     What it does is printed; a commit moved aside is kept in the table's ``_repair`` folder.
     """
-    store = Lake(settings_from_env(lake=lake).lake)
+    from modax.lake import Damage
+
+    store = _lake(lake, None)
     _require_tables(store, [table])
     problems = store.check(table)
     if not problems:

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import math
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import duckdb
-import pandas as pd
 import typer
 from rich.table import Table
 
-from modax.cli._app import app, console, fail, settings_from_env
-from modax.lake import connect, export_duckdb
+from modax.cli._app import ReportFormat, app, console, fail, settings_from_env
 
 
 def _cell(value: object) -> str:
     """A value as table text; nulls (None, NaN, NA) are blank."""
+    import pandas as pd
+
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     return str(value)
@@ -43,6 +43,10 @@ def query_command(
     ] = QueryFormat.table,
 ) -> None:
     """Run SQL with DuckDB over the lake (a view per table) and print the result."""
+    import duckdb
+
+    from modax.lake import connect
+
     settings = settings_from_env(lake=lake)
     con = connect(settings.lake)
     try:
@@ -68,12 +72,20 @@ def query_command(
 def export_command(
     duckdb_file: Annotated[Path, typer.Option("--duckdb", help="DuckDB database file to write.")],
     lake: Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")] = None,
+    output: Annotated[
+        ReportFormat, typer.Option("--format", help="table, or one JSON object.")
+    ] = ReportFormat.table,
 ) -> None:
     """Write every lake table into a self-contained DuckDB database file."""
+    from modax.lake import export_duckdb
+
     settings = settings_from_env(lake=lake)
     if duckdb_file.exists():
         fail(f"{duckdb_file} exists already: remove it or choose another name")
     counts = export_duckdb(settings.lake, duckdb_file)
+    if output is ReportFormat.json:
+        print(json.dumps({"file": str(duckdb_file), "rows": counts}))
+        return
     for name, rows in counts.items():
         console.print(f"{name}: {rows} rows")
     console.print(f"wrote {duckdb_file}")

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from modax.cli._app import app, console, fail, settings_from_env
-from modax.cli._pipeline import build_pipeline
-from modax.lake import Lake
-from modax.pipeline import BatchResult, replay_file
+from modax.cli._app import ReportFormat, app, console, fail, settings_from_env
 
-
-class SummaryFormat(StrEnum):
-    """How the summary is printed."""
-
-    table = "table"
-    json = "json"
+if TYPE_CHECKING:
+    from modax.pipeline import BatchResult
 
 
 def _summary(result: BatchResult) -> dict[str, object]:
@@ -43,10 +35,14 @@ def replay_command(
     lake: Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Messages per lake commit.")] = 50_000,
     output: Annotated[
-        SummaryFormat, typer.Option("--format", help="Summary format.")
-    ] = SummaryFormat.table,
+        ReportFormat, typer.Option("--format", help="Summary format.")
+    ] = ReportFormat.table,
 ) -> None:
     """Replay a recorded message file through decode → validate → lake, like live ingestion."""
+    from modax.cli._pipeline import build_pipeline
+    from modax.lake import Lake
+    from modax.pipeline import replay_file
+
     settings = settings_from_env(lake=lake)
     if not file.is_file():
         fail(f"cannot read {file}: no such file")
@@ -63,7 +59,7 @@ def replay_command(
         TimeElapsedColumn(),
         console=console,
         transient=True,
-        disable=output is SummaryFormat.json,
+        disable=output is ReportFormat.json,
     ) as progress:
         task = progress.add_task("replay", total=total_lines)
         try:
@@ -72,7 +68,7 @@ def replay_command(
             damage = store.check()  # a lake file the pipeline read, or the input file?
             fail(damage[0].message() if damage else f"cannot read {file}: {exc.strerror or exc}")
     summary = _summary(result)
-    if output is SummaryFormat.json:
+    if output is ReportFormat.json:
         print(json.dumps(summary))
         return
     table = Table(title=f"replayed {file.name} into {settings.lake}")

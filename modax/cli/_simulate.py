@@ -13,14 +13,21 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from modax.cli._app import EXIT_USAGE, app, console, fail, settings_from_env, stop_on_signals
-from modax.cli._pipeline import build_pipeline
+from modax.cli._app import (
+    EXIT_USAGE,
+    ReportFormat,
+    app,
+    console,
+    fail,
+    settings_from_env,
+    stop_on_signals,
+)
 from modax.config import ConfigError, parse_broker_url
-from modax.lake import Lake
 from modax.mqtt import BrokerAuth, ClientFactory, MqttError
-from modax.pipeline import BatchResult
 
-if TYPE_CHECKING:  # the simulator (numba) loads only when the command runs
+if TYPE_CHECKING:  # the simulator (numba) and the lake load only when the command runs
+    from modax.lake import Lake
+    from modax.pipeline import BatchResult
     from simulator import Fleet, SimResult
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -50,6 +57,8 @@ def _start(text: str | None, live: bool) -> datetime:
 
 
 def _batch(fleet: Fleet, duration_s: float, lake: Lake, quiet: bool) -> dict[str, object]:
+    from modax.cli._pipeline import build_pipeline
+
     rows: dict[str, int] = {}
     pipeline = build_pipeline(lake)
 
@@ -185,11 +194,15 @@ def simulate_command(
         str | None,
         typer.Option(help="Simulated start (ISO 8601 or 'now'); batch default 2026-01-01T00:00Z."),
     ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON summary line.")
+    output: Annotated[
+        ReportFormat, typer.Option("--format", help="table, or one JSON summary line.")
+    ] = ReportFormat.table,
+    json_alias: Annotated[
+        bool, typer.Option("--json", hidden=True, help="Same as --format json.")
     ] = False,
 ) -> None:
     """Simulate an ESP32 motor fleet: batch into the lake, or live over MQTT with --mqtt."""
+    json_output = json_alias or output is ReportFormat.json
     try:
         duration_s = parse_duration(duration) if duration is not None else None
     except ValueError as exc:
@@ -218,6 +231,8 @@ def simulate_command(
             quiet=json_output,
         )
     else:
+        from modax.lake import Lake
+
         settings = settings_from_env(lake=lake)
         batch_s = 600.0 if duration_s is None else duration_s
         summary = _batch(fleet, batch_s, Lake(settings.lake), json_output)

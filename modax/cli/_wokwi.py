@@ -22,21 +22,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from modax.cli._app import app, console, fail
-from modax.schema import (
-    DEFAULT_SAFETY,
-    EPOCH_MS_THRESHOLD,
-    DeviceStatus,
-    MessageError,
-    SafetyStatus,
-    Telemetry,
-    decode,
-)
+
+if TYPE_CHECKING:  # the message contract (numpy, Arrow) loads when a recording is judged
+    from modax.schema import Telemetry
 
 __all__ = ["Check", "evaluate", "missing_requirements"]
 
@@ -130,6 +124,8 @@ def _network_ok(timeout_s: float = 5.0) -> bool:
 
 
 def _decoded(records: list[dict]) -> tuple[list, list[str]]:
+    from modax.schema import MessageError, decode
+
     messages, rejected = [], []
     for r in records:
         if r.get("source") != "mqtt":
@@ -142,6 +138,8 @@ def _decoded(records: list[dict]) -> tuple[list, list[str]]:
 
 
 def _seq_check(messages: list) -> Check:
+    from modax.schema import SafetyStatus, Telemetry
+
     seqs: dict[str, list[int]] = defaultdict(list)
     for m in messages:
         if isinstance(m, Telemetry | SafetyStatus):
@@ -152,6 +150,8 @@ def _seq_check(messages: list) -> Check:
 
 
 def _rate_check(telemetry: list[Telemetry]) -> Check:
+    from modax.schema import EPOCH_MS_THRESHOLD
+
     if len(telemetry) < 20:
         return Check("telemetry at 10 Hz", False, f"only {len(telemetry)} readings")
     # one clock: epoch ms after the NTP sync, else ms since boot
@@ -177,6 +177,8 @@ def evaluate(records: list[dict]) -> list[Check]:
         scenario: overload, 100 °C (which the original firmware read as -68 °C), e-stop, door,
         vibration; and nothing printed ``inf`` or ``nan``.
     """
+    from modax.schema import DEFAULT_SAFETY, DeviceStatus, SafetyStatus, Telemetry
+
     serial = [r["line"] for r in records if r.get("source") == "serial"]
     messages, rejected = _decoded(records)
     telemetry = [m for m in messages if isinstance(m, Telemetry)]

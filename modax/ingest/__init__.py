@@ -10,9 +10,10 @@ Examples
 
 from modax.ingest._backoff import Backoff
 from modax.ingest._inbox import Batch, Inbox
-from modax.ingest._ingester import Ingester, IngestOptions, event_payload
+from modax.ingest._ingester import Ingester, event_payload
 from modax.ingest._metrics import IngestMetrics
 from modax.ingest._mqtt import DEFAULT_TOPICS, IngestError, shared_topic
+from modax.ingest._options import IngestOptions
 
 __all__ = [
     "DEFAULT_TOPICS",

@@ -81,6 +81,10 @@ class KernelDeriver:
                 )
         return out
 
+    def outputs(self) -> dict[str, str]:
+        """Its lake tables and their event-time columns: the pipeline resumes it after a restart."""
+        return {"safety_events": "ts", **{agg.table: "window_start" for agg in self.aggregators}}
+
     def flush(self) -> dict[str, pa.Table]:
         """The windows still open."""
         return {agg.table: agg.flush() for agg in self.aggregators}

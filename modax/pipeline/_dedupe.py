@@ -1,18 +1,28 @@
 """Remember which messages a lake table already holds, so re-delivery and re-replay add nothing.
 
-A message's identity is ``(device_id, seq)``, or ``(device_id, timestamp)`` when it has no
-``seq``. Per UTC date partition the index holds the identities stored there as intervals of
-consecutive values per device (:class:`modax.pipeline._identities.IdentitySet`), read from the
-partition's files the first time a batch touches that date and, after every commit, from the
-files other writers (another ingester) added since. ``seq`` counts up one by one within a boot
-(decision 0003), so memory follows the gaps in a device's sequence, not its messages: about
-24 bytes per gap and 8 per device of each cached date (the newest ``max_dates``). Messages
-without ``seq`` take one interval each.
+A message's identity is ``(device_id, seq)``, or ``(device_id, ts)`` when it has no ``seq``: the
+event time, which for a device without NTP holds its boot (:class:`modax.pipeline.BootClock`), so
+two boots that repeat the same since-boot timestamps are two sets of readings. Per UTC date
+partition the index holds the identities stored there as intervals of consecutive values per
+device (:class:`modax.pipeline._identities.IdentitySet`), read from the partition's files the
+first time a batch touches that date and, after every commit, from the files other writers
+(another ingester) added since. ``seq`` counts up one by one within a boot (decision 0003), so
+memory follows the gaps in a device's sequence, not its messages: about 24 bytes per gap and 8
+per device of each cached date (the newest ``max_dates``). Messages without ``seq`` take one
+interval each.
+
+The index is saved beside the table (``{lake}/_state/dedupe/{table}/date=….arrow``: the intervals
+and the table version whose files they cover) every ``save_every_s`` and when the pipeline
+closes, so a restart reads the saved intervals and the files committed since, not the whole date
+(decision 0002).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import OrderedDict
+from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -20,14 +30,36 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from modax.kernels._devices import DeviceCodes
-from modax.lake import Lake
-from modax.pipeline._identities import TIMESTAMP_TAG, IdentitySet
+from modax.lake import Lake, arrow_filesystem
+from modax.pipeline._identities import (
+    TIMESTAMP_TAG,
+    IdentitySet,
+    read_identities,
+    write_identities,
+)
+from modax.schema import UTC_MS
 
 __all__ = ["DedupeIndex"]
 
+log = logging.getLogger(__name__)
 
-def _identity_values(seq: pa.Array, timestamp: pa.Array) -> np.ndarray:
-    """``seq`` where present, else the timestamp with :data:`TIMESTAMP_TAG` set (uint64).
+_DAY_MS = 86_400_000
+_DAY_ZERO = date(1970, 1, 1)
+#: Saved indexes, under the lake root: ``{STATE_DIR}/{table}/date=YYYY-MM-DD.arrow``.
+STATE_DIR = "_state/dedupe"
+_COLUMNS = ["device_id", "seq", "ts"]
+#: Columns that differ between a message and its redelivery.
+_NOT_VALUES = {"received_at", "ts", "date"}
+#: Rows read at a time when a date's files are indexed (bounds the memory it takes).
+_SLICE_ROWS = 1 << 20
+
+
+def _on(day: int) -> ds.Expression:
+    return ds.field("date") == pa.scalar(day, pa.int32()).cast(pa.date32())
+
+
+def _identity_values(seq: pa.Array, ts: pa.Array) -> np.ndarray:
+    """``seq`` where present, else the event time (epoch ms) with :data:`TIMESTAMP_TAG` set.
 
     Examples
     --------
@@ -36,12 +68,13 @@ def _identity_values(seq: pa.Array, timestamp: pa.Array) -> np.ndarray:
     """
     has_seq = pc.is_valid(seq).to_numpy(zero_copy_only=False)
     seq_values = pc.fill_null(seq, 0).to_numpy(zero_copy_only=False).astype(np.uint64)
-    ts_values = pc.fill_null(timestamp, 0).to_numpy(zero_copy_only=False).astype(np.uint64)
-    return np.where(has_seq, seq_values, ts_values | TIMESTAMP_TAG)
+    ts_ms = pc.cast(pc.cast(ts, UTC_MS), pa.int64()) if pa.types.is_timestamp(ts.type) else ts
+    ts_values = pc.fill_null(ts_ms, 0).to_numpy(zero_copy_only=False).astype(np.uint64)
+    return np.asarray(np.where(has_seq, seq_values, ts_values | TIMESTAMP_TAG), dtype=np.uint64)
 
 
 def _date_ints(date: pa.Array) -> np.ndarray:
-    return pc.cast(date, pa.int32()).to_numpy(zero_copy_only=False)
+    return np.asarray(pc.cast(date, pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
 class DedupeIndex:
@@ -65,46 +98,97 @@ class DedupeIndex:
     [True, False]
     """
 
-    def __init__(self, lake: Lake, table: str, max_dates: int = 3) -> None:
+    def __init__(
+        self, lake: Lake, table: str, max_dates: int = 3, save_every_s: float = 60.0
+    ) -> None:
         self.lake = lake
         self.table = table
         self.max_dates = max_dates
+        self.save_every_s = save_every_s
         self._devices = DeviceCodes()
         self._stores: OrderedDict[int, IdentitySet] = OrderedDict()
         self._files: dict[int, set[str]] = {}
-        self._version: int | None = None
+        self._covered: dict[int, int] = {}  # date -> the table version whose files it indexed
+        self._filesystem = arrow_filesystem(lake.root, lake.storage_options)
+        self._saved_at = time.monotonic()
+
+    def saved_path(self, day: int) -> str:
+        """Where the index of date ``day`` (days since 1970-01-01) is saved, under the lake root."""
+        return f"{STATE_DIR}/{self.table}/date={_DAY_ZERO + timedelta(days=day)}.arrow"
 
     def _read_new_files(self, days: list[int]) -> None:
-        """Index files of ``days`` that this index has not read yet (other writers' commits too)."""
-        if not self.lake.exists(self.table):
+        """Index files of ``days`` that this index has not read yet (other writers' commits too).
+
+        A date first touched starts from its saved index, if there is one, and reads only the
+        files committed after it; each file is read in slices, so memory follows the slice.
+        """
+        version = self.lake.version(self.table) if self.lake.exists(self.table) else -1
+        stale = [day for day in days if self._covered.get(day) != version]
+        if not stale:
             return
-        version = self.lake.version(self.table)
-        loaded = [day for day in days if day in self._stores]
-        if version == self._version and len(loaded) == len(days):
+        if version < 0:  # no table yet: nothing stored, its first commit will be version 0
+            for day in stale:
+                self._stores.setdefault(day, IdentitySet())
+                self._covered[day] = version
             return
         dataset = self.lake.dataset(self.table)
-        for day in days:
+        for day in stale:
+            if day not in self._stores:
+                self._load(day)
             seen = self._files.setdefault(day, set())
-            day_value = pa.scalar(day, pa.int32()).cast(pa.date32())
-            new = [
-                f
-                for f in dataset.get_fragments(filter=ds.field("date") == day_value)
-                if f.path not in seen
-            ]
             store = self._stores.setdefault(day, IdentitySet())
-            if new:
-                rows = pa.concat_tables(
-                    [f.to_table(columns=["device_id", "seq", "timestamp"]) for f in new]
-                )
-                store.add(*self._identities(rows["device_id"], rows["seq"], rows["timestamp"]))
-                seen.update(f.path for f in new)
-        self._version = version
+            for fragment in dataset.get_fragments(filter=_on(day)):
+                if fragment.path in seen:
+                    continue
+                for rows in fragment.to_batches(columns=_COLUMNS, batch_size=_SLICE_ROWS):
+                    store.add(*self._identities(rows["device_id"], rows["seq"], rows["ts"]))
+                seen.add(fragment.path)
+            self._covered[day] = version
+
+    def _load(self, day: int) -> None:
+        """Start date ``day`` from its saved index; nothing happens when there is none."""
+        if self._filesystem is None:
+            return
+        path = self.saved_path(day)
+        try:
+            with self._filesystem.open_input_file(path) as source:
+                device_ids, codes, lo, hi, version = read_identities(source)
+            covered = self.lake.dataset(self.table, version).get_fragments(filter=_on(day))
+            files = {fragment.path for fragment in covered}
+        except FileNotFoundError:
+            return
+        except Exception as exc:  # unreadable, or its version is gone: read the files instead
+            log.warning("ignoring the saved index %s (%s: %s)", path, type(exc).__name__, exc)
+            return
+        devices = self._devices.encode(device_ids)[codes] if len(codes) else codes
+        self._stores[day] = IdentitySet.from_intervals(devices, lo, hi)
+        self._files[day] = files
+        self._covered[day] = version
+
+    def save(self) -> None:
+        """Save each cached date's index beside the table, with the table version it covers.
+
+        A restarted index loads it and reads only the files committed since (instead of the
+        whole date). Written to a temporary name, then moved into place.
+        """
+        self._saved_at = time.monotonic()
+        if self._filesystem is None:
+            return
+        for day, store in self._stores.items():
+            version = self._covered.get(day)
+            if version is None:
+                continue
+            path = self.saved_path(day)
+            self._filesystem.create_dir(path.rsplit("/", 1)[0])
+            with self._filesystem.open_output_stream(f"{path}.tmp") as sink:
+                write_identities(sink, self._devices.names, store, version)
+            self._filesystem.move(f"{path}.tmp", path)
 
     def _identities(
-        self, device_id: pa.Array, seq: pa.Array, timestamp: pa.Array
+        self, device_id: pa.Array, seq: pa.Array, ts: pa.Array
     ) -> tuple[np.ndarray, np.ndarray]:
         """Device codes and identity values of messages."""
-        return self._devices.encode(device_id), _identity_values(seq, timestamp)
+        return self._devices.encode(device_id), _identity_values(seq, ts)
 
     def _stored(self, day: int) -> IdentitySet:
         store = self._stores.setdefault(day, IdentitySet())
@@ -112,7 +196,32 @@ class DedupeIndex:
         while len(self._stores) > self.max_dates:
             dropped, _ = self._stores.popitem(last=False)
             self._files.pop(dropped, None)
+            self._covered.pop(dropped, None)
         return store
+
+    def holds(self, device_id: str, ts_ms: int, reading: pa.Table) -> bool:
+        """Whether the table holds ``reading`` (one row, decoded, no ``seq``) at ``ts_ms`` (UTC).
+
+        The stored row of ``device_id`` at that time must also have the reading's values: the
+        same time with other values is another reading (a reboot that repeats since-boot
+        timestamps), not a redelivery.
+        """
+        day = ts_ms // _DAY_MS
+        self._read_new_files([day])
+        code = np.array([self._devices.code(device_id)])
+        value = np.array([ts_ms], np.uint64) | TIMESTAMP_TAG
+        if not self._stored(day).contains(code, value)[0]:
+            return False
+        at = pa.scalar(ts_ms, pa.int64()).cast(UTC_MS)
+        stored = self.lake.read(
+            self.table,
+            filter=_on(day) & (ds.field("device_id") == device_id) & (ds.field("ts") == at),
+        )
+        names = [
+            n for n in reading.column_names if n in stored.column_names and n not in _NOT_VALUES
+        ]
+        mine = reading.select(names).cast(stored.select(names).schema).to_pylist()[0]
+        return mine in stored.select(names).to_pylist()
 
     @property
     def nbytes(self) -> int:
@@ -120,13 +229,13 @@ class DedupeIndex:
         return sum(store.nbytes for store in self._stores.values())
 
     def new_rows(
-        self, device_id: pa.Array, seq: pa.Array, timestamp: pa.Array, date: pa.Array
+        self, device_id: pa.Array, seq: pa.Array, ts: pa.Array, date: pa.Array
     ) -> np.ndarray:
         """Boolean mask of rows not stored yet and not repeated earlier in the same batch."""
         n = len(device_id)
         if n == 0:
             return np.zeros(0, dtype=bool)
-        devices, values = self._identities(device_id, seq, timestamp)
+        devices, values = self._identities(device_id, seq, ts)
         days = _date_ints(date)
         mask = np.zeros(n, dtype=bool)
         triples = np.stack([devices.astype(np.uint64), values, days.astype(np.uint64)])
@@ -143,7 +252,7 @@ class DedupeIndex:
         self,
         device_id: pa.Array,
         seq: pa.Array,
-        timestamp: pa.Array,
+        ts: pa.Array,
         date: pa.Array,
         version: int | None = None,
     ) -> None:
@@ -151,14 +260,18 @@ class DedupeIndex:
 
         When that commit is the only one since the index last looked at the table, the index
         takes the new version as read: the rows are indexed here, so the next batch does not
-        read this writer's own file back.
+        read this writer's own file back. Every ``save_every_s`` the index is saved.
         """
-        if version is not None and self._version is not None and version == self._version + 1:
-            self._version = version
+        if version is not None:
+            for day, covered in self._covered.items():
+                if covered == version - 1:
+                    self._covered[day] = version
         if len(device_id) == 0:
             return
-        devices, values = self._identities(device_id, seq, timestamp)
+        devices, values = self._identities(device_id, seq, ts)
         days = _date_ints(date)
         for day in np.unique(days):
             rows = days == day
             self._stored(int(day)).add(devices[rows], values[rows])
+        if time.monotonic() - self._saved_at >= self.save_every_s:
+            self.save()

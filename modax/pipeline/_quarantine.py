@@ -68,7 +68,8 @@ def _keys(topics: Iterable[str], hashes: Iterable[str]) -> list[int]:
 
 
 def _day_ints(table: pa.Table) -> np.ndarray:
-    return pc.cast(table["date"], pa.int32()).to_numpy(zero_copy_only=False)
+    days = pc.cast(table["date"], pa.int32()).to_numpy(zero_copy_only=False)
+    return np.asarray(days, dtype=np.int32)
 
 
 class QuarantineIndex:

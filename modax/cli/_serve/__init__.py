@@ -1,0 +1,1 @@
+"""The scripts ``modax dashboards`` hands to ``panel serve``, shipped inside the package."""
