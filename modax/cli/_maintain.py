@@ -9,8 +9,6 @@ from typing import Annotated, Any
 import typer
 
 from modax.cli._app import app, err_console, fail, settings_from_env, stop_on_signals
-from modax.lake import Lake, Maintenance
-from modax.obs import ObsServer, configure_logging
 
 
 @app.command("maintain")
@@ -42,6 +40,9 @@ def maintain_command(
     vacuums files replaced more than the retention window ago (readers' snapshots keep working)
     and extends ``aggregates_1min`` from ``aggregates_1s``.
     """
+    from modax.lake import Lake, Maintenance
+    from modax.obs import ObsServer, configure_logging
+
     retention = None if vacuum_retention_h is None else str(vacuum_retention_h)
     settings = settings_from_env(lake=lake, vacuum_retention_h=retention)
     configure_logging(settings.log_format, settings.log_level)
