@@ -108,13 +108,13 @@ class LakeResult:
         return lambda *args, **kwargs: self._call(attr, *args, **kwargs)
 
     def __repr__(self) -> str:
-        return self._call("__repr__")
+        return str(self._call("__repr__"))
 
     def __str__(self) -> str:
-        return self._call("__str__")
+        return str(self._call("__str__"))
 
     def __len__(self) -> int:
-        return self._call("__len__")
+        return int(self._call("__len__"))
 
     def __getitem__(self, key: str) -> Any:
         return self._call("__getitem__", key)

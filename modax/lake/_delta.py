@@ -424,18 +424,16 @@ class Lake:
             older than the window, also those an earlier vacuum deleted: those are left out).
         """
         hours = self.vacuum_retention_hours if retention_hours is None else retention_hours
-        options = {
-            "retention_hours": parse_hours(hours, name="retention_hours"),
-            "enforce_retention_duration": False,
-        }
+        kept_h = parse_hours(hours, name="retention_hours")
         table = self._table(name)
         prefix = f"{self.table_uri(name)}/"
-        due = [path.removeprefix(prefix) for path in table.vacuum(dry_run=True, **options)]
+        listed = table.vacuum(kept_h, dry_run=True, enforce_retention_duration=False)
+        due = [path.removeprefix(prefix) for path in listed]
         store = arrow_filesystem(self.table_uri(name), self.storage_options)
         if store is not None and due:
             found = store.get_file_info(due)
             due = [f.path for f in found if f.type != pafs.FileType.NotFound]
-        table.vacuum(dry_run=False, **options)
+        table.vacuum(kept_h, dry_run=False, enforce_retention_duration=False)
         return due
 
     def layout(self, name: str) -> list[PartitionLayout]:

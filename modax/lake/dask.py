@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import dask.dataframe as dd
 import pandas as pd
@@ -26,7 +26,9 @@ from modax.lake._delta import Lake
 __all__ = ["Filters", "read_table", "table_fragments"]
 
 #: Row filters: an Arrow expression, or DNF tuples like ``[("device_id", "in", ["m-1"])]``.
-Filters = ds.Expression | Sequence[tuple[str, str, Any]] | Sequence[Sequence[tuple[str, str, Any]]]
+Filters: TypeAlias = (
+    ds.Expression | Sequence[tuple[str, str, Any]] | Sequence[Sequence[tuple[str, str, Any]]]
+)
 
 
 def _expression(filters: Filters | None) -> ds.Expression | None:
@@ -123,8 +125,8 @@ def read_table(
     expression = _expression(filters)
     meta = _empty_frame(dataset.schema, columns)
     if not fragments:
-        return dd.from_pandas(meta, npartitions=1)
-    return dd.from_map(
+        return cast(dd.DataFrame, dd.from_pandas(meta, npartitions=1))
+    frame = dd.from_map(
         _read_fragment,
         fragments,
         schema=dataset.schema,
@@ -134,3 +136,4 @@ def read_table(
         label=f"read-lake-{name}",
         enforce_metadata=False,
     )
+    return cast(dd.DataFrame, frame)
