@@ -16,7 +16,9 @@ from rich.console import Console
 from modax.config import ConfigError, Settings, load_settings
 
 __all__ = [
+    "LakeOption",
     "ReportFormat",
+    "RetentionOption",
     "app",
     "console",
     "err_console",
@@ -102,3 +104,17 @@ def stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+#: ``--lake``, shared by the commands that read or write the lake.
+LakeOption = Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")]
+#: ``--vacuum-retention-h``, shared by the commands that vacuum.
+RetentionOption = Annotated[
+    int | None,
+    typer.Option(
+        "--vacuum-retention-h",
+        min=0,
+        help="Keep replaced files this many hours for readers on older snapshots "
+        "(default: MODAX_VACUUM_RETENTION_H, 168 = 7 days).",
+    ),
+]

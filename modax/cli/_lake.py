@@ -11,21 +11,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from modax.cli import _maintain  # noqa: F401  (registers `modax maintain`)
-from modax.cli._app import EXIT_FAILURE, app, console, fail, settings_from_env
+from modax.cli._app import (
+    EXIT_FAILURE,
+    LakeOption,
+    RetentionOption,
+    app,
+    console,
+    fail,
+    settings_from_env,
+)
 
 if TYPE_CHECKING:
     from modax.lake import Lake
-
-LakeOption = Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")]
-RetentionOption = Annotated[
-    int | None,
-    typer.Option(
-        "--vacuum-retention-h",
-        min=0,
-        help="Keep replaced files this many hours for readers on older snapshots "
-        "(default: MODAX_VACUUM_RETENTION_H, 168 = 7 days).",
-    ),
-]
 
 
 def _say(line: str) -> None:

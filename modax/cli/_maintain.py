@@ -8,24 +8,24 @@ from typing import Annotated, Any
 
 import typer
 
-from modax.cli._app import app, err_console, fail, settings_from_env, stop_on_signals
+from modax.cli._app import (
+    LakeOption,
+    RetentionOption,
+    app,
+    err_console,
+    fail,
+    settings_from_env,
+    stop_on_signals,
+)
 
 
 @app.command("maintain")
 def maintain_command(
-    lake: Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")] = None,
+    lake: LakeOption = None,
     interval_s: Annotated[
         float, typer.Option(min=0.1, help="Seconds between the starts of two cycles.")
     ] = 600.0,
-    vacuum_retention_h: Annotated[
-        int | None,
-        typer.Option(
-            "--vacuum-retention-h",
-            min=0,
-            help="Keep replaced files this many hours for readers on older snapshots "
-            "(default: MODAX_VACUUM_RETENTION_H, 168 = 7 days).",
-        ),
-    ] = None,
+    vacuum_retention_h: RetentionOption = None,
     once: Annotated[bool, typer.Option("--once", help="Run one cycle, print it, exit.")] = False,
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve /metrics, /health and /ready on this port.")

@@ -130,15 +130,7 @@ class BrokerSession:
         return self._connected.is_set()
 
     def wait_connected(self, timeout: float = 10.0) -> None:
-        """Block until connected and subscribed (raises the refusal or a ``TimeoutError``).
-
-        Raises
-        ------
-        IngestError
-            When the broker refused us (the reason says what to fix).
-        TimeoutError
-            When not connected within ``timeout`` seconds.
-        """
+        """Block until connected and subscribed (see :meth:`Ingester.wait_connected`)."""
         deadline = time.monotonic() + timeout
         while not self._connected.wait(0.05):
             if self.error is not None:
