@@ -384,15 +384,20 @@ def derived(lake_dir: Path | str) -> dict[str, list[tuple]]:
     }
 
 
+def run_without_failure(lake_dir, batches) -> None:
+    """The reference lake: every batch through one pipeline, flushed."""
+    reference = Pipeline(lake_dir)
+    for batch in batches:
+        reference.process(*batch)
+    reference.close()
+
+
 @pytest.mark.parametrize("blocked", ["telemetry", "safety_events", "aggregates_1s"])
 def test_derived_rows_after_a_failed_commit_equal_a_run_without_it(tmp_path, blocked):
     """Issue 17 item 3: a commit fails mid-ingest (a file where the new date's folder goes),
     the batch is retried on the same pipeline once the lake is writable again."""
     batches = overloading_fleet(20)
-    reference = Pipeline(tmp_path / "reference")
-    for batch in batches:
-        reference.process(*batch)
-    reference.close()
+    run_without_failure(tmp_path / "reference", batches)
 
     lake_dir = tmp_path / "lake"
     pipeline = Pipeline(lake_dir)
@@ -493,10 +498,7 @@ def test_derived_rows_after_a_restart_mid_failure_equal_a_run_without_it(tmp_pat
     """Issue 17 item 3 as filed: the disk fills, the process is stopped with a batch it could not
     commit (no flush), the lake gets room, and a new process takes the batch again and goes on."""
     batches = overloading_fleet(20)
-    reference = Pipeline(tmp_path / "reference")
-    for batch in batches:
-        reference.process(*batch)
-    reference.close()
+    run_without_failure(tmp_path / "reference", batches)
 
     lake_dir = tmp_path / "lake"
     crashed = Pipeline(lake_dir)
