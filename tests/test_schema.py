@@ -255,6 +255,7 @@ def test_public_surface_is_pinned():
             "QUARANTINE_PAYLOAD_BYTES",
             "QUARANTINE_RAW_SCHEMA",
             "QUARANTINE_SCHEMA",
+            "REMAINING_LIFE_ESTIMATES_SCHEMA",
             "TELEMETRY_CHANNELS",
             "TELEMETRY_SCHEMA",
             "TEMPERATURE_RANGE_C",

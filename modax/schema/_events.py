@@ -101,7 +101,12 @@ class Advisory(msgspec.Struct):
     score, threshold : float or None
         Anomaly score and the model's alarm threshold (higher is more anomalous).
     rul_h : float or None
-        Estimated remaining useful life in hours.
+        Estimated remaining useful life, h (the interval's median or point estimate).
+    rul_low_h, rul_high_h : float or None
+        Bounds of the estimate's interval, h (nominal 80 %: 10 % and 90 % quantiles).
+    rul_cap_h : float or None
+        The remaining-life model's cap, h: an estimate at the cap means "at least this long"
+        (shown as "≥ cap").
     recommendations : list of Recommendation
         Advice for the operator, most urgent first.
     advisory : bool
@@ -125,6 +130,9 @@ class Advisory(msgspec.Struct):
     score: float | None = None
     threshold: float | None = None
     rul_h: float | None = None
+    rul_low_h: float | None = None
+    rul_high_h: float | None = None
+    rul_cap_h: float | None = None
     recommendations: list[Recommendation] = msgspec.field(default_factory=list)
     advisory: bool = True
     safety_effect: str = "none"

@@ -134,6 +134,29 @@ QUARANTINE_RAW_SCHEMA = pa.schema(
 QUARANTINE_SCHEMA = QUARANTINE_RAW_SCHEMA.append(pa.field("date", pa.date32()))
 
 
+#: The ``remaining_life_estimates`` lake table: what a registered remaining-life model said of a
+#: device, one row per estimate (advisory only, never a safety decision).
+#:
+#: - ``ts``: event time of the newest reading the estimate used (UTC);
+#: - ``model``, ``version``: the registered model's name and version;
+#: - ``rul_h``, ``rul_low_h``, ``rul_high_h``: estimate and its interval (nominal 80 %), h;
+#: - ``rul_cap_h``: the model's cap, h (an estimate at the cap means "at least");
+#: - ``advisory``: always true.
+REMAINING_LIFE_ESTIMATES_SCHEMA = pa.schema(
+    [
+        pa.field("device_id", pa.string(), nullable=False),
+        pa.field("ts", UTC_MS, nullable=False),
+        pa.field("model", pa.string()),
+        pa.field("version", pa.string()),
+        pa.field("rul_h", pa.float64()),
+        pa.field("rul_low_h", pa.float64()),
+        pa.field("rul_high_h", pa.float64()),
+        pa.field("rul_cap_h", pa.float64()),
+        pa.field("advisory", pa.bool_()),
+    ]
+)
+
+
 def pooled_array(shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
     """An uninitialised C-contiguous array in Arrow's memory pool, for columns of these tables.
 
