@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -273,32 +272,36 @@ def test_lab_refuses_inputs_out_of_bounds_naming_the_field(tmp_path: Path) -> No
     assert "Training units: 1000 is outside 5 … 100" in lab.status.object
 
 
-def test_lab_fits_off_the_event_loop(tmp_path: Path) -> None:
-    import simulator
-    from modax.models.anomaly import device_series
+def test_lab_fits_in_a_child_process_with_progress_and_can_be_cancelled(tmp_path: Path) -> None:
+    write_synthetic_cmapss(tmp_path / "cmapss", "FD001", n_train=6, n_test=4, n_conditions=1)
+    lab = ModelLab(modax.connect(tmp_path / "lake"), tmp_path)
+    lab.rul_units.value = 5
+    ticks: list[float] = []
 
-    released = threading.Event()
+    async def fit_while_the_loop_turns() -> object:
+        run = asyncio.create_task(lab.run_remaining_life_async())
+        while not run.done():  # the loop keeps turning while the child fits
+            ticks.append(lab.progress.value)
+            await asyncio.sleep(0.01)
+        return run.result()
 
-    def simulate(scenario: str, devices: int, duration_s: float, seed: int) -> list:
-        """The simulator source, which first waits for the event loop to run meanwhile."""
-        if not released.wait(20):
-            raise RuntimeError("the event loop never ran while the lab was loading data")
-        result = simulator.Fleet(n_devices=devices, seed=seed, scenario=scenario).run(duration_s)
-        return device_series(result.telemetry, result.labels()["anomaly"])
+    scores = asyncio.run(fit_while_the_loop_turns())
+    assert scores is not None, lab.status.object
+    assert "rmse" in lab.rul_metrics.value["metric"].tolist()
+    assert max(ticks) >= 85  # the child's last progress report reached the page
+    assert not lab.busy and not lab.progress.visible and not lab.cancel_button.visible
 
-    scenarios = tuple(simulator.list_scenarios())
-    lab = ModelLab(modax.connect(tmp_path / "lake"), ROOT / "data", simulate, scenarios)
-    lab.source.value = "simulator scenario"
-    lab.sim_devices.value, lab.sim_duration.value = 1, 600
+    async def cancel_during_the_fit() -> object:
+        run = asyncio.create_task(lab.run_remaining_life_async())
+        await asyncio.to_thread(wait_for, lambda: lab.progress.value >= 15, 60, "the fit to start")
+        process = lab.job.process
+        lab.cancel()
+        return await run, process
 
-    async def run_while_the_loop_turns() -> object:
-        run = asyncio.create_task(lab.run_async())
-        await asyncio.to_thread(wait_for, lambda: lab.busy, 10, "the run to start")
-        assert lab.progress.visible and lab.run_button.disabled
-        released.set()  # only reached while the run leaves the event loop free
-        return await run
+    result, process = asyncio.run(cancel_during_the_fit())
+    assert result is None and "cancelled" in lab.status.object
+    assert not process.is_alive() and not lab.busy and not lab.rul_button.disabled
 
-    result = asyncio.run(run_while_the_loop_turns())
-    assert result is not None, lab.status.object
-    assert "F1 (points)" in lab.metrics.value["metric"].tolist()
-    assert not lab.busy and not lab.progress.visible and not lab.run_button.disabled
+    lab.data_dir = tmp_path / "nowhere"
+    assert asyncio.run(lab.run_remaining_life_async()) is None
+    assert "Cannot run:" in lab.status.object and "nowhere" in lab.status.object
