@@ -22,9 +22,9 @@ In a notebook::
 
 from modax.viz._acks import AckStore, default_ack_path
 from modax.viz._alarms import Alarm, AlarmLog
-from modax.viz._cells import html_text
+from modax.viz._cells import html_text, rul_text
 from modax.viz._device import NO_SUCH_DEVICE, DeviceView, device_page, device_picker
-from modax.viz._event_feed import EventFeed, alarm_frame
+from modax.viz._event_feed import SOURCE_LABELS, EventFeed, alarm_frame
 from modax.viz._feed import LiveFeed, recent_events, shared_feed
 from modax.viz._fleet import OVERLOAD_CURRENT_A, OVERTEMP_C, DeviceState, FleetState
 from modax.viz._fleet_table import FleetTable, fleet_frame, shared_table
@@ -43,6 +43,7 @@ __all__ = [
     "NO_SUCH_DEVICE",
     "OVERLOAD_CURRENT_A",
     "OVERTEMP_C",
+    "SOURCE_LABELS",
     "AckStore",
     "Alarm",
     "AlarmLog",
@@ -71,6 +72,7 @@ __all__ = [
     "lttb_reference",
     "metrics_frame",
     "recent_events",
+    "rul_text",
     "run_detection",
     "run_rul",
     "shared_feed",
