@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -14,7 +15,7 @@ import modax
 from modax.lake import Lake
 from modax.models.datasets.cmapss import write_synthetic_cmapss
 from modax.models.datasets.skab import find_skab
-from modax.schema import Telemetry, Vibration
+from modax.schema import Advisory, Telemetry, Vibration
 from modax.testing import wait_for
 from modax.viz import (
     NO_SUCH_DEVICE,
@@ -157,6 +158,42 @@ def test_device_view_history_and_wear_read_the_lake(tmp_path: Path) -> None:
     assert history.load() == 1200  # 600 readings × current_1 and temp_1
     assert wear_history(con, "m1")["rul_h"].tolist() == [2.0, 1.0, 0.5]
     assert view.wear.health.value == "60 %"
+
+
+def test_wear_tab_draws_the_models_estimates_with_their_band_and_live_ones(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    start_ms = T0 - 3_600_000
+    ts = [start_ms + i * 600_000 for i in range(6)]
+    estimates = {
+        "device_id": ["m1"] * 6,
+        "ts": pa.array(ts, pa.timestamp("ms", tz="UTC")),
+        "model": ["rul-sim"] * 6,
+        "version": ["3"] * 6,
+        "rul_h": [60.0, 58.0, 55.0, 54.0, 50.0, 48.0],
+        "rul_low_h": [40.0, 39.0, 37.0, 36.0, 33.0, 31.0],
+        "rul_high_h": [80.0, 78.0, 74.0, 72.0, 68.0, 66.0],
+        "rul_cap_h": [1000.0] * 6,
+        "advisory": [True] * 6,
+    }
+    lake.append("remaining_life_estimates", pa.table(estimates))
+    truth = {"device_id": ["m1"] * 2, "ts": estimates["ts"][:2], "damage": [0.5, 0.6]}
+    lake.append("remaining_life", pa.table(truth | {"rul_s": [50 * 3600.0, 45 * 3600.0]}))
+    fleet = FleetState()
+    fleet.apply(reading("m1", T0), received_ms=T0)
+    wear = DeviceView(fleet, modax.connect(lake), "m1").wear
+    assert wear.rul.value == "48 h (31–66)"
+    assert "rul-sim v3" in wear.about.object
+    life, wear_curve = wear.plot.object.values()
+    band, estimate, twin = life.values()
+    assert wear_curve.dframe()["damage"].tolist() == [0.5, 0.6]
+    assert band.dframe()["rul_high_h"].tolist() == estimates["rul_high_h"]
+    assert estimate.dframe()["rul_h"].tolist() == estimates["rul_h"]
+    assert twin.dframe()["rul_h"].tolist() == [50.0, 45.0]
+    fleet.apply(Advisory("m1", T0, rul_h=47.0, rul_low_h=30.0, rul_high_h=65.0, rul_cap_h=1e3))
+    wear.refresh_live()
+    assert wear.rul.value == "47 h (30–65)"
+    estimate = wear.plot.object.values()[0].values()[1]
+    assert estimate.dframe()["rul_h"].tolist()[-1] == 47.0
 
 
 def test_lab_runs_a_detector_on_a_skab_file() -> None:
@@ -305,3 +342,32 @@ def test_lab_fits_in_a_child_process_with_progress_and_can_be_cancelled(tmp_path
     lab.data_dir = tmp_path / "nowhere"
     assert asyncio.run(lab.run_remaining_life_async()) is None
     assert "Cannot run:" in lab.status.object and "nowhere" in lab.status.object
+
+
+def test_live_plots_show_the_recent_window_whatever_the_history_holds(tmp_path: Path) -> None:
+    """A safety span an hour old (the lake's events load into the alarm log) and an hour of
+    score history must not stretch the live plots' time axis: they show the recent window.
+    """
+    hour = 3_600_000
+    fleet = FleetState()
+    fleet.alarms.raise_alarm("m1", "overload", "safety", T0 - hour)
+    fleet.alarms.clear("m1", "overload", T0 - hour + 60_000)
+    fleet.alarms.raise_alarm("m1", "overtemp", "safety", T0 - hour / 2)  # still active
+    scores = pa.table(
+        {
+            "device_id": ["m1"] * 61,
+            "ts": pa.array([T0 - hour + i * 60_000 for i in range(61)], pa.timestamp("ms", "UTC")),
+            "score": [float(i) for i in range(61)],
+        }
+    )
+    Lake(tmp_path / "lake").append("scores", scores)
+    for i in range(50):
+        fleet.apply(reading("m1", T0 + i * 100), received_ms=T0 + i * 100)
+    plots = LivePlots(fleet, "m1", con=modax.connect(tmp_path / "lake"), window_s=300)
+    shown = [plots.buffer.data["time"], plots.scores.data["time"]]
+    shown += [pd.to_datetime(plots.spans.data[c], unit="ms") for c in ("start", "end")]
+    earliest = min(s.min() for s in shown if len(s))
+    latest = max(s.max() for s in shown if len(s))
+    assert latest - earliest <= pd.Timedelta(seconds=300)
+    assert len(plots.spans.data) == 1  # the open over-temperature, clipped to the window
+    assert plots.scores.data["score"].tolist()[-1] == 60.0  # the lake's newest score, in view

@@ -44,6 +44,11 @@ def html_text(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _given(value: float | None) -> float | None:
+    """``value``, or ``None`` when it is missing (``None`` or NaN, as in a table)."""
+    return None if value is None or math.isnan(value) else value
+
+
 def _at_cap(value: float, cap: float | None) -> bool:
     return cap is not None and value >= cap
 
@@ -60,9 +65,9 @@ def rul_text(
     Parameters
     ----------
     rul_h : float or None
-        The estimate, h (``None``: no estimate, empty text).
+        The estimate, h (``None`` or NaN: no estimate, empty text).
     low_h, high_h : float or None
-        Its interval (nominal 80 %), h; left out when either is missing.
+        Its interval (nominal 80 %), h; left out when either is missing (``None`` or NaN).
     cap_h : float or None
         The model's cap, h: an estimate (or bound) at the cap only says "at least the cap".
     unit : str
@@ -79,7 +84,8 @@ def rul_text(
     >>> rul_text(None)
     ''
     """
-    if rul_h is None or math.isnan(rul_h):
+    rul_h, low_h, high_h, cap_h = (_given(v) for v in (rul_h, low_h, high_h, cap_h))
+    if rul_h is None:
         return ""
     if _at_cap(rul_h, cap_h):
         return f"≥ {cap_h:.0f}{unit}"

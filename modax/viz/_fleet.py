@@ -115,6 +115,9 @@ class DeviceState:
         self.ring = _Ring(self.ring_size)
         self.spark: deque[float] = deque(maxlen=_SPARK_POINTS)
         self.scores: deque[tuple[int, float]] = deque(maxlen=self.ring_size)
+        self.ruls: deque[tuple[int, float, float | None, float | None]] = deque(
+            maxlen=self.ring_size
+        )
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,7 @@ class FleetState:
             device.rul_h = msg.rul_h
             device.rul_low_h, device.rul_high_h = msg.rul_low_h, msg.rul_high_h
             device.rul_cap_h = msg.rul_cap_h
+            device.ruls.append((msg.ts, msg.rul_h, msg.rul_low_h, msg.rul_high_h))
         if msg.state == "raised":
             self.alarms.raise_alarm(
                 device.device_id,
@@ -413,6 +417,14 @@ class FleetState:
         with self._lock:
             device = self._devices.get(device_id)
             return [] if device is None else list(device.scores)
+
+    def remaining_life(self, device_id: str) -> list[tuple[int, float, float | None, float | None]]:
+        """Recent ``(ts, rul_h, rul_low_h, rul_high_h)`` estimates of a device from model
+        advisories (ts epoch ms; h).
+        """
+        with self._lock:
+            device = self._devices.get(device_id)
+            return [] if device is None else list(device.ruls)
 
     def kpis(self) -> dict[str, float | int | None]:
         """Fleet KPIs: ``devices``, ``online``, ``safety_alarms``, ``anomaly_alerts``,

@@ -133,10 +133,7 @@ class FleetTable:
             "trend": trends,
             "severity": rows["severity"].to_numpy(),
             "score": [None if pd.isna(v) else round(float(v), 3) for v in rows["score"]],
-            "rul": [
-                rul_text(*(None if pd.isna(v) else float(v) for v in estimate))
-                for estimate in rows[_MODEL[1:]].itertuples(index=False)
-            ],
+            "rul": [rul_text(*estimate) for estimate in rows[_MODEL[1:]].astype(float).to_numpy()],
             "alarms": rows["alarms"].to_numpy(),
             **{c: rows[c].to_numpy() for c in _VALUES},
         }
