@@ -9,8 +9,10 @@ Live data
 Views
     :class:`FleetOverview` (KPIs, device table, :class:`EventFeed`, quarantine),
     :class:`DeviceView` (:class:`LivePlots` streaming with ``Buffer``, :class:`HistoryView` from
-    the lake through :func:`history` with MinMax-:func:`lttb` downsampling, :class:`WearPanel`),
-    :class:`ModelLab` (:func:`run_detection`, :func:`run_rul`).
+    the lake through :func:`history` with MinMax-:func:`lttb` downsampling, :class:`WearPanel`:
+    a model's remaining-life estimates with their interval, :func:`estimate_history`),
+    :class:`ModelLab` (:func:`run_detection`, :func:`run_rul`; runs are jobs in a child
+    process). Every dashboard is framed by :func:`page` (one header with the navigation).
 
 In a notebook::
 
@@ -36,13 +38,15 @@ from modax.viz._live_messages import decode_live
 from modax.viz._live_plots import CHANNEL_GROUPS, LivePlots
 from modax.viz._lttb import lttb, lttb_reference
 from modax.viz._overview import FleetOverview
-from modax.viz._wear import WearPanel, wear_history
+from modax.viz._page import PAGES, page
+from modax.viz._wear import WearPanel, estimate_history, wear_history
 
 __all__ = [
     "CHANNEL_GROUPS",
     "NO_SUCH_DEVICE",
     "OVERLOAD_CURRENT_A",
     "OVERTEMP_C",
+    "PAGES",
     "SOURCE_LABELS",
     "AckStore",
     "Alarm",
@@ -64,6 +68,7 @@ __all__ = [
     "default_ack_path",
     "device_page",
     "device_picker",
+    "estimate_history",
     "fleet_frame",
     "history",
     "html_text",
@@ -71,6 +76,7 @@ __all__ = [
     "lttb",
     "lttb_reference",
     "metrics_frame",
+    "page",
     "recent_events",
     "rul_text",
     "run_detection",
