@@ -10,7 +10,7 @@ Rows are samples of one machine in time order. Detectors:
   scikit-learn models on rolling-window features (:class:`RollingFeatures`);
 - :class:`WindowAutoencoder` — a sequence model: MLP autoencoder over sliding windows;
 - :class:`StreamingDetector` — online, updated batch by batch with ``partial_fit``;
-- :class:`LevelShiftDetector` — drift-discounted level shifts, the best on SKAB's dev files.
+- :class:`LevelShiftDetector` — drift-discounted level shifts, the default (decision 0018).
 
 :func:`evaluate_skab` runs the SKAB protocol (:func:`run_skab` for one configuration) on SKAB
 files or on simulated devices (:func:`device_series`); :func:`make_detector` builds one by name.
