@@ -4,10 +4,13 @@
   as committed (no outputs), without executing them.
 - A nav target that ends in ``/`` (``decisions/``, ``notebooks/``) becomes one entry per page in
   that folder, in name order, so a new decision or notebook needs no edit of ``mkdocs.yml``.
+- The docstrings' Sphinx roles (``:class:`Lake```, ``:func:`~modax.config.state_directory```),
+  which mkdocstrings leaves as text, are shown as the code they name.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,8 @@ from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+#: A Sphinx role before rendered code: ``:func:<code>~a.b.c</code>``.
+_ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|exc|obj|const):<code>(~[\w.]*\.)?")
 
 
 def _pages(folder: str, docs_dir: Path) -> list[str]:
@@ -62,3 +67,8 @@ def on_files(files: Files, config: Any) -> Files:
             )
         )
     return files
+
+
+def on_page_content(html: str, **_: Any) -> str:
+    """Drop Sphinx roles (and ``~`` paths) in front of the code they name."""
+    return _ROLE.sub("<code>", html)

@@ -58,6 +58,8 @@ def test_the_api_reference_documents_every_listed_package_from_its_docstrings(si
     for sub in ("anomaly", "wear", "datasets"):
         assert f'id="modax.models.{sub}"' in models, sub
     assert "Examples" in _text(site / "api" / "kernels" / "index.html")
+    for page in (site / "api").glob("*/index.html"):  # Sphinx roles shown as the code they name
+        assert not re.search(r":(class|func|meth|mod):`?\w", _text(page)), page
 
 
 def test_the_notebooks_decisions_and_readme_tour_are_pages(site: Path):
