@@ -30,9 +30,11 @@ import jsonschema
 import pytest
 import typer.main
 import yaml
+from mqtt_helpers import make_certs
 
 from modax.cli import app
 from modax.config import S3_VARIABLES, Settings
+from modax.local import BrokerProcess, TLSListener, find_mosquitto, start_broker
 from modax.testing import free_port, require, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +45,7 @@ SCHEMA = ROOT / "deploy" / "schema" / "compose-spec.json"
 #: The services built from deploy/Dockerfile.
 MODAX_SERVICES = ("ingester", "maintain", "dashboards")
 KNOWN_VARIABLES = {f"MODAX_{f.name.upper()}" for f in fields(Settings)} | set(S3_VARIABLES)
+#: The operator's password in the dashboards' users file.
 PASSWORD = "a long passphrase"
 #: A version tag (``2.0.21``, ``5.8.6``) or a MinIO release tag; never ``latest`` nor ``2``.
 PINNED = re.compile(r"\d+\.\d+\.\d+|RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ")
@@ -176,12 +179,65 @@ def test_the_image_ships_the_sample_data_but_not_the_lake() -> None:
 
 # --- The services' commands and health checks, run here --------------------------------------
 
+#: Passwords of the deployment's MQTT users in the broker the tests start.
+PASSWORDS = {"ingester": "ingest-pw", "dashboard": "dash-pw"}
 
-def _environment(**variables: str) -> dict[str, str]:
-    """This interpreter's environment with its ``bin/`` first on PATH (``python``, ``modax``)."""
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BrokerProcess, Path]]:
+    """mosquitto as deployed: the deployment's users and ACL, TLS with development certificates.
+
+    Yields the broker and the folder of its certificates.
+    """
+    require(find_mosquitto(), "mosquitto (apt-get install mosquitto)")
+    require(shutil.which("mosquitto_passwd"), "mosquitto_passwd (apt-get install mosquitto)")
+    home = tmp_path_factory.mktemp("broker")
+    certs = make_certs(tmp_path_factory.mktemp("certs"))
+    for i, (user, password) in enumerate(PASSWORDS.items()):
+        create = ["-c"] if i == 0 else []
+        subprocess.run(
+            ["mosquitto_passwd", *create, "-b", home / "passwd", user, password],
+            check=True,
+            capture_output=True,
+        )
+    tls = TLSListener(free_port(), certs / "ca.crt", certs / "server.crt", certs / "server.key")
+    with start_broker(
+        free_port(),
+        kind="mosquitto",
+        data_dir=home / "data",
+        password_file=home / "passwd",
+        acl_file=ROOT / "deploy" / "mosquitto" / "acl",
+        tls=tls,
+    ) as process:
+        yield process, certs
+
+
+def _environment(service: dict, **values: str) -> dict[str, str]:
+    """The service's ``environment`` as Compose would pass it, with ``values`` for what names a
+    place in the container (the broker's host, files, folders) or comes from the host's
+    environment (``${...}``); this interpreter's ``bin/`` first on PATH (``python``, ``modax``).
+    """
+    declared = {k: values.get(k, v) for k, v in service.get("environment", {}).items()}
+    unset = [k for k, v in declared.items() if "${" in v]
+    assert not unset, f"give the test a value for {unset}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODAX_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    return env | variables
+    return env | declared
+
+
+def _modax_environment(
+    service: dict, broker: tuple[BrokerProcess, Path], **values: str
+) -> dict[str, str]:
+    """``_environment`` for a modax service, its broker and CA file those of ``broker``."""
+    process, certs = broker
+    user = service["environment"].get("MODAX_MQTT_USERNAME")
+    if user is not None:
+        values |= {
+            "MODAX_BROKER": str(process.tls_url),
+            "MODAX_MQTT_CA_FILE": str(certs / "ca.crt"),
+            "MODAX_MQTT_PASSWORD": PASSWORDS[user],
+        }
+    return _environment(service, **values)
 
 
 @contextlib.contextmanager
@@ -206,10 +262,9 @@ def _running(command: str, env: dict[str, str]) -> Iterator[subprocess.Popen]:
             process.wait(5)
 
 
-def _healthy(service: dict, env: dict[str, str], port: tuple[str, object] | None = None) -> bool:
-    check = healthcheck(service)
-    if port is not None:
-        check = [w.replace(port[0], str(port[1])) for w in check]
+def _healthy(service: dict, env: dict[str, str], port: tuple[str, object]) -> bool:
+    """Whether the service's health check passes, its port swapped as ``(old, new)``."""
+    check = [w.replace(port[0], str(port[1])) for w in healthcheck(service)]
     return subprocess.run(check, env=env, capture_output=True, timeout=20).returncode == 0
 
 
@@ -224,36 +279,26 @@ def _wait_healthy(
     wait_for(ready, timeout=60, what=f"{name}'s health check", interval=0.5)
 
 
-def test_the_broker_health_check_passes_against_the_deployed_acl(mosquitto_factory, tmp_path):
+def test_the_broker_health_check_passes_against_the_deployed_acl(broker):
     require(shutil.which("mosquitto_sub"), "mosquitto_sub (apt-get install mosquitto-clients)")
-    passwd = tmp_path / "passwd"
-    subprocess.run(
-        ["mosquitto_passwd", "-c", "-b", passwd, "dashboard", PASSWORD],
-        check=True,
-        capture_output=True,
-    )
-    broker = mosquitto_factory(password_file=passwd, acl_file=ROOT / "deploy/mosquitto/acl")
-    service = services()["mosquitto"]
-    port = ("-p 1883", f"-p {broker.port}")
-    assert _healthy(service, _environment(HEALTH_PASSWORD=PASSWORD), port)
-    assert not _healthy(service, _environment(HEALTH_PASSWORD="wrong"), port)
+    service, port = services()["mosquitto"], ("-p 1883", f"-p {broker[0].port}")
+    good = _environment(service, HEALTH_PASSWORD=PASSWORDS["dashboard"])
+    assert _healthy(service, good, port)
+    assert not _healthy(service, _environment(service, HEALTH_PASSWORD="wrong"), port)
 
 
-def test_the_ingester_command_serves_its_health_check(mosquitto, tmp_path):
-    service = services()["ingester"]
-    port = free_port()
-    env = _environment(MODAX_BROKER=mosquitto.url, MODAX_LAKE=str(tmp_path / "lake"))
-    command = script(service).replace("9108", str(port))
+def test_the_ingester_command_connects_and_serves_its_health_check(broker, tmp_path):
+    service, port = services()["ingester"], free_port()
+    env = _modax_environment(service, broker, MODAX_LAKE=str(tmp_path / "lake"))
     assert not _healthy(service, env, ("9108", port))
-    with _running(command, env) as process:
-        _wait_healthy("ingester", process, env, ("9108", port))
+    with _running(script(service).replace("9108", str(port)), env) as process:
+        _wait_healthy("ingester", process, env, ("9108", port))  # /ready: connected, subscribed
 
 
 def test_the_maintain_command_serves_its_health_check(tmp_path):
-    port = free_port()
-    env = _environment(MODAX_LAKE=str(tmp_path / "lake"))
-    command = script(services()["maintain"]).replace("9109", str(port))
-    with _running(command, env) as process:
+    service, port = services()["maintain"], free_port()
+    env = _environment(service, MODAX_LAKE=str(tmp_path / "lake"))
+    with _running(script(service).replace("9109", str(port)), env) as process:
         _wait_healthy("maintain", process, env, ("9109", port))
 
 
@@ -304,7 +349,7 @@ def _websocket_status(port: int, origin: str, cookie: str) -> int:
     return status
 
 
-def test_the_dashboards_command_asks_for_a_login_and_keeps_state_off_the_lake(mosquitto, tmp_path):
+def test_the_dashboards_command_asks_for_a_login_and_keeps_state_off_the_lake(broker, tmp_path):
     service = services()["dashboards"]
     secrets = tmp_path / "secrets"
     secrets.mkdir()
@@ -313,8 +358,9 @@ def test_the_dashboards_command_asks_for_a_login_and_keeps_state_off_the_lake(mo
     lake, state, port = tmp_path / "lake", tmp_path / "state", free_port()
     lake.mkdir()
     origin = f"dashboards.example.com:{port}"
-    env = _environment(
-        MODAX_BROKER=mosquitto.url,
+    env = _modax_environment(
+        service,
+        broker,
         MODAX_LAKE=str(lake),
         MODAX_STATE_DIR=str(state),
         MODAX_DASHBOARD_ORIGIN=origin,
