@@ -83,6 +83,10 @@ class DetectionRun:
         How many series were scored, and the name of the one in ``frame``.
     elapsed_s : float
         Time the run took, loading included, in s.
+    model : object or None
+        The detector fitted on the first series' training rows (what can be registered).
+    source : str
+        Where the series came from (``skab`` or ``modax``: their columns differ).
     """
 
     detector: str
@@ -92,6 +96,8 @@ class DetectionRun:
     series: int = 1
     first_series: str = ""
     elapsed_s: float = 0.0
+    model: Any = None
+    source: str = "modax"
 
 
 @dataclass(frozen=True)
@@ -201,6 +207,7 @@ def detect(
         request.detector, series, request.train_rows, request.params, progress=progress
     )
     run.elapsed_s = time.perf_counter() - started
+    run.source = "skab" if request.source == "SKAB file" else "modax"
     return run
 
 
@@ -252,7 +259,7 @@ def run_detection(
             "train": np.arange(len(first.data)) < train_rows,
         }
     )
-    return DetectionRun(name, metrics, frame, channel, len(series), str(first.name))
+    return DetectionRun(name, metrics, frame, channel, len(series), str(first.name), model=model)
 
 
 def run_rul(

@@ -206,6 +206,8 @@ class ModelLab(pn.viewable.Viewer):
         self.run_button.on_click(self._run_clicked)
         self.rul_button.on_click(self._rul_clicked)
         self._show_params()
+        if pn.state.curdoc is not None:  # a closed browser tab ends its job
+            pn.state.on_session_destroyed(lambda _context: self.cancel())
 
     def _skab_files(self) -> list[Path]:
         root = self.data_dir / "skab"
