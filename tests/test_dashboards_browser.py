@@ -451,8 +451,11 @@ def test_model_scores_remaining_life_and_alerts_fill_every_page(
     assert _cell(page, MODELLED, "score") == "3.4"
     assert _cell(page, "web-0005", "rul") == "≥ 1000"
     cells = _row(page, MODELLED).locator(".tabulator-cell")
-    empty = [c.get_attribute("tabulator-field") for c in cells.all() if not c.inner_html()]
-    assert empty == [], f"columns with no producer: {empty}"
+
+    def empty() -> list[str | None]:
+        return [c.get_attribute("tabulator-field") for c in cells.all() if not c.inner_html()]
+
+    wait_for(lambda: not empty(), 30, "every column of the modelled device to be filled")
     page.get_by_text("8 h (5–12)", exact=True).wait_for()  # the worst remaining life KPI
     alert = page.locator(".tabulator-row", has=page.get_by_text("anomaly", exact=True)).filter(
         has=page.get_by_role("link", name=MODELLED)
