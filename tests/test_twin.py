@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ import msgspec
 import paho.mqtt.client as mqtt
 import pytest
 
+from modax.lake import Lake
 from modax.schema import FAULT_KINDS, CommandAck, SafetyStatus, Telemetry, decode, topic_for
 from modax.testing import wait_for
 from modax.twin import Twin, TwinError
@@ -183,3 +186,70 @@ def test_a_command_nobody_answers_times_out_with_a_clear_error(live):
             live.twin.reboot("nobody")
     finally:
         live.twin.timeout_s = 10.0
+
+
+def _modax(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "modax", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_cli_injects_prints_the_ack_and_fails_on_rejection(live):
+    device = "twin-0000"
+    faults = len(live.fleet.faults_)
+    done = _modax(
+        "twin", "inject", device, "spikes", "--severity", "0.5", "--for", "5m",
+        "--channel", "current_2", "--broker", live.url, "--format", "json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    ack = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (ack["accepted"], ack["type"], ack["device_id"]) == (True, "inject_fault", device)
+    assert len(live.fleet.faults_) == faults + 1
+    assert live.fleet.faults_.end_s.max() - live.fleet.faults_.start_s.max() >= 300.0
+
+    refused = _modax("twin", "inject", device, "overload", "--severity", "3", "--broker", live.url)
+    assert refused.returncode == 1
+    assert "rejected: out_of_range: severity: 3 is outside 0…1" in refused.stdout
+    assert len(live.fleet.faults_) == faults + 1
+
+    usage = _modax("twin", "set", device, "--load", "0.3", "--motor", "off", "--broker", live.url)
+    assert usage.returncode == 2
+    assert "give exactly one of" in usage.stderr
+
+    silent = _modax("twin", "reboot", "nobody", "--timeout", "1", "--broker", live.url)
+    assert silent.returncode == 1
+    assert silent.stderr.count("error:") == 1 and "did not acknowledge" in silent.stderr
+
+
+def test_a_live_cli_run_writes_injections_to_the_lakes_ground_truth(mosquitto_factory, tmp_path):
+    broker = mosquitto_factory()
+    listener = Listener(broker.host, broker.port, "cli-truth")
+    run = subprocess.Popen(
+        [
+            sys.executable, "-m", "modax", "simulate", "--devices", "2", "--mqtt", broker.url,
+            "--duration", "8s", "--lake", str(tmp_path / "lake"), "--format", "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: listener.since(0, "sim-0001", "telemetry"), 30.0, "the CLI's fleet")
+        with Twin.from_url(broker.url) as twin:
+            ack = twin.inject("sim-0001", "overheating", severity=0.7, duration_s=60)
+        stdout, stderr = run.communicate(timeout=60)
+    finally:
+        run.kill()
+        listener.close()
+    assert ack.accepted and run.returncode == 0, stderr
+    assert json.loads(stdout.strip().splitlines()[-1])["ground_truth_rows"] == 1
+    (row,) = Lake(tmp_path / "lake").read("ground_truth").to_pylist()
+    assert (row["device_id"], row["kind"], row["severity"]) == ("sim-0001", "overheating", 0.7)
+    assert round(row["start_ts"].timestamp() * 1000) == ack.applies_at
+
+
+def test_the_cli_names_every_fault_kind_in_its_help():
+    done = _modax("twin", "inject", "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    assert all(kind in text for kind in FAULT_KINDS)
