@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgspec
 import paho.mqtt.client as mqtt
 import pytest
 
 from modax.lake import Lake
+from modax.mqtt import BrokerAuth, ClientFactory
 from modax.schema import FAULT_KINDS, CommandAck, SafetyStatus, Telemetry, decode, topic_for
-from modax.testing import wait_for
+from modax.testing import require, wait_for
 from modax.twin import Twin, TwinError
 from simulator import FaultKind, Fleet, LivePublisher
 
 pytestmark = pytest.mark.broker
+
+ROOT = Path(__file__).resolve().parent.parent
 
 #: Device 1 of seed 1 runs a steady load at 57 % of its rated 6.9 A: an overload is plain to see.
 STEADY = "twin-0001"
@@ -253,3 +258,50 @@ def test_the_cli_names_every_fault_kind_in_its_help():
     assert done.returncode == 0
     text = " ".join(done.stdout.split())
     assert all(kind in text for kind in FAULT_KINDS)
+
+
+ACL_USERS = {"operator": "op-pw", "dashboard": "dash-pw", "acl-0000": "dev-pw"}
+
+
+def test_the_shipped_acl_lets_only_operators_command(mosquitto_factory, tmp_path):
+    require(shutil.which("mosquitto_passwd"), "mosquitto_passwd (apt-get install mosquitto)")
+    passwd = tmp_path / "passwd"
+    for i, (user, password) in enumerate(ACL_USERS.items()):
+        create = ["-c"] if i == 0 else []
+        subprocess.run(["mosquitto_passwd", *create, "-b", passwd, user, password], check=True)
+    broker = mosquitto_factory(password_file=passwd, acl_file=ROOT / "deploy/mosquitto/acl")
+
+    def as_user(user: str) -> ClientFactory:
+        return ClientFactory.from_url(broker.url, BrokerAuth(user, ACL_USERS[user]))
+
+    def device_client(client_id: str) -> mqtt.Client:  # the device logs in as its own id
+        return as_user(client_id.removeprefix("modax-sim-"))(client_id, mqtt5=False)
+
+    fleet = Fleet(n_devices=1, seed=1, prefix="acl", start=int(time.time() * 1000))
+    publisher = LivePublisher(fleet, broker.host, broker.port, client_factory=device_client)
+    publisher.connect()
+    stop = threading.Event()
+    thread = threading.Thread(target=publisher.run, kwargs={"stop": stop}, daemon=True)
+    thread.start()
+    acks: list[bytes] = []
+    watcher = as_user("operator")("acl-watcher")
+    watcher.on_message = lambda _c, _u, m: acks.append(m.payload)
+    watcher.connect(broker.host, broker.port)
+    watcher.subscribe("modax/devices/+/command/ack", qos=1)
+    watcher.loop_start()
+    try:
+        refused = pytest.raises(TwinError, match="refused inject_fault to 'acl-0000': Not author")
+        with Twin(as_user("dashboard"), timeout_s=3.0) as dashboard, refused:
+            dashboard.inject("acl-0000", "overload")
+        with Twin(as_user("operator")) as operator:
+            ack = operator.inject("acl-0000", "overload", duration_s=10)
+        assert ack.accepted
+        wait_for(lambda: acks, 5.0, "the operator's ack on the watched topic")
+        assert [msgspec.json.decode(p, type=CommandAck).command_id for p in acks] == [
+            ack.command_id
+        ]  # the dashboard's command never reached the twin: one ack, the operator's
+        assert len(fleet.faults_) == 1
+    finally:
+        watcher.loop_stop()
+        stop.set()
+        thread.join(20.0)
