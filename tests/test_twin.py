@@ -17,11 +17,13 @@ import msgspec
 import paho.mqtt.client as mqtt
 import pytest
 
+from modax.config import load_settings
 from modax.lake import Lake
 from modax.mqtt import BrokerAuth, ClientFactory
 from modax.schema import FAULT_KINDS, CommandAck, SafetyStatus, Telemetry, decode, topic_for
 from modax.testing import require, wait_for
 from modax.twin import Twin, TwinError
+from modax.viz import LiveFeed
 from simulator import FaultKind, Fleet, LivePublisher
 
 pytestmark = pytest.mark.broker
@@ -305,3 +307,16 @@ def test_the_shipped_acl_lets_only_operators_command(mosquitto_factory, tmp_path
         watcher.loop_stop()
         stop.set()
         thread.join(20.0)
+
+
+def test_commands_are_not_quarantined_by_the_dashboards_feed(live, mosquitto):
+    feed = LiveFeed(load_settings({"MODAX_BROKER": mosquitto.url}), check_every_s=0.1).start()
+    try:
+        wait_for(feed.connected.is_set, 10, "the dashboard feed to connect")
+        assert live.twin.set_load("twin-0000", 0.6).accepted
+        marker = topic_for("twin-0000", "telemetry")
+        live.listener.client.publish(marker, b'{"device_id": "twin-0000"', qos=1)
+        wait_for(lambda: feed.fleet.quarantined, 10, "the malformed marker in quarantine")
+        assert dict(feed.fleet.quarantined) == {"not_json": 1}  # the command is not bad input
+    finally:
+        feed.stop()
