@@ -83,7 +83,7 @@ class Steering:
         self._stopped: dict[int, float] = {}
         self._index = {device_id: i for i, device_id in enumerate(fleet.device_ids)}
 
-    def receive(self, topic: str, payload: bytes) -> None:
+    def receive(self, topic: str, payload: bytes | bytearray) -> None:
         """Queue a raw command (thread-safe); :meth:`apply` decodes and applies it."""
         self._inbox.put((topic, bytes(payload)))
 
@@ -98,7 +98,7 @@ class Steering:
         now_ms : int
             Wall time of the acks, epoch ms (UTC).
         """
-        acks = []
+        acks: list[CommandAck] = []
         while True:
             try:
                 topic, payload = self._inbox.get_nowait()
