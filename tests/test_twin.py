@@ -182,6 +182,20 @@ def test_thresholds_rate_and_motor_are_honoured(live):
     assert live.twin.set_motor(device, running=True).accepted
 
 
+def test_a_rebooted_twin_is_silent_then_counts_time_from_boot(live):
+    device = "twin-0003"
+    t0 = time.monotonic()
+    ack = live.twin.reboot(device)
+    assert ack.accepted
+
+    def since_boot() -> list[Telemetry]:
+        readings = live.listener.since(t0, device, "telemetry")
+        return [m for m in readings if isinstance(m, Telemetry) and m.timestamp < 10**12]
+
+    first = wait_for(since_boot, 15.0, "a reading timed since boot")[0]
+    assert 3_000 <= first.timestamp < 4_000  # silent for the 3 s boot, then ms since boot
+
+
 def test_fault_kinds_of_the_contract_are_the_simulators():
     assert set(FAULT_KINDS) == {k.value for k in FaultKind} - {"failure"}
 
