@@ -1,8 +1,9 @@
-"""Steering the twin from its device page in real Chromium: ``modax dashboards``, mosquitto and
-a live simulated fleet on free ports."""
+"""Steering the twin from its device page in real Chromium: ``modax dashboards --basic-auth``,
+mosquitto and a live simulated fleet on free ports."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.browser
 
 #: Device 1 of seed 1 runs a steady load at 57 % of its rated 6.9 A (see tests/test_twin.py).
 DEVICE = "steer-0001"
+PASSWORD = "correct horse battery"
 
 
 def _alive(url: str) -> bool:
@@ -48,11 +50,21 @@ def fleet(mosquitto: BrokerProcess) -> Iterator[Fleet]:
 @pytest.fixture(scope="module")
 def server(mosquitto: BrokerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("twin-dashboards")
-    env = {**os.environ, "MODAX_BROKER": mosquitto.url, "MODAX_LAKE": str(home / "lake")}
+    users = home / "users.json"
+    users.write_text(json.dumps({"operator": PASSWORD}))
+    env = {
+        **os.environ,
+        "MODAX_BROKER": mosquitto.url,
+        "MODAX_LAKE": str(home / "lake"),
+        "MODAX_COOKIE_SECRET": os.urandom(16).hex(),
+    }
     port = free_port()
     log = home / "dashboards.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "modax", "dashboards", "--port", str(port)],
+        [
+            *(sys.executable, "-m", "modax", "dashboards", "--port", str(port)),
+            *("--basic-auth", str(users)),
+        ],
         env=env,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
@@ -82,10 +94,16 @@ def page() -> Iterator[object]:
         browser.close()
 
 
-def test_inject_on_the_device_page_is_acked_and_the_device_goes_into_alarm(
+def test_a_signed_in_user_injects_on_the_device_page_and_sees_the_ack_and_the_alarm(
     page: object, server: str, fleet: Fleet
 ) -> None:
     page.goto(f"{server}/device?id={DEVICE}")
+    assert "/login" in page.url  # anonymous: no page, so no controls
+    assert page.get_by_role("button", name="Inject fault").count() == 0
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**/device?id={DEVICE}")
     state = page.locator(".modax-state").first
     wait_for(lambda: state.get_attribute("data-state") == "ok", 30, f"{DEVICE} live and ok")
     page.get_by_role("button", name="Inject fault").click()
