@@ -56,10 +56,24 @@ from simulator._fleet import Fleet
 from simulator._network import BOOT_S
 from simulator._params import P_LOAD, P_MAX_TEMP_C, P_OVERLOAD_A
 
-__all__ = ["REBOOT_RESYNC_S", "Steering"]
+__all__ = ["MAX_BURST_S", "REBOOT_RESYNC_S", "Steering"]
 
 #: Seconds after a commanded reboot until the device's clock is NTP-synced again.
 REBOOT_RESYNC_S = BOOT_S + 7.0
+#: Longest burst a command may inject, s: the publisher holds every message of it until its end.
+MAX_BURST_S = 600.0
+
+
+def _check_burst(command: Command) -> None:
+    """A burst holds messages in memory until it ends: it must end, within :data:`MAX_BURST_S`."""
+    if isinstance(command, InjectFault) and command.kind == "burst":
+        duration = math.inf if command.duration_s is None else command.duration_s
+        if duration > MAX_BURST_S:
+            raise MessageError(
+                Reason.OUT_OF_RANGE,
+                "duration_s",
+                f"a burst holds every message until it ends: at most {MAX_BURST_S:g} s",
+            )
 
 
 class Steering:
@@ -116,6 +130,7 @@ class Steering:
                 raise MessageError(
                     Reason.INVALID_DEVICE_ID, "device_id", "not a device of this twin"
                 )
+            _check_burst(command)
         except MessageError as err:
             return CommandAck.reject(device_id or "", payload, err, now_ms)
         self._act(command, index)

@@ -132,9 +132,17 @@ def test_the_injection_is_in_ground_truth_with_its_time(live):
         ({"type": "inject_fault", "kind": "gremlins"}, "unknown_value", "kind"),
         ({"type": "inject_fault", "kind": "overload", "severity": 7}, "out_of_range", "severity"),
         ({"type": "reboot", "device_id": "twin-0002"}, "device_id_mismatch", "device_id"),
+        ({"type": "inject_fault", "kind": "burst"}, "out_of_range", "duration_s"),
         (b'{"type": "reboot", "command_id": "bad-json"', "not_json", None),
     ],
-    ids=["unknown-type", "unknown-kind", "bad-severity", "other-device", "malformed"],
+    ids=[
+        "unknown-type",
+        "unknown-kind",
+        "bad-severity",
+        "other-device",
+        "endless-burst",
+        "malformed",
+    ],
 )
 def test_a_bad_command_is_rejected_with_its_reason_and_changes_nothing(
     live, payload, reason, field
