@@ -80,19 +80,19 @@ class TwinControls(pn.viewable.Viewer):
         super().__init__(**params)
         self.device_id = device_id
         self._twin = twin
-        self.kind = pn.widgets.Select(name="Fault", options=list(FAULT_KINDS), value="overload")
-        self.severity = pn.widgets.FloatSlider(name="Severity", start=0.0, end=1.0, step=0.05)
+        self.kind = pn.widgets.Select(label="Fault", options=list(FAULT_KINDS), value="overload")
+        self.severity = pn.widgets.FloatSlider(label="Severity", start=0.0, end=1.0, step=0.05)
         self.severity.value = 0.8
-        self.duration_s = pn.widgets.IntInput(name="Duration (s)", value=300, start=1)
-        self.load = pn.widgets.FloatSlider(name="Load (of rated)", start=0.0, end=1.5, step=0.05)
+        self.duration_s = pn.widgets.IntInput(label="Duration (s)", value=300, start=1)
+        self.load = pn.widgets.FloatSlider(label="Load (of rated)", start=0.0, end=1.5, step=0.05)
         self.load.value = 0.6
         self.ack = pn.pane.HTML("", css_classes=["modax-twin-ack"], sizing_mode="stretch_width")
         self.buttons = {
-            "inject": pn.widgets.Button(name="Inject fault", button_type="danger"),
-            "load": pn.widgets.Button(name="Set load"),
-            "stop": pn.widgets.Button(name="Stop motor"),
-            "start": pn.widgets.Button(name="Start motor"),
-            "reboot": pn.widgets.Button(name="Reboot"),
+            "inject": pn.widgets.Button(label="Inject fault", color="danger"),
+            "load": pn.widgets.Button(label="Set load"),
+            "stop": pn.widgets.Button(label="Stop motor"),
+            "start": pn.widgets.Button(label="Start motor"),
+            "reboot": pn.widgets.Button(label="Reboot"),
         }
         for action, button in self.buttons.items():
             button.on_click(self._handler(action))
