@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from modax.viz import (
     skab_series,
     wear_history,
 )
+from modax.viz._jobs import JobFailedError, start_job
 
 T0 = 1_800_000_000_000
 ROOT = Path(__file__).resolve().parent.parent
@@ -371,3 +373,8 @@ def test_live_plots_show_the_recent_window_whatever_the_history_holds(tmp_path: 
     assert latest - earliest <= pd.Timedelta(seconds=300)
     assert len(plots.spans.data) == 1  # the open over-temperature, clipped to the window
     assert plots.scores.data["score"].tolist()[-1] == 60.0  # the lake's newest score, in view
+
+
+def test_a_lab_job_whose_process_dies_says_so_in_one_line() -> None:
+    with pytest.raises(JobFailedError, match=r"the job ended without an answer \(3\)"):
+        asyncio.run(start_job(os._exit, 3).wait())
