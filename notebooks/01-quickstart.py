@@ -15,6 +15,13 @@ SMALL = False
 LAKE = "lake-quickstart"
 
 # %%
+# Panel and HoloViews with their JavaScript inline (before anything plots, hvPlot included): the
+# plots render in JupyterLab and VS Code also without internet access.
+import modax.viz
+
+modax.viz.extension()
+
+# %%
 import shutil
 
 import hvplot.pandas  # noqa: F401  (registers .hvplot on DataFrames)

@@ -24,6 +24,13 @@ SMALL = False
 LAKE = "lake-kernels"
 
 # %%
+# Panel and HoloViews with their JavaScript inline (before anything plots, hvPlot included): the
+# plots render in JupyterLab and VS Code also without internet access.
+import modax.viz
+
+modax.viz.extension()
+
+# %%
 import shutil
 import time
 
@@ -41,7 +48,6 @@ from modax.kernels.safety import SafetyChecker, SafetyConfig
 from modax.lake import Lake
 from modax.pipeline import Pipeline
 
-hv.extension("bokeh")
 n_devices = 20 if SMALL else 100
 duration_s = 60 if SMALL else 1200
 repeat = 3 if SMALL else 5

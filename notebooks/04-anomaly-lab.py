@@ -20,6 +20,13 @@ SMALL = False
 LAKE = "lake-anomaly"
 
 # %%
+# Panel and HoloViews with their JavaScript inline (before anything plots, hvPlot included): the
+# plots render in JupyterLab and VS Code also without internet access.
+import modax.viz
+
+modax.viz.extension()
+
+# %%
 import json
 import shutil
 
@@ -44,7 +51,6 @@ from modax.models.datasets import load_skab
 from modax.models.metrics import event_metrics, events, point_metrics
 from modax.pipeline import Pipeline
 
-hv.extension("bokeh")
 n_devices = 6 if SMALL else 10
 duration_s = 600 if SMALL else 3600
 train_s = 120 if SMALL else 900  # leading seconds of each device to fit on

@@ -18,6 +18,13 @@ SMALL = False
 LAKE = "lake-wear"
 
 # %%
+# Panel and HoloViews with their JavaScript inline (before anything plots, hvPlot included): the
+# plots render in JupyterLab and VS Code also without internet access.
+import modax.viz
+
+modax.viz.extension()
+
+# %%
 import shutil
 import warnings
 
@@ -45,8 +52,6 @@ from modax.models.wear import (
 from modax.models.wear.live import WearDeriver
 from modax.pipeline import Pipeline
 
-hv.extension("bokeh")
-pn.extension()
 warnings.simplefilter("ignore", ConvergenceWarning)
 n_devices = 6 if SMALL else 12
 duration_s = 5400 if SMALL else 4 * 3600  # simulated seconds: lives last about an hour

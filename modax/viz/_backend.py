@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 import holoviews as hv
-import holoviews.plotting.bokeh
+import holoviews.plotting.bokeh  # registers HoloViews' Bokeh renderer
 
 __all__ = ["use_bokeh"]
 
