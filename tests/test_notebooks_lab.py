@@ -10,6 +10,7 @@ state when the next cell injects an overload into it.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from collections.abc import Iterator
@@ -58,6 +59,7 @@ LIVE_NOTEBOOK = [
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, mosquitto: BrokerProcess) -> Iterator[JupyterLab]:
     require(shutil.which("chromium"), "chromium (apt-get install chromium)")
+    require(importlib.util.find_spec("jupyterlab"), "jupyterlab (pip install '.[lab]')")
     home = tmp_path_factory.mktemp("jupyter")
     root = home / "notebooks"
     root.mkdir()
