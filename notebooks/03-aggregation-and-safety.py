@@ -39,6 +39,7 @@ import holoviews as hv
 import hvplot.pandas  # noqa: F401  (registers .hvplot on DataFrames)
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 import modax
 import simulator
@@ -76,7 +77,8 @@ fleet = simulator.Fleet(n_devices=n_devices, seed=3, scenario="healthy")
 overloaded, unbalanced = fleet.device_ids[0], fleet.device_ids[2]
 fleet.inject(overloaded, "overload", start_s=20, duration_s=10, severity=1.0)
 fleet.inject(unbalanced, "imbalance", start_s=0, severity=1.0)
-result = fleet.run(duration_s=duration_s)
+with tqdm(total=duration_s, unit="sim s", desc="simulating") as bar:  # simulated seconds done
+    result = fleet.run(duration_s=duration_s, progress=bar.update)
 telemetry = result.telemetry
 frame = telemetry.to_pandas()  # pandas gets its DataFrame for free: conversion is not timed
 print(f"{telemetry.num_rows:,} readings of {n_devices} devices over {duration_s} s (10 Hz)")

@@ -35,6 +35,7 @@ import pandas as pd
 import panel as pn
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
 import modax
 import simulator
@@ -70,7 +71,10 @@ shutil.rmtree(LAKE, ignore_errors=True)  # start from an empty lake each run
 
 # %%
 scenario = simulator.Scenario.load("run-to-failure")
-result = simulator.Fleet(n_devices=n_devices, seed=2, scenario=scenario).run(duration_s)
+with tqdm(total=duration_s, unit="sim s", desc="simulating") as bar:  # simulated seconds done
+    result = simulator.Fleet(n_devices=n_devices, seed=2, scenario=scenario).run(
+        duration_s, progress=bar.update
+    )
 life = result.remaining_life.to_pandas()
 life.hvplot.line(
     x="ts",
