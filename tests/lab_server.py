@@ -113,7 +113,8 @@ class JupyterLab:
 
 #: JavaScript run in the page: what a notebook's outputs show. For every output with a Bokeh
 #: root (Panel, HoloViews, hvPlot), its size, and how many of its canvases (inside shadow roots)
-#: have drawn pixels and how many SVGs it holds; plus the number of empty output areas.
+#: have drawn pixels and how many SVGs it holds; plus the rich outputs that show nothing (a
+#: stream's lone newline, as tqdm's last write leaves, is text the code printed, not an output).
 PLOTS_JS = """
 () => {
   const deep = (node, selector, found = []) => {
@@ -135,8 +136,9 @@ PLOTS_JS = """
   const outputs = [...panel.querySelectorAll('.jp-OutputArea-output')];
   return {
     empty: outputs.filter(
-      o => !o.textContent.trim() && !deep(o, 'canvas, svg, img, [data-root-id]').length
-    ).length,
+      o => !(o.getAttribute('data-mime-type') || '').startsWith('application/vnd.jupyter.std')
+        && !o.textContent.trim() && !deep(o, 'canvas, svg, img, [data-root-id]').length
+    ).map(o => o.getAttribute('data-mime-type') || o.className),
     roots: outputs.filter(o => o.querySelector('[data-root-id]')).map(o => {
       const box = o.getBoundingClientRect();
       const canvases = deep(o, 'canvas');

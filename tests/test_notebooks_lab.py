@@ -1,11 +1,12 @@
 """The notebooks in a real JupyterLab, in Debian's Chromium, on this machine without internet.
 
-The suite starts ``jupyter lab`` itself (``tests/jupyterlab.py``: free port, token, the
+The suite starts ``jupyter lab`` itself (``tests/lab_server.py``: free port, token, the
 project's ``modax`` kernel in a private ``JUPYTER_DATA_DIR``, no browser of its own) and
 Playwright drives Chromium through it: a worked notebook run top to bottom (``SMALL = True``)
 shows every plot drawn, with no empty output and no JavaScript error; a live fleet view in a
 cell follows a simulated fleet publishing to a real mosquitto, and turns a device to the alarm
-state when the next cell injects an overload into it.
+state when the next cell injects an overload into it through the twin's command topic
+(``modax.twin.Twin``, the fleet being ``modax simulate --mqtt``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,8 @@ from typing import Any
 import pytest
 from lab_server import PLOTS_JS, JupyterLab, open_notebook, run_cells, small_copy
 
-from modax.local import BrokerProcess
-from modax.testing import launch_chromium, require, wait_for
+from modax.local import BrokerProcess, find_mosquitto, start_broker
+from modax.testing import free_port, launch_chromium, require, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Worked notebooks run in the browser: those whose plots are the point of the notebook and
@@ -43,21 +46,31 @@ def code_cell(source: str) -> dict[str, Any]:
 LIVE_NOTEBOOK = [
     code_cell("import modax.viz\n\nmodax.viz.extension()"),
     code_cell(
-        "import os\nimport threading\n\nimport simulator\n"
         "from modax.viz import FleetOverview, shared_feed\n\n"
-        "feed = shared_feed()  # MODAX_BROKER: the test's mosquitto\n"
-        "fleet = simulator.Fleet(n_devices=3, seed=11, scenario='healthy')\n"
-        "host, port = os.environ['MODAX_BROKER'].removeprefix('mqtt://').split(':')\n"
-        "publisher = simulator.LivePublisher(fleet, host, int(port), speed=1.0)\n"
-        "threading.Thread(target=publisher.run, args=(600,), daemon=True).start()"
+        "feed = shared_feed()  # MODAX_BROKER: the test's mosquitto"
     ),
     code_cell("FleetOverview(feed.fleet, period_ms=250)"),
-    code_cell(f"fleet.inject({OVERLOADED!r}, 'overload', start_s=0, duration_s=600, severity=1.0)"),
+    code_cell(
+        "import os\n\nfrom modax.twin import Twin\n\n"
+        "with Twin.from_url(os.environ['MODAX_BROKER']) as twin:\n"
+        f"    ack = twin.inject({OVERLOADED!r}, 'overload', severity=1.0, duration_s=300)\n"
+        "assert ack.accepted, ack"
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, mosquitto: BrokerProcess) -> Iterator[JupyterLab]:
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    """A mosquitto of this module's own: the fleet's ``sim-*`` ids are no other test's."""
+    require(find_mosquitto(), "mosquitto (apt-get install mosquitto)")
+    with start_broker(
+        free_port(), kind="mosquitto", data_dir=tmp_path_factory.mktemp("mosquitto")
+    ) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, broker: BrokerProcess) -> Iterator[JupyterLab]:
     require(shutil.which("chromium"), "chromium (apt-get install chromium)")
     require(importlib.util.find_spec("jupyterlab"), "jupyterlab (pip install '.[lab]')")
     home = tmp_path_factory.mktemp("jupyter")
@@ -68,9 +81,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, mosquitto: BrokerProcess) -> I
     live = json.loads((ROOT / "notebooks" / "01-quickstart.ipynb").read_text())
     live["cells"] = LIVE_NOTEBOOK
     (root / "live.ipynb").write_text(json.dumps(live))
-    server = JupyterLab(
-        root, home, {"MODAX_BROKER": mosquitto.url, "MODAX_LAKE": str(home / "lake")}
-    )
+    server = JupyterLab(root, home, {"MODAX_BROKER": broker.url, "MODAX_LAKE": str(home / "lake")})
     yield server
     server.close()
 
@@ -111,7 +122,7 @@ def test_notebook_shows_every_plot_in_jupyterlab(lab: JupyterLab, page: Any, nam
     assert plots, f"{name}: no plot output at all"
     blank = [r for r in plots if not (r["drawn"] or r["svgs"] or r["text"].strip())]
     assert not blank, f"{name}: outputs that show nothing: {blank}"
-    assert shown["empty"] == 0, f"{name}: {shown['empty']} empty output areas"
+    assert shown["empty"] == [], f"{name}: empty output areas {shown['empty']}"
     assert page.js_errors == [], f"{name}: JavaScript errors {page.js_errors}"
 
 
@@ -124,8 +135,18 @@ def output_of(page: Any, cell: int) -> Any:
     )
 
 
+@pytest.fixture
+def fleet(broker: BrokerProcess) -> Iterator[subprocess.Popen[bytes]]:
+    """``modax simulate --devices 3 --mqtt …``: a live twin publishing at 10 Hz."""
+    command = [sys.executable, "-m", "modax", "simulate", "--devices", "3", "--mqtt", broker.url]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    yield process
+    process.kill()
+    process.wait()
+
+
 def test_live_fleet_view_in_a_cell_follows_the_fleet_and_shows_an_injected_overload(
-    lab: JupyterLab, page: Any
+    lab: JupyterLab, page: Any, fleet: subprocess.Popen[bytes]
 ) -> None:
     open_notebook(page, lab, "live.ipynb")
     run_cells(page, range(3))
