@@ -108,7 +108,9 @@ def fit_windows(
     random_state : int or None
         Seed of the boosting and of the calibration units.
     calibration : float
-        Share of lives held out to calibrate the quantile model's interval.
+        Share of lives held out to calibrate the quantile model's interval: lives that end in
+        the data (exact truth) calibrate it, on their exact windows; with no such life, all
+        windows do (projected truth).
     cap_h : float or None
         Cap of the learned models' target (h): an estimate at the cap means "at least this".
     """
@@ -132,7 +134,8 @@ def fit_windows(
         random_state=random_state,
         calibration=calibration,
     )
-    return quantile.fit(frame, hours)
+    exact = frame["rul_exact"].to_numpy(dtype=bool)
+    return quantile.fit(frame, hours, calibrate=exact if exact.any() else None)
 
 
 def fit_remaining_life(
