@@ -11,7 +11,7 @@ as fitted). Ours: split-conformal calibration on held-out training units (decisi
 
 Prints one JSON object on its last line.
 
-    nice .venv/bin/python bench/rul_intervals.py [--seeds 3] [--sim-seeds 5] [--threads 1]
+    nice .venv/bin/python bench/rul_intervals.py [--seeds 3] [--sim-seeds 4] [--threads 1]
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default="data/cmapss")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--sim-seeds", type=int, default=5)
-    parser.add_argument("--sim-devices", type=int, default=8)
+    parser.add_argument("--sim-seeds", type=int, default=4)
+    parser.add_argument("--sim-devices", type=int, default=16)
     parser.add_argument("--sim-duration-s", type=float, default=3 * 3600)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-cmapss", action="store_true")

@@ -121,6 +121,7 @@ def test_stress_model_carries_accumulated_hours_across_batches(frame, run):
     assert halves.sort_by(key).equals(whole.sort_by(key))
     first = whole.filter(pa.compute.equal(whole["device_id"], "sim-0000"))["rul_h"].to_numpy()
     assert first[-1] < first[0]  # wear accumulates: the remaining life falls
+    assert (first % 1 != 0).any()  # fractions of an hour: simulated lives last about one
 
 
 def test_missing_telemetry_columns_are_named(quantile, run):

@@ -79,10 +79,12 @@ def sim_features() -> WindowFeatures:
 def calibrated_stress_model(train: pd.DataFrame) -> StressWearModel:
     """The stress model with its nominal life (h) set from the training lives' true damage.
 
+    Its remaining hours keep their fractions (simulated lives last an hour or two).
+
     ``train`` is :func:`rul_windows` output; the nominal life is the equivalent hours the lives
     accumulated over the damage they gained (the fleet's wear acceleration is not known to it).
     """
-    stress = StressWearModel(device_col="unit").fit(train)
+    stress = StressWearModel(device_col="unit", whole_hours=False).fit(train)
     damage = train.groupby("unit")["damage"]
     gain = float((damage.last() - damage.first()).sum())
     hours = pd.Series(stress.accumulated_hours(train)).groupby(train["unit"].to_numpy()).max()
