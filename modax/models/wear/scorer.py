@@ -149,18 +149,22 @@ class RemainingLifeScorer:
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """A windowed model's estimate (and interval) at each closed window.
 
-        Each closed window's features come from its device's recent windows alone (so that the
-        figures do not depend on what else the batch holds); one call scores them all.
+        Each closed window is scored on its device's recent windows, stacked as one unit per
+        window so that one call scores them all (the features of a unit depend on its rows
+        alone, so the figures do not depend on what else the batch holds).
         """
-        rows = []
+        frames = []
         for device, windows in closed.groupby("device_id", sort=True):
             recent = self._recent.setdefault(str(device), deque(maxlen=self.history))
             start = self._count.get(str(device), 0)
             for offset, row in enumerate(windows[list(STRESS_COLUMNS)].to_dict("records")):
-                recent.append({**row, "unit": 0, "cycle": start + offset + 1})
-                rows.append(self.estimator.transform_features(pd.DataFrame(list(recent)))[-1])
+                recent.append({**row, "cycle": start + offset + 1})
+                frames.append(list(recent))
             self._count[str(device)] = start + len(windows)
-        matrix = np.vstack(rows)
+        sizes = np.array([len(frame) for frame in frames])
+        stacked = pd.DataFrame([row for frame in frames for row in frame])
+        stacked["unit"] = np.repeat(np.arange(len(frames)), sizes)
+        matrix = self.estimator.transform_features(stacked)[np.cumsum(sizes) - 1]
         if not isinstance(self.estimator, QuantileRULRegressor):
             return self.estimator.predict_features(matrix), None, None
         values = self.estimator.quantiles_from_features(matrix)
