@@ -29,7 +29,13 @@ import pyarrow as pa
 from modax.config import Settings, load_settings
 from modax.lake import Lake, connect
 from modax.mqtt import ClientFactory
-from modax.schema import LEGACY_SAFETY_TOPIC, LEGACY_TELEMETRY_TOPIC, MessageError, Reason
+from modax.schema import (
+    LEGACY_SAFETY_TOPIC,
+    LEGACY_TELEMETRY_TOPIC,
+    Kind,
+    MessageError,
+    Reason,
+)
 from modax.viz._acks import AckStore, default_ack_path
 from modax.viz._alarms import AlarmLog, now_ms
 from modax.viz._fleet import FleetState
@@ -40,6 +46,7 @@ __all__ = ["LiveFeed", "recent_events", "shared_feed"]
 _log = logging.getLogger(__name__)
 #: What a dashboard subscribes to: every per-device topic and the firmware's legacy topics.
 TOPICS = ("modax/devices/+/+", LEGACY_TELEMETRY_TOPIC, LEGACY_SAFETY_TOPIC)
+_COMMAND_SUFFIX = f"/{Kind.COMMAND}"
 
 
 class LiveFeed:
@@ -165,6 +172,8 @@ class LiveFeed:
             _log.warning("lost the broker %s (%s); reconnecting", self.settings.broker_url, reason)
 
     def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic.endswith(_COMMAND_SUFFIX):
+            return  # an operator's command to a device: neither the fleet's data nor bad input
         received = now_ms()
         try:
             decoded = decode_live(message.topic, message.payload)
@@ -198,7 +207,8 @@ def recent_events(lake: Lake, hours: float = 24.0) -> pa.Table | None:
 def shared_feed(settings: Settings | None = None) -> LiveFeed:
     """The process's one started :class:`LiveFeed`, created on first use (``pn.state.cache``).
 
-    Its alarm log keeps acknowledgements in ``<lake>/_state/alarm_acks.sqlite3`` and starts with
+    Its alarm log keeps acknowledgements in the state directory (``MODAX_STATE_DIR``, default
+    ``<lake>/_state``: :func:`~modax.viz._acks.default_ack_path`) and starts with
     the lake's ``safety_events`` of the last 24 hours, so the feed survives a restart.
 
     Creating it also moves every object the server holds so far (the imported libraries, the
@@ -211,7 +221,7 @@ def shared_feed(settings: Settings | None = None) -> LiveFeed:
     def create() -> LiveFeed:
         s = settings if settings is not None else load_settings()
         lake = Lake(s.lake)
-        alarms = AlarmLog(AckStore(default_ack_path(lake.root)))
+        alarms = AlarmLog(AckStore(default_ack_path(lake.root, s.state_dir)))
         events = recent_events(lake, 24.0)
         if events is not None:
             alarms.load_events(events)
