@@ -16,6 +16,7 @@ from modax.lake import LakeConnection
 from modax.viz._backend import use_bokeh
 from modax.viz._fleet import FleetState
 from modax.viz._lttb import lttb
+from modax.viz._periodic import every
 
 __all__ = ["WearPanel", "wear_history"]
 
@@ -64,6 +65,8 @@ class WearPanel(pn.viewable.Viewer):
         DuckDB over the lake.
     device_id : str
         The device.
+    period_ms : int
+        How often the live estimate is refreshed, in ms.
 
     Examples
     --------
@@ -75,7 +78,12 @@ class WearPanel(pn.viewable.Viewer):
     """
 
     def __init__(
-        self, fleet: FleetState, con: LakeConnection, device_id: str, **params: object
+        self,
+        fleet: FleetState,
+        con: LakeConnection,
+        device_id: str,
+        period_ms: int = 1000,
+        **params: object,
     ) -> None:
         super().__init__(**params)
         use_bokeh()
@@ -87,6 +95,7 @@ class WearPanel(pn.viewable.Viewer):
         self.plot = pn.pane.HoloViews(hv.Div(""), sizing_mode="stretch_width")
         self.refresh_live()
         self.load()
+        every(self.refresh_live, period_ms, self.rul)
 
     def refresh_live(self) -> None:
         """Show the newest model estimate."""
