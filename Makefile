@@ -63,6 +63,8 @@ $(WOKWI_VENV)/.installed: firmware/wokwi/requirements.txt
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
+# The kernel goes into the venv (--sys-prefix); with a JupyterLab of your own elsewhere, install
+# it for your user instead: .venv/bin/python -m ipykernel install --user --name modax
 lab: $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name modax --display-name "modax (.venv)"
 	$(BIN)/jupyter lab --notebook-dir=notebooks

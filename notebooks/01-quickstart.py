@@ -15,9 +15,17 @@ SMALL = False
 LAKE = "lake-quickstart"
 
 # %%
+# Panel and HoloViews with their JavaScript inline (before anything plots, hvPlot included): the
+# plots render in JupyterLab and VS Code also without internet access.
+import modax.viz
+
+modax.viz.extension()
+
+# %%
 import shutil
 
 import hvplot.pandas  # noqa: F401  (registers .hvplot on DataFrames)
+from tqdm import tqdm
 
 import modax
 import simulator
@@ -38,7 +46,8 @@ shutil.rmtree(LAKE, ignore_errors=True)  # start from an empty lake each run
 
 # %%
 fleet = simulator.Fleet(n_devices=n_devices, seed=7, scenario="mixed-faults")
-result = fleet.run(duration_s=duration_s)
+with tqdm(total=duration_s, unit="sim s", desc="simulating") as bar:  # simulated seconds done
+    result = fleet.run(duration_s=duration_s, progress=bar.update)
 print(f"{result.telemetry.num_rows:,} readings from {n_devices} devices over {duration_s} s")
 result.ground_truth.to_pandas().head()
 

@@ -20,6 +20,13 @@ SMALL = False
 LAKE = "lake-live"
 
 # %%
+# Panel and HoloViews with their JavaScript inline (before anything plots, hvPlot included): the
+# plots render in JupyterLab and VS Code also without internet access.
+import modax.viz
+
+modax.viz.extension()
+
+# %%
 import queue
 import shutil
 import threading
@@ -38,7 +45,6 @@ from modax.schema import Kind, decode, parse_topic
 from modax.testing import free_port, wait_for
 from simulator import LivePublisher
 
-hv.extension("bokeh")
 n_devices = 3 if SMALL else 10
 duration_s = 20 if SMALL else 120  # simulated seconds
 speed = 4.0 if SMALL else 1.0  # simulated seconds per wall second

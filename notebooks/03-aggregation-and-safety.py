@@ -24,6 +24,13 @@ SMALL = False
 LAKE = "lake-kernels"
 
 # %%
+# Panel and HoloViews with their JavaScript inline (before anything plots, hvPlot included): the
+# plots render in JupyterLab and VS Code also without internet access.
+import modax.viz
+
+modax.viz.extension()
+
+# %%
 import shutil
 import time
 
@@ -32,6 +39,7 @@ import holoviews as hv
 import hvplot.pandas  # noqa: F401  (registers .hvplot on DataFrames)
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 import modax
 import simulator
@@ -41,7 +49,6 @@ from modax.kernels.safety import SafetyChecker, SafetyConfig
 from modax.lake import Lake
 from modax.pipeline import Pipeline
 
-hv.extension("bokeh")
 n_devices = 20 if SMALL else 100
 duration_s = 60 if SMALL else 1200
 repeat = 3 if SMALL else 5
@@ -70,7 +77,8 @@ fleet = simulator.Fleet(n_devices=n_devices, seed=3, scenario="healthy")
 overloaded, unbalanced = fleet.device_ids[0], fleet.device_ids[2]
 fleet.inject(overloaded, "overload", start_s=20, duration_s=10, severity=1.0)
 fleet.inject(unbalanced, "imbalance", start_s=0, severity=1.0)
-result = fleet.run(duration_s=duration_s)
+with tqdm(total=duration_s, unit="sim s", desc="simulating") as bar:  # simulated seconds done
+    result = fleet.run(duration_s=duration_s, progress=bar.update)
 telemetry = result.telemetry
 frame = telemetry.to_pandas()  # pandas gets its DataFrame for free: conversion is not timed
 print(f"{telemetry.num_rows:,} readings of {n_devices} devices over {duration_s} s (10 Hz)")

@@ -20,6 +20,13 @@ SMALL = False
 LAKE = "lake-anomaly"
 
 # %%
+# Panel and HoloViews with their JavaScript inline (before anything plots, hvPlot included): the
+# plots render in JupyterLab and VS Code also without internet access.
+import modax.viz
+
+modax.viz.extension()
+
+# %%
 import json
 import shutil
 
@@ -27,6 +34,7 @@ import holoviews as hv
 import hvplot.pandas  # noqa: F401  (registers .hvplot on DataFrames)
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 import modax
 import simulator
@@ -44,7 +52,6 @@ from modax.models.datasets import load_skab
 from modax.models.metrics import event_metrics, events, point_metrics
 from modax.pipeline import Pipeline
 
-hv.extension("bokeh")
 n_devices = 6 if SMALL else 10
 duration_s = 600 if SMALL else 3600
 train_s = 120 if SMALL else 900  # leading seconds of each device to fit on
@@ -61,7 +68,10 @@ FIGURES = ["f1", "far", "mar", "nab", "event_recall", "event_precision", "mean_d
 # of the fleet. `ground_truth` lists them; `labels()` aligns them with the telemetry rows.
 
 # %%
-result = simulator.Fleet(n_devices=n_devices, seed=5, scenario="mixed-faults").run(duration_s)
+with tqdm(total=duration_s, unit="sim s", desc="simulating") as bar:  # simulated seconds done
+    result = simulator.Fleet(n_devices=n_devices, seed=5, scenario="mixed-faults").run(
+        duration_s, progress=bar.update
+    )
 truth = result.ground_truth.to_pandas()
 truth[truth["category"] != "network"][["device_id", "kind", "start_ts", "end_ts", "severity"]]
 
@@ -131,14 +141,23 @@ hv.Layout(panels).cols(1)
 
 
 # %%
+def runs(what):
+    """A progress bar over the detector runs of an evaluation (one tick per run)."""
+    return tqdm(desc=what, unit="run")
+
+
 def leaderboard(results):
     table = pd.DataFrame({name: r.as_dict() for name, r in results.items()}).T[FIGURES]
     return table.astype(float).sort_values("f1", ascending=False).round(3)
 
 
-sim_board = leaderboard(
-    evaluate_skab(series, names, seeds=seeds, train_rows=train_s, params=SIM_PARAMS)
-)
+with runs("simulator, SKAB protocol") as bar:
+    sim_board = leaderboard(
+        evaluate_skab(
+            series, names, seeds=seeds, train_rows=train_s, params=SIM_PARAMS,
+            progress=lambda _name: bar.update(),
+        )
+    )
 sim_board
 
 # %% [markdown]
@@ -163,7 +182,10 @@ long.hvplot.barh(
 # %%
 skab = load_skab("../data/skab")
 print([f.name for f in skab])
-skab_board = leaderboard(evaluate_skab(skab, names, seeds=seeds))
+with runs("SKAB") as bar:
+    skab_board = leaderboard(
+        evaluate_skab(skab, names, seeds=seeds, progress=lambda _name: bar.update())
+    )
 skab_board
 
 # %%

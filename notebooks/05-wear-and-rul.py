@@ -18,6 +18,13 @@ SMALL = False
 LAKE = "lake-wear"
 
 # %%
+# Panel and HoloViews with their JavaScript inline (before anything plots, hvPlot included): the
+# plots render in JupyterLab and VS Code also without internet access.
+import modax.viz
+
+modax.viz.extension()
+
+# %%
 import shutil
 import warnings
 
@@ -28,6 +35,7 @@ import pandas as pd
 import panel as pn
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
 import modax
 import simulator
@@ -45,8 +53,6 @@ from modax.models.wear import (
 from modax.models.wear.live import WearDeriver
 from modax.pipeline import Pipeline
 
-hv.extension("bokeh")
-pn.extension()
 warnings.simplefilter("ignore", ConvergenceWarning)
 n_devices = 6 if SMALL else 12
 duration_s = 5400 if SMALL else 4 * 3600  # simulated seconds: lives last about an hour
@@ -65,7 +71,10 @@ shutil.rmtree(LAKE, ignore_errors=True)  # start from an empty lake each run
 
 # %%
 scenario = simulator.Scenario.load("run-to-failure")
-result = simulator.Fleet(n_devices=n_devices, seed=2, scenario=scenario).run(duration_s)
+with tqdm(total=duration_s, unit="sim s", desc="simulating") as bar:  # simulated seconds done
+    result = simulator.Fleet(n_devices=n_devices, seed=2, scenario=scenario).run(
+        duration_s, progress=bar.update
+    )
 life = result.remaining_life.to_pandas()
 life.hvplot.line(
     x="ts",

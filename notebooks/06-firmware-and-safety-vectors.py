@@ -20,6 +20,13 @@ SMALL = False
 LAKE = "lake-firmware"
 
 # %%
+# Panel and HoloViews with their JavaScript inline (before anything plots, hvPlot included): the
+# plots render in JupyterLab and VS Code also without internet access.
+import modax.viz
+
+modax.viz.extension()
+
+# %%
 import fcntl
 import json
 import math
@@ -43,8 +50,6 @@ from modax.lake import Lake
 from modax.pipeline import Pipeline
 from modax.schema import MAX_CHANNELS, MessageError, decode, topic_for
 
-hv.extension("bokeh")
-pn.extension()
 FIRMWARE = Path("../firmware")
 PAYLOAD_VECTORS = sorted((FIRMWARE / "vectors").glob("payload_*.json"))
 SAFETY_VECTORS = sorted((FIRMWARE / "vectors").glob("safety_*.json"))

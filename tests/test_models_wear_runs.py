@@ -61,7 +61,9 @@ def test_sim_rul_report_for_modax_eval_sim(runs):
     with threadpool_limits(1):
         report = evaluate_sim_rul(runs[0], seeds=range(1))
     assert report["unit"] == "min" and report["n_test_lives"] > 0
-    assert set(report["models"]) == {"modax-stress", "gbm-window", "gbm"}
+    assert set(report["models"]) == {"modax-stress", "gbm-window", "gbm", "gbm-quantile"}
+    assert 0 < report["models"]["gbm-quantile"]["coverage"] <= 1
+    assert report["models"]["gbm-quantile"]["width"] > 0
     for scores in report["models"].values():
         assert scores["rmse"] > 0 and scores["rmse"] == scores["rmse_unclipped"]
     assert report["models"]["gbm"]["rmse_std"] >= 0

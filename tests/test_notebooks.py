@@ -47,6 +47,23 @@ def test_notebook_has_a_parameters_cell_with_a_small_switch(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_names_the_projects_kernel(path):
+    """JupyterLab starts the kernel ``make lab`` installs instead of asking for one."""
+    assert json.loads(path.read_text())["metadata"]["kernelspec"]["name"] == "modax"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_loads_the_views_inline_before_anything_plots(path):
+    """``modax.viz.extension()`` comes first: ``import hvplot.pandas`` and ``hv.extension``
+    otherwise load the JavaScript from a CDN, and offline every plot stays blank."""
+    sources = ["".join(c["source"]) for c in cells(path) if c["cell_type"] == "code"]
+    first = next(i for i, s in enumerate(sources) if "modax.viz.extension()" in s)
+    earlier = "\n".join(sources[:first])
+    assert not re.search(r"hvplot|holoviews|panel|\.extension\(", earlier), earlier
+    assert not any(re.search(r"\b(hv|pn)\.extension\(", s) for s in sources)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_and_its_paired_script_hold_the_same_cells(path):
     import jupytext
 

@@ -85,7 +85,8 @@ def live(mosquitto) -> Iterator[LiveTwin]:
     stop = threading.Event()
     thread = threading.Thread(target=publisher.run, kwargs={"stop": stop}, daemon=True)
     thread.start()
-    wait_for(lambda: listener.since(0, STEADY, "telemetry"), 15.0, "the fleet's telemetry")
+    # the first reading may wait for the simulator kernel's compile (a cold numba cache)
+    wait_for(lambda: listener.since(0, STEADY, "telemetry"), 90.0, "the fleet's telemetry")
     with Twin.from_url(mosquitto.url, timeout_s=10.0) as twin:
         yield LiveTwin(fleet, publisher, listener, twin, mosquitto.url)
     stop.set()
@@ -263,7 +264,7 @@ def test_a_live_cli_run_writes_injections_to_the_lakes_ground_truth(mosquitto_fa
         text=True,
     )  # fmt: skip
     try:
-        wait_for(lambda: listener.since(0, "sim-0001", "telemetry"), 30.0, "the CLI's fleet")
+        wait_for(lambda: listener.since(0, "sim-0001", "telemetry"), 90.0, "the CLI's fleet")
         with Twin.from_url(broker.url) as twin:
             ack = twin.inject("sim-0001", "overheating", severity=0.7, duration_s=60)
         stdout, stderr = run.communicate(timeout=60)

@@ -14,12 +14,15 @@ Views
     :class:`ModelLab` (:func:`run_detection`, :func:`run_rul`; runs are jobs in a child
     process). Every dashboard is framed by :func:`page` (one header with the navigation).
 
-In a notebook::
+In a notebook (JupyterLab, VS Code), also without internet access::
 
-    import panel as pn
-    from modax.viz import FleetOverview, shared_feed
-    pn.extension("tabulator")
-    FleetOverview(shared_feed().fleet)
+    from modax.viz import FleetOverview, extension, shared_feed
+    extension()  # Panel, HoloViews/Bokeh and Tabulator with inline JavaScript
+    FleetOverview(shared_feed().fleet)  # refreshes itself until its output is cleared
+
+Served and notebook views refresh the same way (:mod:`modax.viz._periodic`): in a served session
+with background callbacks, in a notebook with one callback per period on the kernel's event loop
+that updates only the views on screen.
 """
 
 from modax.viz._acks import AckStore, default_ack_path
@@ -27,6 +30,7 @@ from modax.viz._alarms import Alarm, AlarmLog
 from modax.viz._cells import html_text, rul_text
 from modax.viz._device import NO_SUCH_DEVICE, DeviceView, device_page, device_picker
 from modax.viz._event_feed import SOURCE_LABELS, EventFeed, alarm_frame
+from modax.viz._extension import extension
 from modax.viz._feed import LiveFeed, recent_events, shared_feed
 from modax.viz._fleet import OVERLOAD_CURRENT_A, OVERTEMP_C, DeviceState, FleetState
 from modax.viz._fleet_table import FleetTable, fleet_frame, shared_table
@@ -69,6 +73,7 @@ __all__ = [
     "device_page",
     "device_picker",
     "estimate_history",
+    "extension",
     "fleet_frame",
     "history",
     "html_text",

@@ -111,13 +111,13 @@ class DeviceView(pn.viewable.Viewer):
         self.live = LivePlots(fleet, device_id, period_ms=period_ms, con=con)
         self.events = EventFeed(fleet.alarms, device_id=device_id, period_ms=period_ms)
         self.history = HistoryView(con, device_id)
-        self.wear = WearPanel(fleet, con, device_id)
+        self.wear = WearPanel(fleet, con, device_id, period_ms=period_ms)
         self.controls = TwinControls(device_id)
         self.refresh()
-        every(self.refresh, period_ms)
+        every(self.refresh, period_ms, self.header)
 
     def refresh(self) -> None:
-        """Update the state badge and the model's live estimates."""
+        """Update the state badge (the wear panel refreshes its live estimate itself)."""
         known = self.device_id in self.fleet.device_ids()
         state = str(self.fleet.row(self.device_id)["state"]) if known else "unknown"
         alarms = self.fleet.row(self.device_id)["alarms"] if known else ""
@@ -128,7 +128,6 @@ class DeviceView(pn.viewable.Viewer):
             f"<p>{'Active alarms: ' + html_text(alarms) if alarms else 'No active alarm.'} "
             f'<a href="fleet">← fleet overview</a></p>'
         )
-        self.wear.refresh_live()
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

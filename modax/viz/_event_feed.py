@@ -97,7 +97,7 @@ class EventFeed(pn.viewable.Viewer):
         )
         self.table.on_click(self._on_click)
         self.refresh()
-        every(self.refresh, period_ms)
+        every(self.refresh, period_ms, self.table)
 
     def refresh(self) -> None:
         """Show the current alarms if anything changed."""

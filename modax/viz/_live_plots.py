@@ -94,7 +94,7 @@ class LivePlots(pn.viewable.Viewer):
         use_bokeh()
         self.plots = self._layout()
         self.refresh()
-        every(self.refresh, period_ms)
+        every(self.refresh, period_ms, self.status)
 
     def _layout(self) -> hv.Layout:
         spans = hv.DynamicMap(

@@ -126,7 +126,7 @@ class FleetOverview(pn.viewable.Viewer):
             label="Quarantined messages",
         )
         self.refresh()
-        every(self.refresh, period_ms)
+        every(self.refresh, period_ms, self.table)
 
     @staticmethod
     def _match_device(df: pd.DataFrame, pattern: str) -> pd.DataFrame:

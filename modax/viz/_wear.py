@@ -19,6 +19,7 @@ from modax.viz._backend import use_bokeh
 from modax.viz._cells import html_text, rul_text
 from modax.viz._fleet import FleetState
 from modax.viz._lttb import lttb
+from modax.viz._periodic import every
 
 __all__ = ["ESTIMATE_COLUMNS", "WearPanel", "estimate_history", "wear_history"]
 
@@ -100,6 +101,8 @@ class WearPanel(pn.viewable.Viewer):
         DuckDB over the lake.
     device_id : str
         The device.
+    period_ms : int
+        How often the live estimate is refreshed, in ms.
 
     Examples
     --------
@@ -111,7 +114,12 @@ class WearPanel(pn.viewable.Viewer):
     """
 
     def __init__(
-        self, fleet: FleetState, con: LakeConnection, device_id: str, **params: object
+        self,
+        fleet: FleetState,
+        con: LakeConnection,
+        device_id: str,
+        period_ms: int = 1000,
+        **params: object,
     ) -> None:
         super().__init__(**params)
         use_bokeh()
@@ -128,6 +136,7 @@ class WearPanel(pn.viewable.Viewer):
         self.truth = pd.DataFrame(columns=["time", "damage", "rul_h"])
         self._live_drawn = -1
         self.load()
+        every(self.refresh_live, period_ms, self.rul)
 
     def _live(self) -> pd.DataFrame:
         """Live estimates newer than the lake's (the advisor writes them to the lake too)."""

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from modax.models.datasets.cmapss import INFORMATIVE_SENSORS, SETTINGS, load_cmapss
-from modax.models.wear.evaluate import evaluate_rul, last_rows, summarise_runs
+from modax.models.wear.evaluate import evaluate_rul, interval_scores, last_rows, summarise_runs
 from modax.models.wear.quantile import QuantileRULRegressor
 from modax.models.wear.zoo import make_model
 
@@ -82,10 +82,8 @@ def run_cmapss(
             scores = evaluate_rul(model, data.test, data.rul, cap=cap)
             n_conditions = model.normalizer_.n_conditions_
             if isinstance(model, QuantileRULRegressor):
-                bounds = model.predict_quantiles(data.test)[last][:, [0, -1]]
-                inside = (truth >= bounds[:, 0]) & (truth <= bounds[:, 1])
-                scores["coverage"] = float(inside.mean())
-                scores["width"] = float((bounds[:, 1] - bounds[:, 0]).mean())
+                bounds = model.predict_quantiles(data.test)[last]
+                scores.update(interval_scores(truth, bounds[:, 0], bounds[:, -1]))
             scores["runtime_s"] = time.perf_counter() - started
             runs.append(scores)
             if on_run is not None:

@@ -23,11 +23,11 @@ from numpy.typing import ArrayLike
 from modax.models.rul_metrics import rul_scores
 from modax.models.wear.features import WindowFeatures
 from modax.models.wear.runs import RUL_SENSORS, rul_windows
-from modax.models.wear.sim import calibrated_stress_model
+from modax.models.wear.sim import calibrated_stress_model, fit_windows
 from modax.models.wear.target import DEFAULT_CAP
 from modax.models.wear.zoo import make_model
 
-__all__ = ["evaluate_rul", "evaluate_sim_rul", "last_rows", "summarise_runs"]
+__all__ = ["evaluate_rul", "evaluate_sim_rul", "interval_scores", "last_rows", "summarise_runs"]
 
 
 def last_rows(X: pd.DataFrame, unit_col: str = "unit", time_col: str = "cycle") -> np.ndarray:
@@ -67,6 +67,19 @@ def evaluate_rul(
     return rul_scores(truth, predicted, cap=cap)
 
 
+def interval_scores(truth: ArrayLike, low: ArrayLike, high: ArrayLike) -> dict[str, float]:
+    """``coverage`` (share of ``truth`` in ``[low, high]``) and mean ``width`` of intervals.
+
+    Examples
+    --------
+    >>> interval_scores([1.0, 5.0], [0.0, 0.0], [2.0, 4.0])
+    {'coverage': 0.5, 'width': 3.0}
+    """
+    truth, low, high = (np.asarray(a, dtype=float) for a in (truth, low, high))
+    inside = (truth >= low) & (truth <= high)
+    return {"coverage": float(inside.mean()), "width": float((high - low).mean())}
+
+
 def evaluate_sim_rul(
     result: Any, seeds: Iterable[int] = range(3), window_s: float = 60.0
 ) -> dict[str, object]:
@@ -76,7 +89,9 @@ def evaluate_sim_rul(
     for testing. Models predict the remaining life at every test window whose truth is exact, in
     minutes: ``modax-stress`` (the MODAX stress model, its nominal life calibrated on the training
     devices' true damage — the fleet's wear acceleration is not known to it), ``gbm-window`` and
-    ``gbm`` (one fit per seed).
+    ``gbm`` (one fit per seed), and the live model ``gbm-quantile``
+    (:func:`~modax.models.wear.sim.fit_windows`: its median, and its calibrated 80 % interval's
+    ``coverage`` and mean ``width``).
 
     Parameters
     ----------
@@ -91,8 +106,8 @@ def evaluate_sim_rul(
     -------
     dict
         ``scenario``, ``unit`` (``"min"``), ``n_train_lives``, ``n_test_lives``, ``n_test_rows``,
-        ``models`` (name → ``rmse``, ``rmse_unclipped``, ``nasa_score``, ``*_std``, ``runtime_s``)
-        and ``best`` (lowest ``rmse``).
+        ``models`` (name → ``rmse``, ``rmse_unclipped``, ``nasa_score``, ``*_std``, ``runtime_s``;
+        ``coverage``, ``width`` for interval models) and ``best`` (lowest ``rmse``).
     """
     frame = rul_windows(result.telemetry, result.remaining_life, window_s)
     devices = sorted(frame["device_id"].unique())
@@ -119,6 +134,15 @@ def evaluate_sim_rul(
             model.fit(train, train["rul_s"])
             predicted = model.predict(frame[held_out])[frame[held_out]["rul_exact"].to_numpy()]
             runs[name].append(_scores(truth, predicted / 60.0, time.perf_counter() - started))
+    exact = frame[held_out]["rul_exact"].to_numpy()
+    runs["gbm-quantile"] = []
+    for seed in seeds:
+        started = time.perf_counter()
+        model = fit_windows(train, "gbm-quantile", random_state=seed)
+        bands = model.predict_quantiles(frame[held_out])[exact] * 60.0
+        median = model.predict(frame[held_out])[exact] * 60.0
+        scores = _scores(truth, median, time.perf_counter() - started)
+        runs["gbm-quantile"].append({**scores, **interval_scores(truth, bands[:, 0], bands[:, -1])})
     models = {name: summarise_runs(values) for name, values in runs.items()}
     return {
         "scenario": "run-to-failure",

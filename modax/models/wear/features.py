@@ -149,10 +149,13 @@ def _segment_starts(units: np.ndarray) -> np.ndarray:
 
 
 def _cumulative(values: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """Per-unit running sum of ``values`` (rows sorted by unit)."""
-    total = np.cumsum(values, axis=0)
-    before = np.vstack([np.zeros((1, values.shape[1])), total])[start]
-    return total - before
+    """Per-unit running sum of ``values`` (rows sorted by unit), restarting at each unit.
+
+    Each unit's sums depend on its own rows only, so a unit's features are the same bit for bit
+    whatever other units share the frame (a live scorer stacks devices as they come).
+    """
+    frame = pd.DataFrame(values).groupby(start, sort=False)
+    return frame.cumsum(skipna=False).to_numpy(dtype=float)
 
 
 def _window_stats(values: np.ndarray, start: np.ndarray, window: int) -> tuple[np.ndarray, ...]:
@@ -162,10 +165,9 @@ def _window_stats(values: np.ndarray, start: np.ndarray, window: int) -> tuple[n
     lo = np.maximum(index + 1 - window, start)
     count = (index + 1 - lo).astype(float)[:, None]
     t = (index - start).astype(float)[:, None]
-    padded = [np.vstack([np.zeros((1, a.shape[1])), np.cumsum(a, axis=0)]) for a in (
-        values, values * t, np.broadcast_to(t, (n, 1)), np.broadcast_to(t * t, (n, 1)),
-    )]  # fmt: skip
-    s_x, s_tx, s_t, s_tt = (p[index + 1] - p[lo] for p in padded)
+    inside = (lo > start)[:, None]
+    sums = [_cumulative(a, start) for a in (values, values * t, t, t * t)]
+    s_x, s_tx, s_t, s_tt = (c - np.where(inside, c[np.maximum(lo - 1, 0)], 0.0) for c in sums)
     mean = s_x / count
     var_t = s_tt / count - (s_t / count) ** 2
     cov = s_tx / count - (s_t / count) * mean

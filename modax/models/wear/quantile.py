@@ -4,8 +4,10 @@ One gradient-boosting model per quantile (pinball loss) on the same features as
 :class:`RULRegressor`; the median is the point forecast, the outer quantiles bound the interval.
 Quantile models fitted on many correlated rows of few units come out over-confident, so by
 default a share of the training units is held out and each quantile is shifted by the conformal
-correction measured there (split-conformal calibration, one side per quantile): the shifted
-``q``-quantile has ``q`` of the held-out truths below it.
+correction measured there (split-conformal calibration, one correction per quantile, see
+:func:`conformal_offsets`). The rows of one unit share one life and are not independent: the
+held-out units, not their rows, are the calibration sample — each unit weighs the same, and the
+finite-sample correction counts units (decision 0017).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from modax.models.wear.features import WindowFeatures
 from modax.models.wear.regressor import RULRegressor, _remaining_life
 from modax.models.wear.target import DEFAULT_CAP, piecewise_linear_rul
 
-__all__ = ["QuantileRULRegressor"]
+__all__ = ["QuantileRULRegressor", "conformal_offsets"]
 
 
 class QuantileRULRegressor(RULRegressor):
@@ -74,8 +76,15 @@ class QuantileRULRegressor(RULRegressor):
         self.quantiles = quantiles
         self.calibration = calibration
 
-    def fit(self, X: pd.DataFrame, y: ArrayLike) -> QuantileRULRegressor:
-        """Fit one quantile model per entry of ``quantiles``."""
+    def fit(
+        self, X: pd.DataFrame, y: ArrayLike, calibrate: ArrayLike | None = None
+    ) -> QuantileRULRegressor:
+        """Fit one quantile model per entry of ``quantiles``.
+
+        ``calibrate`` (bool per row, optional) marks the rows whose truth may calibrate, e.g.
+        only exact remaining lives, not projected ones: held-out units are drawn among units with
+        such rows, and only those rows give residuals (None: every row).
+        """
         levels = np.asarray(self.quantiles, dtype=float)
         if levels.size == 0 or ((levels <= 0) | (levels >= 1)).any():
             raise ValueError(f"quantiles: need values in (0, 1), got {self.quantiles!r}")
@@ -84,7 +93,11 @@ class QuantileRULRegressor(RULRegressor):
             raise ValueError(f"calibration: need a share in [0, 1), got {self.calibration!r}")
         matrix = self._fit_features(X)
         target = piecewise_linear_rul(target, self.cap)
-        held = self._held_out(X[self.features_.unit_col].to_numpy())
+        units = X[self.features_.unit_col].to_numpy()
+        eligible = np.ones(len(X), bool) if calibrate is None else np.asarray(calibrate, bool)
+        if eligible.shape != (len(X),):
+            raise ValueError(f"calibrate: expected {len(X)} flags, got shape {eligible.shape}")
+        held = self._held_out(units, np.unique(units[eligible]))
         extra = {} if self.estimator is not None else {"max_iter": 300, "learning_rate": 0.08}
         self.estimators_ = [
             self._fit_estimator(
@@ -93,9 +106,10 @@ class QuantileRULRegressor(RULRegressor):
             for q in levels
         ]
         self.offsets_ = np.zeros(len(levels))
-        if held.any():
-            residual = target[held, None] - self._raw(matrix[held])
-            self.offsets_ = np.array([np.quantile(residual[:, k], q) for k, q in enumerate(levels)])
+        scored = held & eligible
+        if scored.any():
+            residual = target[scored, None] - self._raw(matrix[scored])
+            self.offsets_ = conformal_offsets(residual, units[scored], levels)
         self.estimator_ = self.estimators_[self._median()]
         return self
 
@@ -122,12 +136,61 @@ class QuantileRULRegressor(RULRegressor):
     def _raw(self, matrix: np.ndarray) -> np.ndarray:
         return np.column_stack([model.predict(matrix) for model in self.estimators_])
 
-    def _held_out(self, units: np.ndarray) -> np.ndarray:
-        """Rows of the units held out for calibration (at least one unit is kept for fitting)."""
+    def _held_out(self, units: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Rows of the units held out for calibration, drawn among ``candidates``.
+
+        A ``calibration`` share of all units, at most the candidates, and at least one unit is
+        kept for fitting.
+        """
         names = np.unique(units)
-        count = min(round(self.calibration * len(names)), len(names) - 1)
+        count = min(round(self.calibration * len(names)), len(names) - 1, len(candidates))
         rng = np.random.default_rng(0 if self.random_state is None else self.random_state)
-        return np.isin(units, rng.choice(names, size=count, replace=False))
+        return np.isin(units, rng.choice(candidates, size=count, replace=False))
 
     def _median(self) -> int:
         return int(np.argmin(np.abs(np.asarray(self.quantiles, dtype=float) - 0.5)))
+
+
+def conformal_offsets(residual: np.ndarray, units: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Split-conformal shift of each quantile, from held-out units' residuals (truth − quantile).
+
+    Each unit weighs the same whatever its number of rows. With ``n`` units, the shift of a
+    quantile ``q`` above the median is the unit-weighted ``(n + 1) q / n`` quantile of its
+    residuals, and below the median ``1 − (n + 1)(1 − q) / n`` (split conformal prediction's
+    finite-sample rule, one side per quantile): with exchangeable units, about ``q`` of a new
+    unit's truths lie below an upper quantile and ``1 − q`` above a lower one. Few units give
+    wide, not over-confident, intervals (levels beyond 0 or 1 take the extreme residual). The
+    median is not shifted: it is the point estimate, and a capped model's may reach its cap.
+
+    Parameters
+    ----------
+    residual : numpy.ndarray
+        Shape (rows, len(levels)): truth minus each uncalibrated quantile, same unit as ``y``.
+    units : numpy.ndarray
+        The unit of each row.
+    levels : numpy.ndarray
+        The quantile levels, in (0, 1).
+
+    Examples
+    --------
+    >>> residual = np.array([[-1.0, 1.0], [-2.0, 2.0], [-3.0, 3.0], [-4.0, 4.0]])
+    >>> conformal_offsets(residual, np.array([1, 2, 3, 4]), np.array([0.1, 0.9])).tolist()
+    [-4.0, 4.0]
+    """
+    names, index = np.unique(units, return_inverse=True)
+    n = len(names)
+    weight = 1.0 / np.bincount(index)[index]
+    offsets = np.empty(len(levels))
+    for k, q in enumerate(levels):
+        if q > 0.5:
+            level = (n + 1) * q / n
+        elif q < 0.5:
+            level = 1.0 - (n + 1) * (1.0 - q) / n
+        else:
+            offsets[k] = 0.0  # the median is the point estimate: it may reach the cap
+            continue
+        order = np.argsort(residual[:, k], kind="stable")
+        cumulative = np.cumsum(weight[order]) / n
+        position = np.searchsorted(cumulative, min(max(level, 0.0), 1.0) - 1e-12)
+        offsets[k] = residual[order[min(position, len(order) - 1)], k]
+    return offsets

@@ -12,7 +12,6 @@ Per device the scorer keeps at most ``history`` windows and one open window: bou
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,7 +87,7 @@ class RemainingLifeScorer:
             raise ValueError(f"history: need at least 1 window, got {self.history}")
         self.features = list(TELEMETRY_COLUMNS)
         self._windows = StressWindows(window_s)
-        self._recent: dict[str, deque[dict[str, Any]]] = {}
+        self._recent: dict[str, deque[tuple[int, np.ndarray]]] = {}
         self._count: dict[str, int] = {}
         self._accumulated_h: dict[str, float] = {}
 
@@ -149,25 +148,30 @@ class RemainingLifeScorer:
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """A windowed model's estimate (and interval) at each closed window.
 
-        Each closed window's features come from its device's recent windows alone (so that the
-        figures do not depend on what else the batch holds); one call scores them all.
+        Each closed window is scored on its device's recent windows, stacked as one unit per
+        window so that one call scores them all (the features of a unit depend on its rows
+        alone, so the figures do not depend on what else the batch holds).
         """
-        rows = []
-        for device, windows in closed.groupby("device_id", sort=True):
-            recent = self._recent.setdefault(str(device), deque(maxlen=self.history))
-            start = self._count.get(str(device), 0)
-            for offset, row in enumerate(windows[list(STRESS_COLUMNS)].to_dict("records")):
-                recent.append({**row, "unit": 0, "cycle": start + offset + 1})
-                rows.append(self.estimator.transform_features(pd.DataFrame(list(recent)))[-1])
-            self._count[str(device)] = start + len(windows)
-        matrix = np.vstack(rows)
+        values = closed[list(STRESS_COLUMNS)].to_numpy(dtype=float)
+        frames = []
+        for device, row in zip(closed["device_id"].astype(str), values, strict=True):
+            recent = self._recent.setdefault(device, deque(maxlen=self.history))
+            self._count[device] = self._count.get(device, 0) + 1
+            recent.append((self._count[device], row))
+            frames.append(list(recent))
+        sizes = np.array([len(frame) for frame in frames])
+        windows = [window for frame in frames for window in frame]
+        stacked = pd.DataFrame(np.vstack([row for _, row in windows]), columns=STRESS_COLUMNS)
+        stacked["cycle"] = [cycle for cycle, _ in windows]
+        stacked["unit"] = np.repeat(np.arange(len(frames)), sizes)
+        matrix = self.estimator.transform_features(stacked)[np.cumsum(sizes) - 1]
         if not isinstance(self.estimator, QuantileRULRegressor):
             return self.estimator.predict_features(matrix), None, None
-        values = self.estimator.quantiles_from_features(matrix)
+        bands = self.estimator.quantiles_from_features(matrix)
         levels = np.asarray(self.estimator.quantiles, dtype=float)
         median = int(np.argmin(np.abs(levels - 0.5)))
         low, high = int(np.argmin(levels)), int(np.argmax(levels))
-        return values[:, median], values[:, low], values[:, high]
+        return bands[:, median], bands[:, low], bands[:, high]
 
 
 def _history(estimator: RULRegressor | StressWearModel) -> int:

@@ -79,10 +79,12 @@ def sim_features() -> WindowFeatures:
 def calibrated_stress_model(train: pd.DataFrame) -> StressWearModel:
     """The stress model with its nominal life (h) set from the training lives' true damage.
 
+    Its remaining hours keep their fractions (simulated lives last an hour or two).
+
     ``train`` is :func:`rul_windows` output; the nominal life is the equivalent hours the lives
     accumulated over the damage they gained (the fleet's wear acceleration is not known to it).
     """
-    stress = StressWearModel(device_col="unit").fit(train)
+    stress = StressWearModel(device_col="unit", whole_hours=False).fit(train)
     damage = train.groupby("unit")["damage"]
     gain = float((damage.last() - damage.first()).sum())
     hours = pd.Series(stress.accumulated_hours(train)).groupby(train["unit"].to_numpy()).max()
@@ -108,7 +110,9 @@ def fit_windows(
     random_state : int or None
         Seed of the boosting and of the calibration units.
     calibration : float
-        Share of lives held out to calibrate the quantile model's interval.
+        Share of lives held out to calibrate the quantile model's interval: lives that end in
+        the data (exact truth) calibrate it, on their exact windows; with no such life, all
+        windows do (projected truth).
     cap_h : float or None
         Cap of the learned models' target (h): an estimate at the cap means "at least this".
     """
@@ -132,7 +136,8 @@ def fit_windows(
         random_state=random_state,
         calibration=calibration,
     )
-    return quantile.fit(frame, hours)
+    exact = frame["rul_exact"].to_numpy(dtype=bool)
+    return quantile.fit(frame, hours, calibrate=exact if exact.any() else None)
 
 
 def fit_remaining_life(

@@ -67,6 +67,9 @@ class StressWearModel(RegressorMixin, BaseEstimator):
         Column naming the device; rows of each device accumulate in their order in ``X``, on top
         of the optional ``prior_h`` column (hours accumulated before, e.g. from the ``wear``
         table).
+    whole_hours : bool
+        Truncate the remaining hours to whole hours, as MODAX does; False keeps fractions (for
+        lives of an hour or two, e.g. a simulated fleet with accelerated wear).
 
     Attributes
     ----------
@@ -104,6 +107,7 @@ class StressWearModel(RegressorMixin, BaseEstimator):
         cycling_threshold_c: float = 15.0,
         cycling_factor: float = 1.1,
         device_col: str = "device_id",
+        whole_hours: bool = True,
     ) -> None:
         self.nominal_life_h = nominal_life_h
         self.load_threshold_a = load_threshold_a
@@ -120,6 +124,7 @@ class StressWearModel(RegressorMixin, BaseEstimator):
         self.cycling_threshold_c = cycling_threshold_c
         self.cycling_factor = cycling_factor
         self.device_col = device_col
+        self.whole_hours = whole_hours
 
     def __sklearn_tags__(self) -> Tags:
         """A regressor that needs no target: its parameters are set, not learned."""
@@ -170,10 +175,11 @@ class StressWearModel(RegressorMixin, BaseEstimator):
         return np.minimum(1.0, self.accumulated_hours(X) / self.nominal_life_h)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Remaining hours after each window if its stress went on (whole hours, ≥ 0)."""
+        """Remaining hours after each window if its stress went on (≥ 0; see ``whole_hours``)."""
         check_is_fitted(self, "n_features_in_")
         left = np.maximum(0.0, self.nominal_life_h - self.accumulated_hours(X))
-        return np.floor(left / self.stress_factor(X))
+        hours = left / self.stress_factor(X)
+        return np.floor(hours) if self.whole_hours else hours
 
     def confidence(self, X: pd.DataFrame) -> np.ndarray:
         """MODAX's confidence: 0.75 falling by 0.2 as wear goes from 0 to 1."""
