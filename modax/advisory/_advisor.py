@@ -102,6 +102,11 @@ class Advisor:
         self._alarming: dict[str, bool] = {}
         self.alerts_sent = 0
 
+    def replace_model(self, model: AdvisoryModel) -> None:
+        """Score with ``model`` from the next batch on (its history starts afresh per device)."""
+        self.model = model
+        self._history.clear()
+
     def process(
         self, telemetry: pa.Table, device_safety: pa.Table, now_ms: int
     ) -> dict[str, pa.Table]:
