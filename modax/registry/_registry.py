@@ -340,6 +340,7 @@ class Registry:
 
     def _describe(self, raw: Any) -> ModelVersion:
         tags = dict(raw.tags or {})
+        aliases = raw.aliases or self.client.get_model_version(raw.name, raw.version).aliases
         metrics: dict[str, float] = {}
         if raw.run_id:
             metrics = dict(self.client.get_run(raw.run_id).data.metrics)
@@ -350,7 +351,7 @@ class Registry:
             features=json.loads(tags.get("features", "[]")),
             training=json.loads(tags.get("training", "{}")),
             metrics=metrics,
-            aliases=sorted(raw.aliases or []),
+            aliases=sorted(aliases or []),
             created_ms=int(raw.creation_timestamp or 0),
             run_id=str(raw.run_id or ""),
         )
