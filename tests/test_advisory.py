@@ -301,9 +301,7 @@ def test_live_advisor_publishes_alerts_and_stores_scores(
             sender.publish(
                 "modax/devices/adv1/telemetry", telemetry_payload("adv1", seq, value), qos=1
             )
-        wait_for(
-            lambda: any(m["state"] for m in received), timeout=20, what="an advisory alert"
-        )
+        wait_for(lambda: any(m["state"] for m in received), timeout=20, what="an advisory alert")
         sender.loop_stop()
         sender.disconnect()
         wait_for(

@@ -1,4 +1,6 @@
-"""``modax demo``: broker, simulated fleet, ingester and dashboards in one command."""
+"""``modax demo``: broker, simulated fleet, ingester, registered models, advisor and dashboards
+in one command.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ from modax.cli._app import app, console, fail, settings_from_env, stop_on_signal
 from modax.config import parse_broker_url
 from modax.local import Service, Supervisor, modax_command, port_open
 
+#: The simulator scenario of the demo's history and live fleet (simulator/scenarios/demo.toml).
+SCENARIO = "demo"
+
 
 @app.command("demo")
 def demo_command(
@@ -24,8 +29,14 @@ def demo_command(
     ] = "10m",
     logs: Annotated[Path, typer.Option(help="Where each process logs.")] = Path(".demo"),
 ) -> None:
-    """Start a broker, a simulated fleet, the ingester and the dashboards; Ctrl-C stops all."""
+    """Start a broker, a simulated fleet, the ingester, the models and the dashboards.
+
+    The fleet runs the ``demo`` scenario (faults, and motors wearing 3000x faster than real
+    time); an anomaly model is fitted on its simulated history, registered and promoted to
+    ``live``, and the advisor scores the live fleet with it. Ctrl-C stops all.
+    """
     from modax.lake import Lake
+    from modax.registry import Registry
 
     settings = settings_from_env(lake=lake, broker=broker)
     url = parse_broker_url(settings.broker)
@@ -61,11 +72,23 @@ def demo_command(
                             "--duration",
                             history,
                             "--scenario",
-                            "mixed-faults",
+                            SCENARIO,
                             "--seed",
                             "7",
                             "--start",
                             start,
+                        ),
+                        oneshot=True,
+                        env=env,
+                    )
+                )
+            if Registry(settings.lake).live("anomaly") is None:
+                console.print("fitting and registering the anomaly model on that history …")
+                sup.start(
+                    Service(
+                        "models",
+                        modax_command(
+                            "models", "fit", "--detector", "level-shift-fleet", "--promote"
                         ),
                         oneshot=True,
                         env=env,
@@ -86,7 +109,7 @@ def demo_command(
                         "--mqtt",
                         str(url),
                         "--scenario",
-                        "mixed-faults",
+                        SCENARIO,
                         "--seed",
                         "7",
                         "--start",
@@ -95,6 +118,7 @@ def demo_command(
                     env=env,
                 )
             )
+            sup.start(Service("advise", modax_command("advise", "run"), env=env))
             console.print("starting the dashboards …")
             sup.start(
                 Service(

@@ -119,9 +119,10 @@ class Registry:
         """The MLflow client, created (and the local store with it) on first use."""
         if self._client is None:
             os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-            for name in _QUIET:
-                logging.getLogger(name).setLevel(logging.WARNING)
             from mlflow import MlflowClient
+
+            for name in _QUIET:  # after the import: mlflow sets its own level when loaded
+                logging.getLogger(name).setLevel(logging.WARNING)
 
             if self.tracking_uri.startswith("sqlite:///"):
                 Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
