@@ -95,7 +95,8 @@ def test_stochastic_detectors_report_mean_and_spread_over_seeds(subset: Path) ->
 
 def test_cli_json_leaderboard(subset: Path) -> None:
     proc = modax(
-        "eval", "skab", str(subset), "-d", "level-shift", "-d", "pca-t2", "--format", "json"
+        "eval", "skab", str(subset), "-d", "level-shift", "-d", "pca-t2", "--format", "json",
+        "--no-track",
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -108,7 +109,7 @@ def test_cli_json_leaderboard(subset: Path) -> None:
 
 
 def test_cli_table_and_errors(subset: Path, tmp_path: Path) -> None:
-    result = invoke("eval", "skab", str(subset), "-d", "level-shift")
+    result = invoke("eval", "skab", str(subset), "-d", "level-shift", "--no-track")
     assert result.exit_code == 0, result.stderr
     assert "level-shift" in result.stdout and "best by F1" in result.stdout
     result = invoke("eval", "skab", str(subset), "-d", "magic")

@@ -25,7 +25,7 @@ from modax.models.anomaly import LevelShiftDetector
 from modax.mqtt import ClientFactory
 from modax.pipeline import Pipeline
 from modax.registry import ModelError, Registry, tracking_store
-from modax.testing import wait_for
+from modax.testing import require, wait_for
 
 T0 = payloads.T0
 
@@ -193,3 +193,25 @@ def test_a_bad_new_live_version_leaves_the_last_good_one_running(lake: Path) -> 
     live.refresh()
     assert live.versions["anomaly"] == fixed["version"] == "3" and live.swaps == 1
     assert live.advisor.model.metadata["version"] == "3"
+
+
+def test_eval_skab_logs_one_run_with_per_seed_metrics_and_the_leaderboard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    skab = Path(__file__).resolve().parent.parent / "data" / "skab" / "valve1"
+    require((skab / "0.csv").is_file(), "the SKAB sample in data/skab")
+    (tmp_path / "skab").mkdir()
+    shutil.copy(skab / "0.csv", tmp_path / "skab" / "0.csv")
+    monkeypatch.setenv("MODAX_LAKE", str(tmp_path / "lake"))
+    code, out, err = cli("eval", "skab", str(tmp_path / "skab"), "-d", "level-shift",
+                         "--format", "json")  # fmt: skip
+    assert code == 0, err
+    report = json.loads(out.splitlines()[-1])["detectors"]["level-shift"]
+    registry = Registry(str(tmp_path / "lake"))
+    [run] = registry.client.search_runs([registry.experiment("modax-eval-skab")])
+    assert run.data.params["files"] == "1" and run.data.params["best"] == "level-shift"
+    assert run.data.metrics["level-shift.f1"] == pytest.approx(report["f1"])
+    history = registry.client.get_metric_history(run.info.run_id, "level-shift.f1.per_run")
+    assert [m.value for m in history] == pytest.approx([report["f1"]])
+    [artifact] = registry.client.list_artifacts(run.info.run_id)
+    assert artifact.path == "leaderboard.json"

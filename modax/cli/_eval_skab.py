@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from modax.cli._app import ReportFormat, console, eval_app, fail
+from modax.cli._tracking import TrackOption, log_evaluation
 
 if TYPE_CHECKING:
     from modax.models.anomaly import DetectorResult
@@ -59,6 +60,7 @@ def eval_skab_command(
     output: Annotated[
         ReportFormat, typer.Option("--format", help="table, or json (one JSON object last).")
     ] = ReportFormat.table,
+    track: TrackOption = True,
 ) -> None:
     """Fit on the first rows of every SKAB file, score the rest, pool, rank detectors by F1."""
     from modax.models.anomaly import DETECTORS
@@ -76,6 +78,13 @@ def eval_skab_command(
     results, best = run_leaderboard(
         files, detector, seeds, quiet=output is ReportFormat.json, train_rows=train_rows
     )
+    if track:
+        log_evaluation(
+            "skab",
+            {"files": len(files), "train_rows": train_rows, "seeds": seeds, "best": best},
+            {name: r.as_dict() for name, r in results.items()},
+            {name: r.runs for name, r in results.items()},
+        )
     if output is ReportFormat.json:
         payload = {
             "benchmark": "skab",

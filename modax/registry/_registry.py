@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -150,20 +150,25 @@ class Registry:
         run_name: str,
         params: Mapping[str, Any],
         metrics: Mapping[str, float],
+        series: Mapping[str, Sequence[float]] | None = None,
         artifacts: Mapping[str, str | Path] | None = None,
     ) -> str:
-        """Log one finished run (``artifacts``: file name → text, or a path to copy); its id.
+        """Log one finished run; its id.
 
-        Non-finite metrics are left out (MLflow cannot store them).
+        ``series`` are metrics with one value per step (e.g. per seed or per file: step 0, 1…);
+        ``artifacts`` maps a file name to its text, or to a path to copy. Non-finite values are
+        left out (MLflow cannot store them).
         """
         client = self.client
         run = client.create_run(self.experiment(experiment), run_name=run_name)
         run_id = str(run.info.run_id)
         for key, value in params.items():
             client.log_param(run_id, key, str(value)[:6000])
-        for key, value in metrics.items():
-            if isinstance(value, int | float) and math.isfinite(value):
-                client.log_metric(run_id, key, float(value))
+        steps = {key: [value] for key, value in metrics.items()} | dict(series or {})
+        for key, values in steps.items():
+            for step, value in enumerate(values):
+                if isinstance(value, int | float) and math.isfinite(value):
+                    client.log_metric(run_id, key, float(value), step=step)
         with tempfile.TemporaryDirectory() as folder:
             for name, content in (artifacts or {}).items():
                 if isinstance(content, Path):
