@@ -10,7 +10,7 @@ PIP_INSTALL := $(BIN)/python -m pip install --quiet -c $(LOCK)
 DEMO_STAMP := $(VENV)/.installed-demo
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lab lint format firmware-test wokwi clean venv lock lock-upgrade
+.PHONY: demo test lab lint format firmware-test wokwi clean venv lock lock-upgrade docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -21,7 +21,7 @@ $(DEMO_STAMP): $(BIN)/python pyproject.toml $(LOCK)
 	touch $(DEMO_STAMP)
 
 $(STAMP): $(BIN)/python pyproject.toml $(LOCK)
-	$(PIP_INSTALL) -e ".[dashboards,broker,dev,lab,scale]"
+	$(PIP_INSTALL) -e ".[dashboards,broker,dev,docs,lab,scale]"
 	touch $(STAMP) $(DEMO_STAMP)
 
 venv: $(STAMP)
@@ -59,6 +59,10 @@ $(WOKWI_VENV)/.installed: firmware/wokwi/requirements.txt
 	$(WOKWI_VENV)/bin/python -m pip install --quiet -r firmware/wokwi/requirements.txt
 	touch $@
 
+# The documentation site (mkdocs.yml) into site/: warnings are errors; nothing is fetched.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 lab: $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name modax --display-name "modax (.venv)"
 	$(BIN)/jupyter lab --notebook-dir=notebooks
@@ -73,4 +77,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) data/lake .pytest_cache
+	rm -rf $(VENV) data/lake .pytest_cache site .cache

@@ -62,3 +62,20 @@ def test_secrets_are_masked():
 def test_default_ports_follow_the_scheme():
     assert parse_broker_url("mqtt://h").port == 1883
     assert parse_broker_url("mqtts://h").port == 8883
+
+
+def test_the_state_directory_defaults_beside_a_local_lake_and_may_move(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert load_settings({"MODAX_LAKE": "/srv/lake"}).state_path.as_posix() == "/srv/lake/_state"
+    s3 = {"MODAX_LAKE": "s3://bucket/lake", "AWS_REGION": "us-east-1"}
+    assert load_settings(s3).state_path == tmp_path / "xdg" / "modax"
+    moved = load_settings({"MODAX_LAKE": "/srv/lake", "MODAX_STATE_DIR": str(tmp_path / "st")})
+    assert moved.state_path == tmp_path / "st"
+
+
+def test_a_state_directory_that_cannot_hold_sqlite_is_refused(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    for value, reason in [("s3://bucket/state", "must be a local directory"), ("a-file", "file")]:
+        path = value if "://" in value else str(tmp_path / value)
+        with pytest.raises(ConfigError, match=f"MODAX_STATE_DIR=.*{reason}"):
+            load_settings({"MODAX_STATE_DIR": path})

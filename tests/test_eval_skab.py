@@ -14,7 +14,17 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from modax.cli import app
-from modax.models.anomaly import LevelShiftDetector, PCADetector, evaluate_skab, run_skab
+from modax.models.anomaly import (
+    FAR_BUDGET,
+    SELECTION_GRIDS,
+    LevelShiftDetector,
+    PCADetector,
+    evaluate_skab,
+    grid_points,
+    leave_one_file_out,
+    run_skab,
+    select_params,
+)
 from modax.models.datasets.skab import SkabError, load_skab, read_skab
 from modax.testing import require
 
@@ -95,7 +105,15 @@ def test_stochastic_detectors_report_mean_and_spread_over_seeds(subset: Path) ->
 
 def test_cli_json_leaderboard(subset: Path) -> None:
     proc = modax(
-        "eval", "skab", str(subset), "-d", "level-shift", "-d", "pca-t2", "--format", "json",
+        "eval",
+        "skab",
+        str(subset),
+        "-d",
+        "level-shift",
+        "-d",
+        "pca-t2",
+        "--format",
+        "json",
         "--no-track",
     )
     assert proc.returncode == 0, proc.stderr
@@ -117,3 +135,69 @@ def test_cli_table_and_errors(subset: Path, tmp_path: Path) -> None:
     result = invoke("eval", "skab", str(tmp_path / "nowhere"))
     assert result.exit_code == 1 and "no such file or directory" in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+#: Two configurations the two subset files disagree on (each is best on one file).
+DISAGREEING_GRID = {"window": (20,), "threshold": (2.0, 3.0), "min_duration": (20, 40)}
+
+
+def test_lofo_selects_without_the_held_out_file(subset: Path) -> None:
+    files = load_skab(subset)
+    alone = [select_params("level-shift", [f], DISAGREEING_GRID).params for f in files]
+    assert alone[0] != alone[1], "the grid must make the files disagree, or a leak goes unseen"
+    result = leave_one_file_out("level-shift", files, DISAGREEING_GRID)
+    # each fold must take the choice of the *other* file: a leak of the held-out file (or
+    # selecting on both) would give the held-out file's own best for at least one fold
+    assert [fold.selection.params for fold in result.folds] == [alone[1], alone[0]]
+    for fold, f in zip(result.folds, files, strict=True):
+        assert fold.held_out == f.name
+        scored = run_skab(LevelShiftDetector(**fold.selection.params), [f])
+        assert fold.held_out_figures == scored
+    assert result.defaults == select_params("level-shift", files, DISAGREEING_GRID)
+
+
+def test_selection_is_deterministic(subset: Path) -> None:
+    files = load_skab(subset)
+    first = leave_one_file_out("level-shift", files, DISAGREEING_GRID).as_dict()
+    again = leave_one_file_out("level-shift", files[::-1], DISAGREEING_GRID).as_dict()
+    assert json.dumps(first["folds"]) == json.dumps(again["folds"][::-1])
+    assert first["defaults"] == again["defaults"]
+
+
+def test_shipped_defaults_are_the_rules_choice_within_the_false_alarm_budget() -> None:
+    require((SKAB / "valve1" / "5.csv").is_file(), "the SKAB development files in data/skab")
+    files = load_skab(SKAB)
+    assert len(files) == 6
+    rule = select_params("level-shift", files)
+    assert rule.within_budget and rule.far <= FAR_BUDGET
+    defaults = LevelShiftDetector().get_params()
+    assert {name: defaults[name] for name in SELECTION_GRIDS["level-shift"]} == rule.params
+    unbounded = select_params("level-shift", files, far_budget=100.0)
+    # without the budget, F1 alone picks an alarm-prone configuration (decision 0018)
+    assert unbounded.f1 > rule.f1 and unbounded.far > FAR_BUDGET
+
+
+def test_cli_lofo_json(subset: Path) -> None:
+    proc = modax("eval", "skab", str(subset), "--lofo", "--format", "json", "--no-track")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["benchmark"] == "skab-lofo" and report["detector"] == "level-shift"
+    assert report["files"] == 2 and report["far_budget"] == FAR_BUDGET
+    assert report["grid_size"] == len(grid_points(SELECTION_GRIDS["level-shift"]))
+    assert [fold["held_out"] for fold in report["folds"]] == ["valve1/0.csv", "valve1/3.csv"]
+    for fold in report["folds"]:
+        assert set(fold["selection"]["params"]) == set(SELECTION_GRIDS["level-shift"])
+        assert {"f1", "far", "mar", "nab"} <= set(fold["held_out_figures"])
+    assert {"f1", "far", "mar"} <= set(report["pooled"]) and "nab" in report["mean"]
+    assert set(report["defaults"]["params"]) == set(report["current_defaults"]["params"])
+    assert isinstance(report["current_defaults"]["match"], bool)
+
+
+def test_cli_lofo_table_and_errors(subset: Path) -> None:
+    result = invoke("eval", "skab", str(subset), "--lofo", "--no-track")
+    assert result.exit_code == 0, result.stderr
+    assert "pooled (LOFO)" in result.stdout and "valve1/3.csv" in result.stdout
+    result = invoke("eval", "skab", str(subset), "--lofo", "-d", "pca-t2", "--no-track")
+    assert result.exit_code == 1 and "no selection grid for detector 'pca-t2'" in result.stderr
+    result = invoke("eval", "skab", str(subset), "--lofo", "-d", "level-shift", "-d", "lof")
+    assert result.exit_code == 1 and "one detector at a time" in result.stderr

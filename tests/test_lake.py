@@ -53,6 +53,23 @@ def test_time_travel_reads_an_earlier_version(lake_dir):
     assert len(lake.history("t")) == 2
 
 
+def test_a_long_lived_lake_renews_its_table_handle(lake_dir, monkeypatch):
+    """An ingester appends for weeks through one Lake: the cached Delta handle is replaced after
+    HANDLE_RENEW_VERSIONS commits (a handle that follows every commit grows by ~0.15 MB each),
+    and reads and writes go on across the renewal."""
+    monkeypatch.setattr("modax.lake._delta.HANDLE_RENEW_VERSIONS", 3)
+    lake = Lake(lake_dir)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    lake.append("t", readings(start, 1))
+    first = lake._handles["t"]
+    handles = {id(first)}
+    for i in range(1, 8):
+        lake.append("t", readings(start + timedelta(days=i), 1, value=i))
+        handles.add(id(lake._handles["t"]))
+    assert len(handles) >= 3
+    assert sorted(lake.read("t")["value"].to_pylist()) == [1.0, *range(1, 8)]
+
+
 def test_compact_keeps_rows_and_reduces_files(lake_dir):
     lake = Lake(lake_dir)
     start = datetime(2026, 1, 1, tzinfo=UTC)

@@ -250,6 +250,8 @@ def test_public_surface_is_pinned():
     assert sorted(modax.models.anomaly.__all__) == sorted(
         [
             "DETECTORS",
+            "FAR_BUDGET",
+            "SELECTION_GRIDS",
             "SIM_PARAMS",
             "SKAB_PARAMS",
             "SKAB_TRAIN_ROWS",
@@ -260,17 +262,24 @@ def test_public_surface_is_pinned():
             "LOFDetector",
             "LabelledSeries",
             "LevelShiftDetector",
+            "LofoFold",
+            "LofoResult",
             "MSETDetector",
             "ModaxBaseline",
             "OneClassSVMDetector",
             "PCADetector",
             "RollingFeatures",
+            "Selection",
             "StreamingDetector",
             "WindowAutoencoder",
             "device_series",
             "evaluate_skab",
+            "grid_points",
+            "leave_one_file_out",
             "make_detector",
             "min_duration_filter",
+            "protocol_alarms",
             "run_skab",
+            "select_params",
         ]
     )

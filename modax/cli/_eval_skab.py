@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from modax.cli._app import ReportFormat, console, eval_app, fail
+from modax.cli._eval_lofo import print_lofo, run_lofo
 from modax.cli._tracking import TrackOption, log_evaluation
 
 if TYPE_CHECKING:
@@ -60,9 +61,24 @@ def eval_skab_command(
     output: Annotated[
         ReportFormat, typer.Option("--format", help="table, or json (one JSON object last).")
     ] = ReportFormat.table,
+    lofo: Annotated[
+        bool,
+        typer.Option(
+            "--lofo",
+            help="Leave-one-file-out: choose the detector's defaults on all files but one by "
+            "the selection rule, score the one left out (default detector level-shift).",
+        ),
+    ] = False,
+    far_budget: Annotated[
+        float,
+        typer.Option(min=0, max=100, help="--lofo: the rule's false alarm budget, % of normal."),
+    ] = 10.0,
     track: TrackOption = True,
 ) -> None:
-    """Fit on the first rows of every SKAB file, score the rest, pool, rank detectors by F1."""
+    """Fit on the first rows of every SKAB file, score the rest, pool, rank detectors by F1.
+
+    With --lofo, judge the rule that chooses a detector's defaults on files it did not see.
+    """
     from modax.models.anomaly import DETECTORS
     from modax.models.datasets.skab import SkabError, load_skab
 
@@ -75,6 +91,24 @@ def eval_skab_command(
         fail(str(exc))
     if not files:
         fail(f"{directory}: no labelled SKAB file (with 'anomaly' and 'changepoint' columns)")
+    if lofo:
+        if len(detector or []) > 1:
+            fail(f"--lofo judges one detector at a time, got {len(detector or [])}")
+        report = run_lofo(
+            files,
+            (detector or ["level-shift"])[0],
+            far_budget=far_budget,
+            train_rows=train_rows,
+            quiet=output is ReportFormat.json,
+        )
+        if track:
+            params = {"files": len(files), "train_rows": train_rows, "far_budget": far_budget}
+            log_evaluation("skab-lofo", params, {"lofo": report})
+        if output is ReportFormat.json:
+            print(json.dumps(_json_safe(report)))
+        else:
+            print_lofo(report)
+        return
     results, best = run_leaderboard(
         files, detector, seeds, quiet=output is ReportFormat.json, train_rows=train_rows
     )

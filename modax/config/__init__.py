@@ -13,6 +13,7 @@ from modax.config._settings import (
     load_settings,
     parse_broker_url,
     parse_hours,
+    state_directory,
 )
 from modax.config._storage import (
     OBJECT_STORE_SCHEMES,
@@ -36,5 +37,6 @@ __all__ = [
     "parse_broker_url",
     "parse_hours",
     "scheme",
+    "state_directory",
     "storage_options",
 ]

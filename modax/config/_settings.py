@@ -18,6 +18,9 @@ variable                      meaning                                         de
                               ahead of the receive time, in s; further ahead
                               is quarantined (``timestamp_in_future``)
 ``MODAX_VACUUM_RETENTION_H``  hours a replaced lake file is kept for readers  ``168`` (7 days)
+``MODAX_STATE_DIR``           local directory for operator state (the         ``<lake>/_state``;
+                              dashboards' alarm acknowledgements), so the     ``$XDG_STATE_HOME/
+                              lake itself may be mounted read-only            modax`` for s3://
 ============================  ==============================================  =====================
 """
 
@@ -42,6 +45,7 @@ __all__ = [
     "load_settings",
     "parse_broker_url",
     "parse_hours",
+    "state_directory",
 ]
 
 _SECRETS = frozenset({"mqtt_password"})
@@ -75,6 +79,28 @@ def parse_hours(raw: str | int, *, name: str = "MODAX_VACUUM_RETENTION_H") -> in
             "readers still on an older snapshot"
         )
     return hours
+
+
+def state_directory(lake: str, state_dir: str | None = None) -> Path:
+    """The directory for local operator state (the dashboards' alarm acknowledgements).
+
+    ``state_dir`` (``MODAX_STATE_DIR``) when given; otherwise a local lake keeps its state beside
+    its tables in ``<lake>/_state`` and an object-store lake (``s3://``...) in
+    ``$XDG_STATE_HOME/modax`` (default ``~/.local/state/modax``), since SQLite needs a local file.
+
+    Examples
+    --------
+    >>> state_directory("/srv/lake").as_posix()
+    '/srv/lake/_state'
+    >>> state_directory("/srv/lake", "/var/lib/modax").as_posix()
+    '/var/lib/modax'
+    """
+    if state_dir:
+        return Path(state_dir)
+    if "://" in lake:
+        state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+        return Path(state_home) / "modax"
+    return Path(lake) / "_state"
 
 
 @dataclass(frozen=True)
@@ -145,6 +171,12 @@ class Settings:
     log_level: str = "INFO"
     max_clock_skew_s: float = 86_400.0
     vacuum_retention_h: int = DEFAULT_VACUUM_RETENTION_H
+    state_dir: str | None = None
+
+    @property
+    def state_path(self) -> Path:
+        """Where operator state lives: ``state_dir``, else :func:`state_directory`'s default."""
+        return state_directory(self.lake, self.state_dir)
 
     @property
     def broker_url(self) -> BrokerURL:
@@ -181,6 +213,8 @@ class Settings:
                 f"MODAX_MAX_CLOCK_SKEW_S={self.max_clock_skew_s!r}: use a number of seconds "
                 "of 0 or more, e.g. 86400 (one day)"
             )
+        if self.state_dir is not None:
+            _validate_state_dir(self.state_dir)
         if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
             raise ConfigError(
                 "MODAX_MQTT_CERT_FILE and MODAX_MQTT_KEY_FILE must be set together (or neither)"
@@ -194,6 +228,17 @@ class Settings:
             )
             for f in fields(self)
         }
+
+
+def _validate_state_dir(state_dir: str) -> None:
+    """Raise :class:`ConfigError` unless ``state_dir`` can be a local directory."""
+    if "://" in state_dir:
+        raise ConfigError(
+            f"MODAX_STATE_DIR={state_dir!r}: must be a local directory (the state is SQLite, "
+            "which needs a local file), e.g. /var/lib/modax"
+        )
+    if Path(state_dir).exists() and not Path(state_dir).is_dir():
+        raise ConfigError(f"MODAX_STATE_DIR={state_dir!r}: is a file, not a directory")
 
 
 def _typed(name: str, raw: str) -> str | float | int:

@@ -54,6 +54,11 @@ __all__ = ["DATE_SOURCES", "CorruptTableError", "Lake", "LakeError"]
 _COMMIT_RETRIES = 8
 
 
+#: Commits a cached table handle follows before it is replaced by a fresh one (see
+#: :meth:`Lake._current`).
+HANDLE_RENEW_VERSIONS = 100
+
+
 class LakeError(RuntimeError):
     """A lake operation failed; the message names the table and the cause."""
 
@@ -131,6 +136,7 @@ class Lake:
             **explicit,
         }
         self._handles: dict[str, DeltaTable] = {}
+        self._handle_versions: dict[str, int] = {}
         self._checked: dict[str, int] = {}
         self._lock = threading.RLock()
 
@@ -144,15 +150,21 @@ class Lake:
     def _current(self, name: str) -> DeltaTable:
         """The table's newest snapshot, from a cached handle (only new log entries are read).
 
-        Callers hold ``self._lock``: a handle is updated in place.
+        Callers hold ``self._lock``: a handle is updated in place. A handle that has followed
+        :data:`HANDLE_RENEW_VERSIONS` commits is replaced by a fresh one: deltalake's handle
+        keeps native memory for every log entry it read incrementally (measured with deltalake
+        1.6.6: +0.15 MB per commit, 230 MB over 1,500 appends), while a fresh handle starts from
+        the newest checkpoint.
         """
         table = self._handles.get(name)
-        if table is None:
-            table = self._handles[name] = self._table(name)
-        else:
+        if table is not None:
             with self._log_errors(name):
                 table.update_incremental()
             self._check_newest(name, table)
+            if table.version() - self._handle_versions[name] < HANDLE_RENEW_VERSIONS:
+                return table
+        table = self._handles[name] = self._table(name)
+        self._handle_versions[name] = table.version()
         return table
 
     def _table(self, name: str) -> DeltaTable:

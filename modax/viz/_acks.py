@@ -7,10 +7,11 @@ server processes may make at once.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from pathlib import Path
+
+from modax.config import state_directory
 
 __all__ = ["AckStore", "default_ack_path"]
 
@@ -23,22 +24,22 @@ create table if not exists alarm_acks (
 """
 
 
-def default_ack_path(lake_root: str) -> Path:
-    """Where the acknowledgements of a lake live.
+def default_ack_path(lake_root: str, state_dir: str | None = None) -> Path:
+    """Where the acknowledgements of a lake live: ``alarm_acks.sqlite3`` in the state directory.
 
-    A local lake keeps them beside its tables in ``<lake>/_state/alarm_acks.sqlite3``; an
-    object-store lake (``s3://``...) keeps them in ``$XDG_STATE_HOME/modax`` on the dashboard
-    server, since SQLite needs a local file.
+    That is ``state_dir`` (``MODAX_STATE_DIR``) when given, else ``<lake>/_state`` for a local
+    lake and ``$XDG_STATE_HOME/modax`` on the dashboard server for an object-store lake
+    (``s3://``...), since SQLite needs a local file (:func:`modax.config.state_directory`). A
+    dashboard server that mounts the lake read-only sets ``MODAX_STATE_DIR``.
 
     Examples
     --------
     >>> default_ack_path("/srv/lake").as_posix()
     '/srv/lake/_state/alarm_acks.sqlite3'
+    >>> default_ack_path("/srv/lake", "/var/lib/modax").as_posix()
+    '/var/lib/modax/alarm_acks.sqlite3'
     """
-    if "://" in lake_root:
-        state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-        return Path(state_home) / "modax" / "alarm_acks.sqlite3"
-    return Path(lake_root) / "_state" / "alarm_acks.sqlite3"
+    return state_directory(lake_root, state_dir) / "alarm_acks.sqlite3"
 
 
 class AckStore:

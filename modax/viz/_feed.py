@@ -198,7 +198,8 @@ def recent_events(lake: Lake, hours: float = 24.0) -> pa.Table | None:
 def shared_feed(settings: Settings | None = None) -> LiveFeed:
     """The process's one started :class:`LiveFeed`, created on first use (``pn.state.cache``).
 
-    Its alarm log keeps acknowledgements in ``<lake>/_state/alarm_acks.sqlite3`` and starts with
+    Its alarm log keeps acknowledgements in the state directory (``MODAX_STATE_DIR``, default
+    ``<lake>/_state``: :func:`~modax.viz._acks.default_ack_path`) and starts with
     the lake's ``safety_events`` of the last 24 hours, so the feed survives a restart.
 
     Creating it also moves every object the server holds so far (the imported libraries, the
@@ -211,7 +212,7 @@ def shared_feed(settings: Settings | None = None) -> LiveFeed:
     def create() -> LiveFeed:
         s = settings if settings is not None else load_settings()
         lake = Lake(s.lake)
-        alarms = AlarmLog(AckStore(default_ack_path(lake.root)))
+        alarms = AlarmLog(AckStore(default_ack_path(lake.root, s.state_dir)))
         events = recent_events(lake, 24.0)
         if events is not None:
             alarms.load_events(events)

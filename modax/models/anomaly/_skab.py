@@ -25,7 +25,14 @@ from modax.models.metrics import (
     point_metrics,
 )
 
-__all__ = ["SKAB_PARAMS", "SKAB_TRAIN_ROWS", "DetectorResult", "evaluate_skab", "run_skab"]
+__all__ = [
+    "SKAB_PARAMS",
+    "SKAB_TRAIN_ROWS",
+    "DetectorResult",
+    "evaluate_skab",
+    "protocol_alarms",
+    "run_skab",
+]
 
 #: Rows of each file a detector is fitted on (SKAB's ``train_size=400``).
 SKAB_TRAIN_ROWS = 400
@@ -79,6 +86,48 @@ class DetectorResult:
         return out
 
 
+def protocol_alarms(
+    detector: Detector, series: SkabFile, train_rows: int = SKAB_TRAIN_ROWS
+) -> np.ndarray | None:
+    """One series under the SKAB protocol: the 0/1 alarms on its rows after ``train_rows``.
+
+    A fresh clone of ``detector`` is fitted on the normal rows among the first ``train_rows``
+    and predicts the whole series (windows look back into the training rows).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Alarms for ``series.anomaly[train_rows:]``; ``None`` when fewer than half of the
+        training rows are normal (the protocol skips such a series).
+
+    Raises
+    ------
+    ValueError
+        When the series has no labels or no more rows than ``train_rows``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from modax.models.anomaly import LabelledSeries, make_detector
+    >>> x = np.random.default_rng(0).normal(size=(300, 2))
+    >>> x[250:] += 6.0
+    >>> labels = (np.arange(300) >= 250).astype(np.int8)
+    >>> series = LabelledSeries("demo", pd.DataFrame(x), labels, np.diff(labels, prepend=0))
+    >>> alarms = protocol_alarms(make_detector("pca-t2"), series, train_rows=100)
+    >>> alarms.shape, int(alarms[150:].min())
+    ((200,), 1)
+    """
+    if series.anomaly is None:
+        raise ValueError(f"{series.name}: no anomaly labels to evaluate against")
+    if len(series.data) <= train_rows:
+        raise ValueError(f"{series.name}: {len(series.data)} rows, need more than {train_rows}")
+    normal = series.anomaly[:train_rows] == 0
+    if normal.sum() < train_rows // 2:
+        return None
+    model = clone(detector).fit(series.data.iloc[:train_rows][normal])
+    return np.asarray(model.predict(series.data)[train_rows:])
+
+
 def run_skab(
     detector: Detector, files: Sequence[SkabFile], train_rows: int = SKAB_TRAIN_ROWS
 ) -> dict[str, float]:
@@ -126,14 +175,10 @@ def run_skab(
     for f in files:
         if f.anomaly is None or f.changepoint is None:
             continue
-        if len(f.data) <= train_rows:
-            raise ValueError(f"{f.name}: {len(f.data)} rows, need more than {train_rows}")
-        normal = f.anomaly[:train_rows] == 0
-        if normal.sum() < train_rows // 2:
+        alarms = protocol_alarms(detector, f, train_rows)
+        if alarms is None:
             skipped += 1
             continue
-        model = clone(detector).fit(f.data.iloc[:train_rows][normal])
-        alarms = model.predict(f.data)[train_rows:]
         truth = f.anomaly[train_rows:]
         pooled = pooled + point_metrics(truth, alarms)
         truths.append(truth)
