@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 from modax.models.rul_metrics import rul_scores
 from modax.models.wear.features import WindowFeatures
 from modax.models.wear.runs import RUL_SENSORS, rul_windows
-from modax.models.wear.stress import StressWearModel
+from modax.models.wear.sim import calibrated_stress_model
 from modax.models.wear.target import DEFAULT_CAP
 from modax.models.wear.zoo import make_model
 
@@ -106,11 +106,7 @@ def evaluate_sim_rul(
     runs: dict[str, list[dict[str, float]]] = {}
 
     started = time.perf_counter()
-    stress = StressWearModel(device_col="unit").fit(train)
-    damage_gain = train.groupby("unit")["damage"].agg(lambda d: d.iloc[-1] - d.iloc[0]).sum()
-    hours = stress.accumulated_hours(train)
-    equivalent = pd.Series(hours).groupby(train["unit"].to_numpy()).max().sum()
-    stress.set_params(nominal_life_h=float(equivalent / damage_gain) if damage_gain > 0 else 1.0)
+    stress = calibrated_stress_model(train)
     predicted = stress.predict(frame[held_out])[frame[held_out]["rul_exact"].to_numpy()] * 60.0
     runs["modax-stress"] = [_scores(truth, predicted, time.perf_counter() - started)]
 

@@ -34,9 +34,11 @@ from modax.models.wear.stress import PRIOR_COLUMN, STRESS_COLUMNS, StressWearMod
 from modax.schema import UTC_MS
 
 __all__ = [
+    "TELEMETRY_COLUMNS",
     "WEAR_SCHEMA",
     "StressWindows",
     "WearDeriver",
+    "by_device_and_time",
     "stress_windows",
     "update_wear",
     "wear_rows",
@@ -176,18 +178,19 @@ class StressWindows:
         return frame.sort_values(["device_id", "window_start"]).reset_index(drop=True)
 
 
-_NEEDED = ("device_id", "ts", *_CURRENTS, *_AXES, "vib_mag", *_TEMPS)
+#: Telemetry columns the stress windows are computed from.
+TELEMETRY_COLUMNS = ("device_id", "ts", *_CURRENTS, *_AXES, "vib_mag", *_TEMPS)
 _AXIS_OK = (("vib_x", "x_ok"), ("vib_y", "y_ok"), ("vib_z", "z_ok"))
 
 
 def _require(telemetry: pa.Table) -> None:
     """Raise ``ValueError`` naming the telemetry columns the stress windows need and miss."""
-    missing = [c for c in _NEEDED if c not in telemetry.column_names]
+    missing = [c for c in TELEMETRY_COLUMNS if c not in telemetry.column_names]
     if missing:
         raise ValueError(f"telemetry: missing column(s) {', '.join(missing)}")
 
 
-def _by_device_and_time(telemetry: pa.Table) -> pa.Table:
+def by_device_and_time(telemetry: pa.Table) -> pa.Table:
     """``telemetry`` with ``ts`` as UTC ms, sorted by device and time (each window in order)."""
     ts = pc.cast(telemetry["ts"], UTC_MS)
     table = telemetry.set_column(telemetry.column_names.index("ts"), "ts", ts)
@@ -232,7 +235,7 @@ def stress_windows(
     table = telemetry if isinstance(telemetry, pa.Table) else pa.Table.from_pandas(telemetry)
     stream = StressWindows(window_s, running_current_a)
     _require(table)
-    table = _by_device_and_time(table)
+    table = by_device_and_time(table)
     windows = pd.concat([stream.process(table), stream.flush()], ignore_index=True)
     last = (
         table.group_by("device_id")
@@ -358,7 +361,7 @@ class WearDeriver:
             self._prior, self._done = _wear_state(self.lake, window_s=self.window_s)
         if telemetry.num_rows == 0:
             return {}
-        closed = _fresh(self._windows.process(_by_device_and_time(telemetry)), self._done)
+        closed = _fresh(self._windows.process(by_device_and_time(telemetry)), self._done)
         if closed.empty:
             return {}
         rows = wear_rows(closed, self.model, self._prior)

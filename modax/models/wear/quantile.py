@@ -103,10 +103,18 @@ class QuantileRULRegressor(RULRegressor):
         """The median (the quantile nearest 0.5) of each row's remaining life."""
         return self.predict_quantiles(X)[:, self._median()]
 
+    def predict_features(self, matrix: np.ndarray) -> np.ndarray:
+        """The median from rows of :meth:`transform_features` output."""
+        return self.quantiles_from_features(matrix)[:, self._median()]
+
     def predict_quantiles(self, X: pd.DataFrame) -> np.ndarray:
         """Quantiles of each row's remaining life, shape (len(X), len(quantiles)), non-crossing."""
+        return self.quantiles_from_features(self.transform_features(X))
+
+    def quantiles_from_features(self, matrix: np.ndarray) -> np.ndarray:
+        """:meth:`predict_quantiles` from rows of :meth:`transform_features` output."""
         check_is_fitted(self, "estimators_")
-        values = self._raw(self.transform_features(X)) + self.offsets_
+        values = self._raw(matrix) + self.offsets_
         order = np.argsort(np.asarray(self.quantiles, dtype=float))
         values[:, order] = np.sort(values[:, order], axis=1)
         return self._clip(values)

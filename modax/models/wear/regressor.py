@@ -112,8 +112,12 @@ class RULRegressor(RegressorMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Remaining life of every row of ``X``, from its unit's rows up to it, in [0, cap]."""
+        return self.predict_features(self.transform_features(X))
+
+    def predict_features(self, matrix: np.ndarray) -> np.ndarray:
+        """Remaining life from rows of :meth:`transform_features` output, in [0, cap]."""
         check_is_fitted(self, "estimator_")
-        return self._clip(self.estimator_.predict(self.transform_features(X)))
+        return self._clip(self.estimator_.predict(matrix))
 
     def transform_features(self, X: pd.DataFrame) -> np.ndarray:
         """The feature matrix the estimator sees for ``X`` (after normalisation)."""
