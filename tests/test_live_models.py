@@ -55,6 +55,9 @@ def test_demo_like_run_alerts_and_keeps_the_last_good_model_and_safety_running(
     good = fit(lake, "--detector", DETECTOR, "--promote")
     assert good["metrics"]["recall"] > 0.3  # it finds the history's faults left out of its fit
     bad = fit(lake, "--detector", DETECTOR)
+    wear = fit(lake, "--kind", "remaining-life", "--model", "modax-stress", "--promote")
+    assert wear["kind"] == "remaining-life" and wear["training"]["devices"] == 3
+    assert wear["metrics"]["holdout_windows"] > 0 and wear["metrics"]["holdout_rmse_h"] >= 0
     [folder] = Path(tracking_store(str(lake)).artifacts).glob(f"*/{bad['run_id']}/artifacts/model")
     (folder / "model.skops").write_bytes(b"damaged")
     registry = Registry(str(lake))
@@ -116,3 +119,14 @@ def test_demo_like_run_alerts_and_keeps_the_last_good_model_and_safety_running(
     updates = [m for m in received if m["state"] is None]
     assert {m["device_id"] for m in updates} == {"sim-0000", "sim-0001", "sim-0002"}
     assert stats["model_errors"] == 1 and stats["swaps"] == 0
+    estimates = Lake(lake).read("remaining_life_estimates").to_pandas()
+    assert set(estimates["model"]) == {wear["name"]} and set(estimates["version"]) == {"1"}
+    assert stats["estimates"] == len(estimates)
+    falls = {}
+    for device, rows in estimates.sort_values("ts").groupby("device_id"):
+        assert len(rows) >= 3, device  # a window closes every simulated minute
+        assert rows["rul_h"].is_monotonic_decreasing, device  # wear only accumulates
+        falls[device] = rows["rul_h"].iloc[0] - rows["rul_h"].iloc[-1]
+        published = [m["rul_h"] for m in updates if m["device_id"] == device and m["rul_h"]]
+        assert published and set(published) <= set(rows["rul_h"]), device
+    assert falls[FAULTY] > 0, falls  # the overloaded motor wears

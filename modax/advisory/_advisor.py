@@ -36,7 +36,7 @@ Publish = Callable[[str, bytes], Any]
 _NOTE = "Advisory output of an anomaly model: it never changes a safety state."
 
 
-def _event_ms(telemetry: pa.Table) -> np.ndarray:
+def event_ms(telemetry: pa.Table) -> np.ndarray:
     """Event time in epoch ms: ``ts``, else a wall-clock ``timestamp``, else ``received_at``."""
     if "ts" in telemetry.column_names:
         return pc.cast(telemetry["ts"], pa.int64()).to_numpy(zero_copy_only=False)
@@ -133,7 +133,7 @@ class Advisor:
             if "seq" in telemetry.column_names
             else np.full(telemetry.num_rows, np.nan)
         )
-        times = _event_ms(telemetry)
+        times = event_ms(telemetry)
         columns = {
             name: telemetry[name].to_numpy(zero_copy_only=False).astype(np.float64)
             for name in set(self.model.features) | _readings(telemetry)

@@ -217,3 +217,12 @@ class LiveModels:
         current = self.versions.get(kind)
         self.last_error = f"{message}; keeping {self.refs[kind][0]} v{current}"
         log.error("advisor: %s", self.last_error)
+
+    def report_error(self, kind: str, message: str) -> None:
+        """A model of ``kind`` failed on a batch: counted, and logged the first time in a row."""
+        self.errors += 1
+        if self.last_error != message:
+            log.error(
+                "advisor: %s model failed on a batch (%s); its output is skipped", kind, message
+            )
+        self.last_error = message

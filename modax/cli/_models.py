@@ -164,22 +164,28 @@ def _fit_remaining_life(
     start: datetime | None,
     end: datetime | None,
 ) -> ModelVersion:
+    import pyarrow.compute as pc
+
+    from modax.advisory._holdout import remaining_life_holdout
     from modax.models.wear import RemainingLifeScorer, fit_remaining_life
     from modax.registry import iso_utc
 
     estimator = fit_remaining_life(lake, devices=devices, start=start, end=end, model=model)
     registered = name or f"rul-{model}"
     features = RemainingLifeScorer(estimator, name=registered, version="0").features
+    truth = lake.read("remaining_life", columns=["device_id", "ts"])
+    used = devices or sorted(set(truth["device_id"].to_pylist()))
     training = {
         "table": "telemetry",
         "table_version": lake.version("telemetry"),
         "truth_version": lake.version("remaining_life"),
-        "start": iso_utc(start),
-        "end": iso_utc(end),
-        "devices": devices or [],
+        "rows": truth.num_rows,
+        "start": iso_utc(start or pc.min(truth["ts"]).as_py()),
+        "end": iso_utc(end or pc.max(truth["ts"]).as_py()),
+        "devices": used,
         "model": model,
     }
-    metrics = dict(getattr(estimator, "metrics_", None) or {})
+    metrics = remaining_life_holdout(lake, model, used, start=start, end=end)
     return registry.register(
         estimator,
         name=registered,
