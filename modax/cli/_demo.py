@@ -20,6 +20,12 @@ SCENARIO = "demo"
 #: long as it lasts (F1 0.78 on the demo's history), where the level-shift detectors, tuned on
 #: 1 Hz data, see only its first second (F1 0.38; decision 0016).
 DETECTOR = "pca-t2"
+#: What the demo fits on its history, by kind: the detector, and the calibrated quantile model
+#: (an estimate with its 80 % interval) of modax.models.wear.fit_remaining_life.
+FITS = {
+    "anomaly": ("--detector", DETECTOR),
+    "remaining-life": ("--kind", "remaining-life", "--model", "gbm-quantile"),
+}
 
 
 @app.command("demo")
@@ -47,7 +53,7 @@ def demo_command(
     if port_open("127.0.0.1", port):
         fail(f"port {port} is in use: stop what serves it or pass --port")
     env = {"MODAX_LAKE": settings.lake, "MODAX_BROKER": str(url)}
-    sup = Supervisor(logs.resolve())
+    sup = Supervisor(logs.resolve(), ready_timeout_s=600.0)  # fits and history on a busy machine
     with stop_on_signals() as stop:
         try:
             if url.host in ("localhost", "127.0.0.1") and not port_open("127.0.0.1", url.port):
@@ -86,16 +92,18 @@ def demo_command(
                         env=env,
                     )
                 )
-            if Registry(settings.lake).live("anomaly") is None:
-                console.print("fitting and registering the anomaly model on that history …")
-                sup.start(
-                    Service(
-                        "models",
-                        modax_command("models", "fit", "--detector", DETECTOR, "--promote"),
-                        oneshot=True,
-                        env=env,
+            registry = Registry(settings.lake)
+            for kind, options in FITS.items():
+                if registry.live(kind) is None:
+                    console.print(f"fitting and registering the {kind} model on that history …")
+                    sup.start(
+                        Service(
+                            f"fit-{kind}",
+                            modax_command("models", "fit", *options, "--promote"),
+                            oneshot=True,
+                            env=env,
+                        )
                     )
-                )
             console.print("starting the ingester, lake maintenance and a live simulated fleet …")
             sup.start(Service("ingest", modax_command("ingest"), env=env))
             sup.start(

@@ -123,13 +123,13 @@ def load_artifact(path: str | Path, what: str | None = None) -> tuple[Any, dict[
             f"{label}: model format {metadata['format']}, this modax reads {FORMAT_VERSION}"
             " (fit and register it again)"
         )
-    file = folder / ESTIMATOR_FILE
+    estimator_file = folder / ESTIMATOR_FILE
     try:
-        untrusted = sio.get_untrusted_types(file=file)
+        untrusted = sio.get_untrusted_types(file=estimator_file)
         refused = sorted(t for t in untrusted if not t.startswith(TRUSTED_PREFIXES))
         if refused:
             raise ModelError(f"{label}: {ESTIMATOR_FILE} holds untrusted type(s) {refused}")
-        estimator = sio.load(file, trusted=untrusted)
+        estimator = sio.load(estimator_file, trusted=untrusted)
     except ModelError:
         raise
     except (
