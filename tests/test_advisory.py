@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 from pathlib import Path
 
@@ -346,3 +347,33 @@ def test_cli_fit_from_lake_then_errors(lake_dir: Path, tmp_path: Path) -> None:
     assert "current_1" in model.features and "current_2" not in model.features  # 1 motor
     result = runner.invoke(app, ["advise", "run", str(tmp_path / "missing"), "--duration", "0"])
     assert result.exit_code == 2 and "no model.json" in result.stderr
+
+
+def test_an_alarm_that_flickers_raises_one_alert_and_clears_after_a_quiet_spell() -> None:
+    """Found in the demo: a per-reading detector (PCA T²) on a device near its threshold raised
+    and cleared an alert every few readings, flooding the event feed."""
+    rng = np.random.default_rng(3)
+    detector = PCADetector().fit(
+        np.column_stack([rng.normal(4.0, 0.05, 300), rng.normal(40.0, 0.1, 300)])
+    )
+    model = save_model(detector, Path(tempfile.mkdtemp()), name="pca", features=FEATURES)
+    sent: list[dict] = []
+    advisor = Advisor(load_model(model), publish=lambda t, p: sent.append(json.loads(p)))
+    flicker = np.where(np.arange(100) % 4 == 0, 9.0, 4.0)  # alarming every 4th reading
+    quiet = np.full(200, 4.0)  # 20 s of normal readings at 10 Hz
+    values = np.r_[flicker, quiet]
+    for start in range(0, values.size, 10):  # batches of 1 s
+        seqs = range(start, min(start + 10, values.size))
+        advisor.score(
+            pa.table(
+                {
+                    "device_id": ["f1"] * len(seqs),
+                    "seq": list(seqs),
+                    "timestamp": [T0 + 100 * s for s in seqs],
+                    "current_1": values[list(seqs)],
+                    "temp_1": [40.0] * len(seqs),
+                }
+            )
+        )
+    assert [m["state"] for m in sent] == ["raised", "cleared"]
+    assert sent[1]["ts"] - (T0 + 100 * 96) >= advisor.clear_after_s * 1000  # last alarm: row 96

@@ -55,7 +55,8 @@ class Advisor:
     ``modax advise run``. For each device it keeps
     the last ``context_rows`` readings, so window detectors see history across batches. When
     a device starts alarming it publishes one ``raised`` alert with recommendations and their
-    evidence to ``modax/devices/{id}/advisory``, and one ``cleared`` alert when it stops.
+    evidence to ``modax/devices/{id}/advisory``, and one ``cleared`` alert once it has been quiet
+    for ``clear_after_s``.
     It only ever writes ``scores`` and advisory topics: safety states are never touched.
 
     Parameters
@@ -68,6 +69,9 @@ class Advisor:
         Readings of history kept per device.
     rules : RecommendationRules, optional
         Thresholds of the recommendations.
+    clear_after_s : float
+        An alert clears once the device has not alarmed for this long (s, event time), so a
+        detector that flickers around its threshold raises one alert, not one per flicker.
 
     Examples
     --------
@@ -93,13 +97,16 @@ class Advisor:
         publish: Publish | None = None,
         context_rows: int = 300,
         rules: RecommendationRules | None = None,
+        clear_after_s: float = 10.0,
     ) -> None:
         self.model = model
+        self.clear_after_s = clear_after_s
         self.publish = publish
         self.context_rows = context_rows
         self.rules = rules or RecommendationRules()
         self._history: dict[str, np.ndarray] = {}
         self._alarming: dict[str, bool] = {}
+        self._last_alarm_ms: dict[str, int] = {}
         self.alerts_sent = 0
 
     def replace_model(self, model: AdvisoryModel) -> None:
@@ -185,15 +192,20 @@ class Advisor:
         alarms: np.ndarray,
         readings: dict[str, np.ndarray],
     ) -> None:
+        hits = np.flatnonzero(alarms)
+        if hits.size:
+            self._last_alarm_ms[device] = int(times[hits[-1]])
         was = self._alarming.get(device, False)
-        now = bool(alarms[-1]) if alarms.size else was
-        raised = not was and bool(alarms.any())
+        raised = not was and hits.size > 0
         if raised:
-            first = int(np.flatnonzero(alarms)[0])
+            first = int(hits[0])
             self._send(device, "raised", int(times[first]), float(scores[first]), readings)
-        if (was or raised) and not now:
+        alarming = was or raised
+        quiet_ms = int(times[-1]) - self._last_alarm_ms.get(device, int(times[-1]))
+        if alarming and quiet_ms >= self.clear_after_s * 1000:
             self._send(device, "cleared", int(times[-1]), float(scores[-1]), readings)
-        self._alarming[device] = now
+            alarming = False
+        self._alarming[device] = alarming
 
     def _send(
         self,
