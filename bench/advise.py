@@ -43,6 +43,8 @@ import numpy as np
 import paho.mqtt.client as mqtt
 
 FEATURES = ["current_1", "current_2", "temp_1", "vib_mag"]
+#: Event time of the first reading of (c), epoch ms (received when its last reading is sent).
+T0_MS = 1_763_900_000_000
 
 
 def log(message: str) -> None:
@@ -137,31 +139,39 @@ def publisher_process(url: str, devices: int, seconds: float) -> None:
 def loop_comparison(lake: str, messages: int, devices: int) -> tuple[float, float]:
     """readings/s of the batched models and of a one-message-at-a-time loop (same models)."""
     from modax.advisory import LiveModels
+    from modax.advisory._advisor import with_event_time
     from modax.registry import Registry
     from modax.schema import decode_batch
 
     rng = np.random.default_rng(2)
     per_device = max(messages // devices, 1)
     batch = [
-        (f"modax/devices/adv{d:04d}/telemetry", telemetry(d, s, 1_763_900_000_000 + 100 * s, rng))
+        (f"modax/devices/adv{d:04d}/telemetry", telemetry(d, s, T0_MS + 100 * s, rng))
         for s in range(per_device)
         for d in range(devices)
     ]
     topics, payloads = [t for t, _ in batch], [p for _, p in batch]
     live = LiveModels.from_registry(Registry(lake))
+    assert decode_batch(topics[:1], payloads[:1], [T0_MS]).telemetry.num_rows == 1
     start = time.perf_counter()
-    table = decode_batch(topics, payloads, [0] * len(batch)).telemetry
-    live.advisor.score(table)
+    table = decode_batch(topics, payloads, [T0_MS + 100 * per_device] * len(batch)).telemetry
+    scored = live.advisor.score(table).num_rows
     if live.remaining_life is not None:
-        live.remaining_life.update(table)
+        live.remaining_life.update(with_event_time(table))
     batched = len(batch) / (time.perf_counter() - start)
+    if scored != len(batch):
+        raise RuntimeError(f"the batched path scored {scored} of {len(batch)} readings")
     loop_live = LiveModels.from_registry(Registry(lake))
     detector = loop_live.advisor.model.detector
     history: dict[str, list[list[float]]] = {}
     start = time.perf_counter()
     for topic, payload in batch:
         message = json.loads(payload)
-        row = [*message["motor_currents"][:2], message["temperatures"][0], message["vibration"]["magnitude"]]
+        row = [
+            *message["motor_currents"][:2],
+            message["temperatures"][0],
+            message["vibration"]["magnitude"],
+        ]
         rows = history.setdefault(message["device_id"], [])
         rows.append(row)
         del rows[:-300]
@@ -169,8 +179,8 @@ def loop_comparison(lake: str, messages: int, devices: int) -> tuple[float, floa
         detector.score_samples(window)[-1]
         detector.predict(window)[-1]
         if loop_live.remaining_life is not None:
-            one = decode_batch([topic], [payload], [0]).telemetry
-            loop_live.remaining_life.update(one)
+            one = decode_batch([topic], [payload], [T0_MS + 100 * per_device]).telemetry
+            loop_live.remaining_life.update(with_event_time(one))
     looped = len(batch) / (time.perf_counter() - start)
     return batched, looped
 

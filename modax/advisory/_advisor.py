@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from modax.advisory._model import AdvisoryModel
 from modax.advisory._recommend import RecommendationRules, recommend
+from modax.models.anomaly import Detector, min_duration_filter
 from modax.schema import EPOCH_MS_THRESHOLD, UTC_MS, Advisory, Kind, topic_for
 
 __all__ = ["SCORES_SCHEMA", "Advisor", "Publish"]
@@ -45,6 +46,15 @@ def event_ms(telemetry: pa.Table) -> np.ndarray:
         return stamps
     received = pc.cast(telemetry["received_at"], pa.int64()).to_numpy(zero_copy_only=False)
     return np.where(stamps >= EPOCH_MS_THRESHOLD, stamps, received)
+
+
+def with_event_time(telemetry: pa.Table) -> pa.Table:
+    """``telemetry`` with a ``ts`` column (UTC ms) of :func:`event_ms` when it has none (decoded
+    messages carry only the device's ``timestamp`` and ``received_at``).
+    """
+    if "ts" in telemetry.column_names:
+        return telemetry
+    return telemetry.append_column("ts", pa.array(event_ms(telemetry), pa.int64()).cast(UTC_MS))
 
 
 class Advisor:
@@ -147,11 +157,14 @@ class Advisor:
         }
         features = np.column_stack([columns[f] for f in self.model.features])
         parts = []
-        for device in sorted(set(devices.tolist())):
-            rows = np.flatnonzero((devices == device) & np.isfinite(features).all(axis=1))
+        names, device_of = np.unique(devices, return_inverse=True)
+        order = np.lexsort((seqs, times, device_of))  # by device, then event time, then seq
+        order = order[np.isfinite(features[order]).all(axis=1)]
+        bounds = np.searchsorted(device_of[order], np.arange(names.size + 1))
+        for code, device in enumerate(names.tolist()):
+            rows = order[bounds[code] : bounds[code + 1]]
             if rows.size == 0:
                 continue
-            rows = rows[np.lexsort((seqs[rows], times[rows]))]
             scores, alarms = self._score_device(device, features[rows])
             parts.append((device, rows, scores, alarms))
             self._alert(
@@ -179,8 +192,12 @@ class Advisor:
         history = self._history.get(device, rows[:0])
         full = np.vstack([history, rows])
         detector = self.model.detector
-        scores = detector.score_samples(full)[len(history) :]
-        alarms = detector.predict(full)[len(history) :]
+        every = detector.score_samples(full)
+        if type(detector).predict is Detector.predict:  # its alarms follow from the scores
+            alarms = min_duration_filter(every > detector.threshold_, detector.min_duration)
+        else:
+            alarms = detector.predict(full)
+        scores, alarms = every[len(history) :], alarms[len(history) :]
         self._history[device] = full[-self.context_rows :]
         return scores, alarms
 

@@ -14,12 +14,12 @@ import paho.mqtt.client as mqtt
 import pyarrow as pa
 from paho.mqtt.reasoncodes import ReasonCode
 
-from modax.advisory._advisor import Advisor, Publish, event_ms
+from modax.advisory._advisor import Advisor, Publish, with_event_time
 from modax.advisory._live_models import LiveModels
 from modax.advisory._updates import ScoreUpdates
 from modax.lake import Lake
 from modax.mqtt import ClientFactory
-from modax.schema import REMAINING_LIFE_ESTIMATES_SCHEMA, UTC_MS, Kind, decode_batch, topic_for
+from modax.schema import REMAINING_LIFE_ESTIMATES_SCHEMA, Kind, decode_batch, topic_for
 
 __all__ = ["TELEMETRY_FILTER", "LiveStats", "run_live"]
 
@@ -179,11 +179,8 @@ def _estimates(live: LiveModels, telemetry: pa.Table) -> pa.Table:
     """
     if live.remaining_life is None or telemetry.num_rows == 0:
         return REMAINING_LIFE_ESTIMATES_SCHEMA.empty_table()
-    if "ts" not in telemetry.column_names:  # decoded messages carry no event time column yet
-        ts = pa.array(event_ms(telemetry), pa.int64()).cast(UTC_MS)
-        telemetry = telemetry.append_column("ts", ts)
     try:
-        return live.remaining_life.update(telemetry)
+        return live.remaining_life.update(with_event_time(telemetry))
     except (ValueError, KeyError, TypeError) as exc:
         live.report_error("remaining-life", str(exc))
         return REMAINING_LIFE_ESTIMATES_SCHEMA.empty_table()
