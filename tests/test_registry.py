@@ -17,11 +17,15 @@ import skops.io as sio
 from typer.testing import CliRunner
 
 import modax.registry
+import simulator
 from modax.advisory import LiveModels, run_live
 from modax.cli import app
 from modax.config import parse_broker_url
 from modax.lake import Lake
 from modax.models.anomaly import LevelShiftDetector
+from modax.models.wear import rul_windows
+from modax.models.wear.live import TELEMETRY_COLUMNS
+from modax.models.wear.sim import fit_windows
 from modax.mqtt import ClientFactory
 from modax.pipeline import Pipeline
 from modax.registry import ModelError, Registry, tracking_store
@@ -67,6 +71,13 @@ def artifact_folder(lake: Path, run_id: str) -> Path:
     return folder
 
 
+def quantile_rul() -> object:
+    """A calibrated quantile remaining-life model (80 % interval) fitted on a short simulated
+    run-to-failure fleet."""
+    run = simulator.Fleet(n_devices=4, seed=2, scenario="run-to-failure").run(1800)
+    return fit_windows(rul_windows(run.telemetry, run.remaining_life), "gbm-quantile")
+
+
 def test_public_surface_is_pinned() -> None:
     assert sorted(modax.registry.__all__) == [
         "FORMAT_VERSION", "KINDS", "LIVE_ALIAS", "LoadedModel", "ModelError",
@@ -103,8 +114,12 @@ def test_fit_register_promote_then_the_advisor_runs_it(mosquitto, lake: Path) ->
     listener.connect(broker.host, broker.port)
     listener.subscribe("modax/devices/reg1/advisory", qos=1)
     listener.loop_start()
-    live = LiveModels.from_registry(Registry(str(lake)), "ls-trip")
-    assert live.describe() == "anomaly ls-trip v1"
+    registry = Registry(str(lake))
+    features = list(TELEMETRY_COLUMNS)  # what RemainingLifeScorer reads
+    registry.register(quantile_rul(), name="rul-trip", kind="remaining-life", features=features)
+    registry.promote("rul-trip", "1")
+    live = LiveModels.from_registry(registry, "ls-trip")  # remaining life: the live one
+    assert live.describe() == "anomaly ls-trip v1, remaining-life rul-trip v1"
     stop, ready, stats = threading.Event(), threading.Event(), {}
     worker = threading.Thread(
         target=lambda: stats.update(
@@ -117,11 +132,12 @@ def test_fit_register_promote_then_the_advisor_runs_it(mosquitto, lake: Path) ->
         assert ready.wait(10)
         sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="reg-sender")
         sender.connect(broker.host, broker.port)
-        values = np.r_[np.full(40, 4.0), np.full(40, 7.0)]
+        values = np.r_[np.full(40, 4.0), np.full(660, 7.0)]  # 70 s: a wear window closes
         for seq, value in enumerate(values):
             sender.publish("modax/devices/reg1/telemetry", reading("reg1", seq, value), qos=1)
         sender.loop(1.0)
         wait_for(lambda: any(m["state"] == "raised" for m in received), 20, what="an alert")
+        wait_for(lambda: any(m["rul_h"] for m in received), 20, what="a remaining life")
         sender.disconnect()
     finally:
         stop.set()
@@ -131,6 +147,14 @@ def test_fit_register_promote_then_the_advisor_runs_it(mosquitto, lake: Path) ->
     scores = Lake(lake).read("scores")
     assert scores.num_rows == stats["scored"] > 0
     assert set(scores["model"].to_pylist()) == {"ls-trip"}
+    [estimate] = Lake(lake).read("remaining_life_estimates").to_pylist()  # one closed window
+    assert estimate["model"] == "rul-trip" and estimate["version"] == "1"
+    assert estimate["rul_low_h"] <= estimate["rul_h"] <= estimate["rul_high_h"]
+    [update] = [m for m in received if m["rul_h"]]
+    assert (update["rul_low_h"], update["rul_h"], update["rul_high_h"]) == (
+        estimate["rul_low_h"], estimate["rul_h"], estimate["rul_high_h"],
+    )  # fmt: skip
+    assert update["score"] is not None and update["model"] == "ls-trip"
 
 
 def test_unknown_models_and_versions_fail_in_one_line(lake: Path) -> None:
