@@ -132,12 +132,16 @@ def test_fit_register_promote_then_the_advisor_runs_it(mosquitto, lake: Path) ->
         assert ready.wait(10)
         sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="reg-sender")
         sender.connect(broker.host, broker.port)
+        sender.loop_start()
         values = np.r_[np.full(40, 4.0), np.full(660, 7.0)]  # 70 s: a wear window closes
         for seq, value in enumerate(values):
-            sender.publish("modax/devices/reg1/telemetry", reading("reg1", seq, value), qos=1)
-        sender.loop(1.0)
+            sent = sender.publish(
+                "modax/devices/reg1/telemetry", reading("reg1", seq, value), qos=1
+            )
+        sent.wait_for_publish(20)
         wait_for(lambda: any(m["state"] == "raised" for m in received), 20, what="an alert")
         wait_for(lambda: any(m["rul_h"] for m in received), 20, what="a remaining life")
+        sender.loop_stop()
         sender.disconnect()
     finally:
         stop.set()
