@@ -350,7 +350,7 @@ def simulate_chunk(
             if reading:
                 vibration(pb, phi, amps, keys, lo, nb, k, t, reported)
             sensor_faults(faults, s_dev, s_ptr, s_ev, keys, lo, t, k, reading, values, reported)
-            safety(st, mods, reported, nb, k, i, lo, flags_out, emit_out)
+            safety(st, pb, mods, reported, nb, k, i, lo, flags_out, emit_out)
             if reading:
                 r = i // TELEMETRY_EVERY
                 _store_reading(reported, nb, lo, r, tel, check)

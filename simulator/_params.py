@@ -16,6 +16,8 @@ phase asymmetry         ±2 %                 per phase
 load period             steady 300–900 s, cyclic 30–180 s, random segments 20–120 s,
                         start-stop 60–300 s (on for 40–80 % of it)
 cyclic amplitude        15–35 %
+safety thresholds       ``DEFAULT_SAFETY``   the firmware's overload (A) and temperature
+                                             (°C) limits; a live twin changes them by command
 ======================  ===================  ==========================================
 
 Examples
@@ -34,11 +36,12 @@ import math
 import numpy as np
 from numba import njit
 
+from modax.schema import DEFAULT_SAFETY
 from simulator._load import PROFILES
 from simulator._noise import uniform
 from simulator._scenario import Scenario
 
-__all__ = ["N_PARAMS", "device_params"]
+__all__ = ["N_PARAMS", "P_LOAD", "P_MAX_TEMP_C", "P_OVERLOAD_A", "device_params"]
 
 (
     P_RATED,
@@ -61,8 +64,10 @@ __all__ = ["N_PARAMS", "device_params"]
     P_ASYM1,
     P_ASYM2,
     P_DAMAGE0,
+    P_OVERLOAD_A,
+    P_MAX_TEMP_C,
     N_PARAMS,
-) = range(21)
+) = range(23)
 _STREAM_PARAMS = 1000
 _PERIODS = ((300.0, 900.0), (30.0, 180.0), (20.0, 120.0), (60.0, 300.0))
 
@@ -120,4 +125,6 @@ def device_params(keys: np.ndarray, scenario: Scenario, dt_s: float) -> np.ndarr
     p[:, P_ASYM1] = between(P_ASYM1, -0.02, 0.02)
     p[:, P_ASYM2] = between(P_ASYM2, -0.02, 0.02)
     p[:, P_DAMAGE0] = between(P_DAMAGE0, *scenario.initial_damage)
+    p[:, P_OVERLOAD_A] = DEFAULT_SAFETY.overload_current_a
+    p[:, P_MAX_TEMP_C] = DEFAULT_SAFETY.max_temperature_c
     return p

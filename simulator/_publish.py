@@ -9,6 +9,12 @@ thread per device); QoS 0 messages are written in batches, one ``send`` per clie
 and at least once a second, each at the moment the network model says it arrives — so lost,
 duplicated, reordered and burst messages reach the broker as they would from a real device.
 
+The twin is steerable: every device's client subscribes to ``modax/devices/{id}/command``
+(QoS 1); commands are applied before the next chunk (:class:`~simulator._steering.Steering`) and
+acknowledged on ``modax/devices/{id}/command/ack`` (QoS 1, not retained). The fault periods that
+begin during the run — scenario faults and injected ones, each with its time — are kept in
+:attr:`LivePublisher.ground_truth` (the most recent ``truth_rows``).
+
 Examples
 --------
 >>> from simulator import Fleet
@@ -24,21 +30,27 @@ import itertools
 import selectors
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
 import paho.mqtt.client as mqtt
+import pyarrow as pa
 
-from modax.schema import DeviceStatus, topic_for
+from modax.schema import DeviceStatus, Kind, topic_for
 from simulator._fleet import Fleet
 from simulator._mqtt_batch import BatchWriter, client_socket
+from simulator._steering import Steering
+from simulator._tables import GROUND_TRUTH_SCHEMA
 
 __all__ = ["LivePublisher", "PublishStats"]
 
 _ENCODER = msgspec.json.Encoder()
 #: Simulated seconds generated per chunk (short, so that making one delays publishing little).
 CHUNK_S = 0.5
+#: Half a reading period, ms: the slack when telemetry is thinned to a commanded rate.
+_HALF_READING_MS = 50
 
 
 @dataclass
@@ -48,7 +60,8 @@ class PublishStats:
     Attributes
     ----------
     published : dict
-        Messages handed to the broker, by kind (``telemetry``, ``safety``, ``status``).
+        Messages handed to the broker, by kind (``telemetry``, ``safety``, ``status``,
+        ``command/ack``).
     simulated_s, wall_s : float
         Simulated and elapsed seconds.
     max_late_s : float
@@ -57,7 +70,7 @@ class PublishStats:
     """
 
     published: dict[str, int] = field(
-        default_factory=lambda: {"telemetry": 0, "safety": 0, "status": 0}
+        default_factory=lambda: {"telemetry": 0, "safety": 0, "status": 0, "command/ack": 0}
     )
     simulated_s: float = 0.0
     wall_s: float = 0.0
@@ -107,6 +120,13 @@ class LivePublisher:
         connection one last will only, so a pooled publisher that dies leaves its devices'
         retained status ``online``: consumers notice the silence by the readings' age instead.
         Without a pool every device has its own retained last will.
+    truth_rows : int
+        Most ground-truth rows kept in :attr:`ground_truth` (the oldest go first).
+
+    Attributes
+    ----------
+    steering : Steering
+        The commands' inbox; :meth:`Steering.receive` also takes commands from Python.
     """
 
     def __init__(
@@ -120,6 +140,7 @@ class LivePublisher:
         client_factory: Callable[[str], mqtt.Client] | None = None,
         client_prefix: str = "modax-sim",
         pool: int | None = None,
+        truth_rows: int = 100_000,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed={speed}: must be above 0")
@@ -141,6 +162,22 @@ class LivePublisher:
         self._last: dict[str, mqtt.MQTTMessageInfo] = {}
         self._selector = selectors.DefaultSelector()
         self.stats = PublishStats()
+        self.steering = Steering(fleet)
+        self.truth_rows = truth_rows
+        self._truth: deque[pa.Table] = deque()
+        self._subscribed: set[mqtt.Client] = set()
+        self._next_reading: dict[str, float] = {}
+
+    @property
+    def ground_truth(self) -> pa.Table:
+        """Fault periods that began during the run (``GROUND_TRUTH_SCHEMA``), injected ones too."""
+        return pa.concat_tables([GROUND_TRUTH_SCHEMA.empty_table(), *self._truth])
+
+    def _record_truth(self, table: pa.Table) -> None:
+        self._truth.append(table)
+        rows = sum(t.num_rows for t in self._truth)
+        while rows > self.truth_rows:
+            rows -= self._truth.popleft().num_rows
 
     def _client(self, name: str, device_ids: list[str]) -> mqtt.Client:
         """A connection for ``device_ids``; with a last will when it serves one device only."""
@@ -155,16 +192,27 @@ class LivePublisher:
             client: mqtt.Client, _userdata: object, _flags: object, reason: object, _props: object
         ) -> None:
             if not getattr(reason, "is_failure", False):
+                client.subscribe([(topic_for(d, Kind.COMMAND), 1) for d in device_ids])
                 for device_id in device_ids:
                     status = topic_for(device_id, "status")
                     client.publish(status, _status(device_id, online=True), qos=1, retain=True)
                     self.stats.published["status"] += 1
 
+        def on_subscribe(client: mqtt.Client, *_: object) -> None:
+            self._subscribed.add(client)
+
+        def on_message(_client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+            self.steering.receive(message.topic, message.payload)
+
         client.on_connect = on_connect
+        client.on_subscribe = on_subscribe
+        client.on_message = on_message
         return client
 
     def connect(self, timeout: float = 30.0) -> None:
-        """Connect every client (one per device, or the pool); wait until all are acknowledged."""
+        """Connect every client (one per device, or the pool); wait until the broker has
+        acknowledged each connection and its subscription to its devices' commands.
+        """
         ids = self.fleet.device_ids
         groups = (
             {device_id: [device_id] for device_id in ids}
@@ -178,14 +226,40 @@ class LivePublisher:
             self._connections.append(client)
             self._clients.update(dict.fromkeys(device_ids, client))
         deadline = time.monotonic() + timeout
-        while not all(c.is_connected() for c in self._connections):
+        while len(self._subscribed) < len(self._connections):
             if time.monotonic() > deadline:
-                missing = sum(not c.is_connected() for c in self._connections)
+                missing = len(self._connections) - len(self._subscribed)
                 raise ConnectionError(
-                    f"{missing} of {len(self._connections)} clients not connected to "
-                    f"{self.host}:{self.port} after {timeout:g} s"
+                    f"{missing} of {len(self._connections)} clients not connected and "
+                    f"subscribed to {self.host}:{self.port} after {timeout:g} s"
                 )
+            self._write_pending()
             self._service(0.05)
+
+    def _write_pending(self) -> None:
+        """Write what paho queued inside a callback (subscriptions, status, PUBACKs)."""
+        for client in self._connections:
+            if client.want_write():
+                client.loop_write()
+
+    def _acknowledge(self) -> None:
+        """Apply the commands received so far and publish an ack for each."""
+        for ack in self.steering.apply(round(time.time() * 1000)):
+            client = self._clients.get(ack.device_id)
+            if client is not None:
+                topic = topic_for(ack.device_id, Kind.COMMAND_ACK)
+                self._last[ack.device_id] = client.publish(topic, _ENCODER.encode(ack), qos=1)
+                self.stats.published["command/ack"] += 1
+
+    def _thinned(self, device_id: str, due_ms: int) -> bool:
+        """Whether a telemetry reading due at ``due_ms`` is left out for a commanded rate."""
+        rate = self.steering.rate_hz.get(device_id)
+        if rate is None:
+            return False
+        if due_ms < self._next_reading.get(device_id, -1.0):
+            return True
+        self._next_reading[device_id] = due_ms + 1000.0 / rate - _HALF_READING_MS
+        return False
 
     def _service(self, timeout: float) -> None:
         for key, _ in self._selector.select(timeout=max(0.0, timeout)):
@@ -241,15 +315,21 @@ class LivePublisher:
             while not (stop is not None and stop.is_set()):
                 now = time.monotonic()
                 sim_now = sim0_ms + (now - wall0) * self.speed * 1000
+                self._acknowledge()
                 while generated_ms <= min(sim_now, end_ms) + CHUNK_S * 1000:
-                    for message in next(stream).messages():
+                    chunk = next(stream)
+                    for message in chunk.messages():
                         heapq.heappush(queue, (message[0], next(order), message[1], message[2]))
+                    if chunk.ground_truth.num_rows:
+                        self._record_truth(chunk.ground_truth)
                     generated_ms += round(CHUNK_S * 1000)
                     if progress is not None:
                         progress(CHUNK_S)
                 while queue and queue[0][0] <= sim_now and queue[0][0] < end_ms:
                     due, _, topic, payload = heapq.heappop(queue)
                     device_id, kind = topic.split("/")[2:4]
+                    if kind == "telemetry" and self._thinned(device_id, due):
+                        continue
                     client = self._clients[device_id]
                     if self.qos:
                         self._last[device_id] = client.publish(topic, payload, qos=self.qos)
@@ -264,6 +344,7 @@ class LivePublisher:
                 if now - last_misc >= 1.0:
                     for client in self._connections:
                         client.loop_misc()
+                    self._write_pending()
                     last_misc = now
                 next_due = queue[0][0] if queue else generated_ms
                 wait = (next_due - sim_now) / 1000 / self.speed

@@ -38,6 +38,8 @@ from simulator._params import (
     P_DUTY,
     P_FROT,
     P_LOAD,
+    P_MAX_TEMP_C,
+    P_OVERLOAD_A,
     P_PERIOD,
     P_PHASE,
     P_PROFILE,
@@ -79,9 +81,11 @@ __all__ = [
 
 #: A safety message at least every this many steps (1 s), and on every change.
 SAFETY_EVERY = 20
-#: The firmware's overload limit: any phase current above it, A (``modax.schema.DEFAULT_SAFETY``).
+#: The firmware's default overload limit: any phase current above it, A
+#: (``modax.schema.DEFAULT_SAFETY``; a device's own is its ``P_OVERLOAD_A`` parameter).
 OVERLOAD_LIMIT_A = DEFAULT_SAFETY.overload_current_a
-#: The firmware's temperature limit: ``temperature_ok`` is ``T <`` this on every channel, °C.
+#: The firmware's default temperature limit: ``temperature_ok`` is ``T <`` this on every channel,
+#: °C (a device's own is its ``P_MAX_TEMP_C`` parameter).
 TEMPERATURE_LIMIT_C = DEFAULT_SAFETY.max_temperature_c
 FLAG_ESTOP = 1
 FLAG_DOOR_OPEN = 2
@@ -436,6 +440,7 @@ def sensor_faults(
 @njit(cache=True, inline="always")
 def safety(
     st: np.ndarray,
+    pb: np.ndarray,
     mods: np.ndarray,
     reported: np.ndarray,
     nb: int,
@@ -447,26 +452,27 @@ def safety(
 ) -> None:
     """The firmware's 20 Hz safety check of step ``k`` and each reading's contract check.
 
-    Per device (a vector loop): the safety flags (``FLAG_*``) into ``flags_out`` and whether a
-    safety message goes out (on change, and at least every :data:`SAFETY_EVERY` steps) into
-    ``emit_out`` (both at the chunk's step ``i``, device ``lo + j``); the vibration magnitude
+    Per device (a vector loop), against the device's thresholds in ``pb``: the safety flags
+    (``FLAG_*``) into ``flags_out`` and whether a safety message goes out (on change, and at
+    least every :data:`SAFETY_EVERY` steps) into ``emit_out`` (both at the chunk's step ``i``,
+    device ``lo + j``); the vibration magnitude
     and the first value the message contract rejects (:func:`~simulator._validity.reading_check`)
     into ``reported``.
     """
     for j in range(nb):
+        overload_a = pb[P_OVERLOAD_A, j]
+        max_temp_c = pb[P_MAX_TEMP_C, j]
         flags = (
             (FLAG_ESTOP if mods[M_ESTOP, j] != 0.0 else 0)
             | (FLAG_DOOR_OPEN if mods[M_DOOR, j] != 0.0 else 0)
             | (
                 FLAG_OVERLOAD
-                if abs(reported[R_C1, j]) > OVERLOAD_LIMIT_A
-                or abs(reported[R_C2, j]) > OVERLOAD_LIMIT_A
+                if abs(reported[R_C1, j]) > overload_a or abs(reported[R_C2, j]) > overload_a
                 else 0
             )
             | (
                 FLAG_TEMPERATURE
-                if reported[R_T1, j] >= TEMPERATURE_LIMIT_C
-                or reported[R_T2, j] >= TEMPERATURE_LIMIT_C
+                if reported[R_T1, j] >= max_temp_c or reported[R_T2, j] >= max_temp_c
                 else 0
             )
         )

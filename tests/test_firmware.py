@@ -21,6 +21,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -593,3 +594,89 @@ def test_wokwi_verdict_catches_inf_and_a_missed_estop(core: Path, tmp_path: Path
     )
     failed = {c.name for c in evaluate(records) if not c.ok}
     assert failed == {"e-stop", "no inf or nan", "every message follows modax.schema"}
+
+
+# --- commands: the core's verdicts are the decoder's -------------------------------------------
+
+COMMAND_VECTORS = sorted(VECTORS.glob("command_*.json"))
+TWIN_COMMANDS = ("inject_fault", "set_load", "set_motor", "reboot")
+
+
+def test_core_command_limits_are_the_contracts(core: Path):
+    assert set(schema.Command.__args__) == {  # every command is the device's or the twin's
+        t for t in schema.Command.__args__ if t.__struct_config__.tag in schema.DEVICE_COMMANDS
+    } | {t for t in schema.Command.__args__ if t.__struct_config__.tag in TWIN_COMMANDS}
+    (limits,) = cli(core, "limits")
+    assert tuple(limits["sample_rate_range_hz"]) == schema.SAMPLE_RATE_RANGE_HZ
+    assert f"{{1,{limits['max_command_id_length']}}}" in schema.COMMAND_ID_PATTERN.pattern
+
+
+def _python_verdict(device_id: str, payload: str) -> tuple[str | None, str | None]:
+    """``(reason, field)`` a device should answer, from modax.schema; ``(None, None)``: accept.
+
+    A device knows none of the twin's commands, so it refuses each of them whatever its fields.
+    """
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("type") in TWIN_COMMANDS:
+        return "unsupported_command", "type"
+    try:
+        schema.decode_command(schema.topic_for(device_id, "command"), payload.encode())
+    except MessageError as err:
+        return err.reason.value, err.field
+    return None, None
+
+
+def _core_verdicts(core: Path, device_id: str, payloads: list[str], path: Path) -> list[dict]:
+    path.write_text(
+        json.dumps({"device_id": device_id, "commands": [{"payload": p} for p in payloads]})
+    )
+    return cli(core, "commands", str(path))
+
+
+@pytest.mark.parametrize("path", COMMAND_VECTORS, ids=lambda p: p.stem)
+def test_core_answers_each_command_as_the_decoder_does(core: Path, path: Path):
+    vector = json.loads(path.read_text())
+    answers = cli(core, "commands", str(path))
+    assert len(answers) == len(vector["commands"]) >= 20
+    for command, answer in zip(vector["commands"], answers, strict=True):
+        ack = answer["ack"]
+        assert (ack.get("reason"), ack.get("field")) == _python_verdict(
+            vector["device_id"], command["payload"]
+        ), command["payload"]
+        assert ack["accepted"] == ("reason" not in ack)
+        assert msgspec.json.decode(json.dumps(ack), type=schema.CommandAck).device_id == "m1"
+        if ack["accepted"]:  # the settings the command asked for are the device's now
+            sent = json.loads(command["payload"])
+            for name in ("rate_hz", "overload_current_a", "max_temperature_c"):
+                if sent.get(name) is not None:
+                    key = "sample_rate_hz" if name == "rate_hz" else name
+                    assert answer[key] == sent[name]
+
+
+def test_core_and_decoder_agree_on_random_commands(core: Path, tmp_path: Path):
+    rng = np.random.default_rng(19)
+    values = [-1, 0, 0.05, 0.1, 2, 9.99, 10, 10.5, 85, 100, 100.01, 199, 250, -55, -56, "x", True,
+              None, [1], 1e400]  # fmt: skip
+    payloads = []
+    for i in range(300):
+        body: dict[str, object] = {
+            "type": str(rng.choice(["set_sample_rate", "set_thresholds", "set_load", "nap"])),
+            "device_id": str(rng.choice(["m1", "m1", "m1", "m2", "m/1"])),
+            "command_id": str(rng.choice([f"c{i}", f"c{i}", "bad id"])),
+        }
+        for name in ("rate_hz", "overload_current_a", "max_temperature_c"):
+            if rng.random() < 0.6:
+                body[name] = values[int(rng.integers(len(values)))]
+        for name in list(body):
+            if rng.random() < 0.05:
+                del body[name]
+        keys = list(body)
+        rng.shuffle(keys)
+        payloads.append(json.dumps({k: body[k] for k in keys}).replace("Infinity", "1e400"))
+    answers = _core_verdicts(core, "m1", payloads, tmp_path / "random.json")
+    for payload, answer in zip(payloads, answers, strict=True):
+        ack = answer["ack"]
+        assert (ack.get("reason"), ack.get("field")) == _python_verdict("m1", payload), payload

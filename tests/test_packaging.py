@@ -163,7 +163,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"modax.config"}),
     frozenset({"modax.kernels", "modax.lake"}),
     frozenset({"modax.pipeline", "modax.mqtt"}),
-    frozenset({"modax.ingest", "modax.models"}),
+    frozenset({"modax.ingest", "modax.models", "modax.twin"}),
     frozenset({"modax.registry"}),
     frozenset({"modax.advisory"}),
     frozenset({"modax.viz"}),

@@ -3,6 +3,7 @@
 //   modax_core_cli limits            constants and defaults, one JSON object
 //   modax_core_cli safety FILE       a safety vector's readings → one JSON line per reading
 //   modax_core_cli payloads FILE     a payload vector's messages → one JSON line per message
+//   modax_core_cli commands FILE     a command vector's commands → one JSON line per command
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -42,7 +43,8 @@ int limits() {
       "\"max_device_id_length\":%zu,\"decimals\":{\"current\":%d,\"temperature\":%d,"
       "\"vibration\":%d},\"safety_defaults\":{\"overload_current_a\":%s,"
       "\"max_temperature_c\":%s,\"temp_rise_c_per_s\":%s,\"temp_rise_window_ms\":%lld,"
-      "\"imbalance_ratio\":%s,\"imbalance_min_current_a\":%s,\"stuck_samples\":%d}}\n",
+      "\"imbalance_ratio\":%s,\"imbalance_min_current_a\":%s,\"stuck_samples\":%d},"
+      "\"sample_rate_range_hz\":[%s,%s],\"max_command_id_length\":%zu}\n",
       modax::kMaxChannels, number(modax::kCurrentLimitA).c_str(),
       number(modax::kTemperatureMinC).c_str(), number(modax::kTemperatureMaxC).c_str(),
       number(modax::kVibrationLimitMs2).c_str(), modax::kMaxPayloadBytes,
@@ -51,7 +53,8 @@ int limits() {
       number(c.overload_current_a).c_str(), number(c.max_temperature_c).c_str(),
       number(c.temp_rise_c_per_s).c_str(), static_cast<long long>(c.temp_rise_window_ms),
       number(c.imbalance_ratio).c_str(), number(c.imbalance_min_current_a).c_str(),
-      c.stuck_samples);
+      c.stuck_samples, number(modax::kSampleRateMinHz).c_str(),
+      number(modax::kSampleRateMaxHz).c_str(), modax::kMaxCommandIdLength);
   return 0;
 }
 
@@ -83,6 +86,17 @@ int payloads(const json::Value& vector) {
   return 0;
 }
 
+int commands(const json::Value& vector) {
+  for (const vectors::Answered& a : vectors::run_commands(vector)) {
+    std::printf("{\"ack\":%s,\"sample_rate_hz\":%s,\"overload_current_a\":%s,"
+                "\"max_temperature_c\":%s}\n",
+                a.ack.c_str(), number(a.settings.sample_rate_hz).c_str(),
+                number(a.settings.safety.overload_current_a).c_str(),
+                number(a.settings.safety.max_temperature_c).c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,10 +108,14 @@ int main(int argc, char** argv) {
     if (argc == 3 && std::strcmp(argv[1], "payloads") == 0) {
       return payloads(json::parse_file(argv[2]));
     }
+    if (argc == 3 && std::strcmp(argv[1], "commands") == 0) {
+      return commands(json::parse_file(argv[2]));
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "modax_core_cli: %s\n", e.what());
     return 1;
   }
-  std::fprintf(stderr, "usage: modax_core_cli limits | safety FILE | payloads FILE\n");
+  std::fprintf(stderr,
+               "usage: modax_core_cli limits | safety FILE | payloads FILE | commands FILE\n");
   return 2;
 }

@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   const int cases = passed + failed;
   run_vectors(directory, "safety_", vectors::check_safety);
   run_vectors(directory, "payload_", vectors::check_payloads);
+  run_vectors(directory, "command_", vectors::check_commands);
   const int vectors_run = passed + failed - cases;
   std::printf("modax_core: %d unit tests, %d vectors from %s\n", cases, vectors_run,
               directory.c_str());

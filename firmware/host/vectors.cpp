@@ -280,6 +280,44 @@ std::vector<std::string> check_payloads(const json::Value& vector) {
   return problems;
 }
 
+std::vector<Answered> run_commands(const json::Value& vector) {
+  const std::string device_id = vector.at("device_id").as_string();
+  std::vector<Answered> answers;
+  modax::DeviceSettings settings;
+  const std::vector<json::Value>& commands = vector.at("commands").items;
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    const std::string& payload = commands[i].at("payload").as_string();
+    const modax::CommandResult result =
+        modax::apply_command(payload.data(), payload.size(), device_id.c_str(), &settings);
+    char ack[256];
+    const std::size_t n = modax::build_command_ack(ack, sizeof ack, device_id.c_str(), result,
+                                                   1700000000000LL + static_cast<long long>(i));
+    answers.push_back({std::string(ack, n), settings});
+  }
+  return answers;
+}
+
+std::vector<std::string> check_commands(const json::Value& vector) {
+  std::vector<std::string> problems;
+  const std::vector<Answered> answers = run_commands(vector);
+  const std::vector<json::Value>& commands = vector.at("commands").items;
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    const json::Value& want = commands[i].at("expected");
+    const std::string where = "command " + std::to_string(i) + ": ";
+    if (answers[i].ack != want.at("ack").as_string()) {
+      problems.push_back(where + "ack\n    " + answers[i].ack + "\n  expected\n    " +
+                         want.at("ack").as_string());
+    }
+    const modax::DeviceSettings& s = answers[i].settings;
+    if (s.sample_rate_hz != want.at("sample_rate_hz").as_double() ||
+        s.safety.overload_current_a != want.at("overload_current_a").as_double() ||
+        s.safety.max_temperature_c != want.at("max_temperature_c").as_double()) {
+      problems.push_back(where + "settings differ from the expected ones");
+    }
+  }
+  return problems;
+}
+
 std::vector<std::string> list(const std::string& directory, const std::string& prefix) {
   std::vector<std::string> files;
   DIR* dir = opendir(directory.c_str());

@@ -2,6 +2,7 @@
 //
 //  * safety_*.json  (docs/safety-rules.md): readings → flags after each reading + events;
 //  * payload_*.json (firmware/README.md): inputs → the exact topic and payload the device sends.
+//  * command_*.json: command payloads → the exact ack and the device's settings after each.
 #pragma once
 
 #include <string>
@@ -38,6 +39,18 @@ std::vector<Built> build_payloads(const json::Value& vector);
 
 /// Every way the core disagrees with a payload vector's expectations (empty: agrees).
 std::vector<std::string> check_payloads(const json::Value& vector);
+
+/// What the core answers to one command of a command vector, and the settings after it.
+struct Answered {
+  std::string ack;
+  modax::DeviceSettings settings;
+};
+
+/// Applies every command of a command vector, in order, to one device's settings.
+std::vector<Answered> run_commands(const json::Value& vector);
+
+/// Every way the core disagrees with a command vector's expectations (empty: agrees).
+std::vector<std::string> check_commands(const json::Value& vector);
 
 /// The JSON files in `directory` whose names start with `prefix`, sorted.
 std::vector<std::string> list(const std::string& directory, const std::string& prefix);

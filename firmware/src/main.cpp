@@ -5,7 +5,9 @@
 // also reads the MPU6050 and becomes a 10 Hz telemetry reading, checked by the same safety
 // rules as modax.kernels.safety. Every message waits in the offline buffer (outbox) until the
 // broker has it, so a network outage replays in order once the connection is back. loop()
-// keeps WiFi, NTP and MQTT up (reconnect with backoff) and drains the outbox.
+// keeps WiFi, NTP and MQTT up (reconnect with backoff) and drains the outbox. Commands on
+// modax/devices/<id>/command (set_sample_rate, set_thresholds: modax/command.h) are applied by
+// loop() and handed to the sensor task, which takes them at its next sample; each is acked.
 #include <Arduino.h>
 #include <PubSubClient.h>
 #include <Preferences.h>
@@ -15,13 +17,15 @@
 #include <esp_timer.h>
 #include <sys/time.h>
 
+#include <cmath>
+#include <cstring>
+
 #include "modax_config.h"
 #include "modax_core.h"
 
 namespace {
 
 constexpr std::uint32_t kSamplePeriodMs = 50;    // 20 Hz safety checks
-constexpr std::uint32_t kTelemetryEvery = 2;     // every 2nd sample: 10 Hz telemetry
 constexpr std::uint32_t kHeartbeatMs = 30000;    // retained "online" status
 constexpr std::uint32_t kNtpResyncMs = 600000;
 constexpr std::uint32_t kNtpGraceMs = 10000;  // hold messages this long for a first NTP sync
@@ -35,9 +39,10 @@ char g_device_id[modax::kMaxDeviceIdLength + 1];
 char g_topic_telemetry[kTopicSize];
 char g_topic_safety[kTopicSize];
 char g_topic_status[kTopicSize];
+char g_topic_command[kTopicSize];
+char g_topic_ack[kTopicSize];
 char g_will[96];
 
-const modax::SafetyConfig g_rules{};
 #if MODAX_ADC_MILLIVOLTS
 modax::AdcConfig millivolt_adc() {  // calibrated mV: "counts" of 1 mV, 3300 at 3.3 V
   modax::AdcConfig adc;
@@ -57,13 +62,21 @@ const modax::NtcConfig g_ntc{};
 modax::Outbox<MODAX_OFFLINE_READINGS, MODAX_OFFLINE_SAFETY> g_outbox;
 portMUX_TYPE g_outbox_lock = portMUX_INITIALIZER_UNLOCKED;
 
+// Settings a command changed: loop() hands them over, the sensor task takes them (this lock).
+modax::DeviceSettings g_settings_handed;
+bool g_settings_new = false;
+portMUX_TYPE g_settings_lock = portMUX_INITIALIZER_UNLOCKED;
+
 // Sensor task only.
+modax::SafetyConfig g_rules;
+std::uint32_t g_telemetry_every = 2;  // every 2nd sample: 10 Hz telemetry
 modax::SafetyMonitor g_monitor(g_rules);
 modax::Sequence* g_telemetry_seq = nullptr;
 modax::Sequence* g_safety_seq = nullptr;
 bool g_mpu_ok = false;
 
 // loop() only.
+modax::DeviceSettings g_settings;  // what the commands so far have set
 modax::Clock g_clock;
 #if MODAX_MQTT_TLS
 WiFiClientSecure g_net;
@@ -156,7 +169,26 @@ void log_events(const modax::SafetyEvent* events, std::size_t n) {
   }
 }
 
+/// Sensor task: takes the settings of the latest accepted command, from this sample on.
+void take_settings() {
+  modax::DeviceSettings settings;
+  bool changed = false;
+  portENTER_CRITICAL(&g_settings_lock);
+  if (g_settings_new) {
+    settings = g_settings_handed;
+    g_settings_new = false;
+    changed = true;
+  }
+  portEXIT_CRITICAL(&g_settings_lock);
+  if (!changed) return;
+  g_rules = settings.safety;
+  g_monitor = modax::SafetyMonitor(g_rules);  // the rules start afresh with the new thresholds
+  const double every = 1000.0 / (settings.sample_rate_hz * kSamplePeriodMs);
+  g_telemetry_every = every < 1.0 ? 1 : static_cast<std::uint32_t>(std::lround(every));
+}
+
 void sample(std::uint32_t tick, modax::SafetyPublisher& publisher, bool& tripped) {
+  take_settings();
   const std::int64_t now = mono_ms();
   double currents[2] = {
       modax::acs712_current_a(read_adc(MODAX_PIN_CURRENT_1), g_adc, g_acs712),
@@ -185,7 +217,7 @@ void sample(std::uint32_t tick, modax::SafetyPublisher& publisher, bool& tripped
     publisher.published(state, now);
   }
 
-  if (tick % kTelemetryEvery != 0) return;
+  if (tick % g_telemetry_every != 0) return;
   modax::Reading reading;
   reading.ts_ms = now;
   reading.n_currents = 2;
@@ -259,6 +291,23 @@ bool publish_status(std::int64_t now) {
   return r.ok() && g_mqtt.publish(g_topic_status, payload, true);
 }
 
+/// loop() (PubSubClient calls it from g_mqtt.loop()): applies a command, acknowledges it.
+void on_command(char* topic, std::uint8_t* payload, unsigned int length) {
+  if (std::strcmp(topic, g_topic_command) != 0) return;
+  const modax::CommandResult result = modax::apply_command(
+      reinterpret_cast<const char*>(payload), length, g_device_id, &g_settings);
+  if (result.accepted) {
+    portENTER_CRITICAL(&g_settings_lock);
+    g_settings_handed = g_settings;
+    g_settings_new = true;
+    portEXIT_CRITICAL(&g_settings_lock);
+  }
+  char ack[256];  // PubSubClient's buffer held the command: it is read by now
+  const std::size_t n = modax::build_command_ack(ack, sizeof ack, g_device_id, result,
+                                                 g_clock.timestamp(mono_ms()));
+  if (n > 0) g_mqtt.publish(g_topic_ack, ack);
+}
+
 void keep_mqtt(std::int64_t now) {
   if (g_mqtt.connected() || WiFi.status() != WL_CONNECTED || now < g_next_connect_ms) return;
   const char* user = MODAX_MQTT_USER[0] ? MODAX_MQTT_USER : nullptr;
@@ -270,6 +319,7 @@ void keep_mqtt(std::int64_t now) {
     outbox_counts(&waiting, &dropped);
     Serial.printf("modax: mqtt connected, %u messages waiting\n", static_cast<unsigned>(waiting));
     publish_status(now);
+    g_mqtt.subscribe(g_topic_command, 1);
     g_last_heartbeat_ms = now;
     return;
   }
@@ -336,6 +386,8 @@ void setup() {
   modax::topic_for(g_topic_telemetry, kTopicSize, g_device_id, "telemetry");
   modax::topic_for(g_topic_safety, kTopicSize, g_device_id, "safety");
   modax::topic_for(g_topic_status, kTopicSize, g_device_id, "status");
+  modax::topic_for(g_topic_command, kTopicSize, g_device_id, "command");
+  modax::topic_for(g_topic_ack, kTopicSize, g_device_id, "command/ack");
   modax::build_status(g_will, sizeof g_will, g_device_id, false);
   Serial.printf("modax: device %s firmware %s boot %u\n", g_device_id, MODAX_FIRMWARE_VERSION,
                 static_cast<unsigned>(boot));
@@ -369,6 +421,7 @@ void setup() {
   g_mqtt.setBufferSize(kPayloadSize);
   g_mqtt.setKeepAlive(15);
   g_mqtt.setSocketTimeout(5);
+  g_mqtt.setCallback(on_command);
   Serial.printf("modax: mqtt %s:%d%s\n", MODAX_MQTT_HOST, MODAX_MQTT_PORT,
                 MODAX_MQTT_TLS ? " (TLS)" : "");
   WiFi.mode(WIFI_STA);

@@ -29,6 +29,7 @@ from modax.cli import (  # noqa: F401  (register commands)
     _query,
     _replay,
     _simulate,
+    _twin,
     _wokwi,
 )
 from modax.cli._app import app, fail

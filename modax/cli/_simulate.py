@@ -116,7 +116,11 @@ def _live(
     qos: int,
     pool: int | None,
     quiet: bool,
+    lake: Lake,
 ) -> dict[str, object]:
+    """Publish live until the duration or Ctrl-C; then write the run's ground truth (the
+    scenario's faults and every injected one, with its time) to ``lake``.
+    """
     try:
         broker = parse_broker_url(url, name="--mqtt")
     except ConfigError as exc:
@@ -144,6 +148,9 @@ def _live(
                 + (f" for {duration_s:g} s simulated" if duration_s else " until Ctrl-C")
             )
         stats = publisher.run(duration_s, stop=stop)
+    truth = publisher.ground_truth
+    if truth.num_rows:
+        lake.append("ground_truth", truth)
     return {
         "mode": "live",
         "devices": fleet.n_devices,
@@ -158,6 +165,7 @@ def _live(
         "published": stats.published,
         "messages_per_s": round(stats.messages_per_s),
         "max_late_s": round(stats.max_late_s, 3),
+        "ground_truth_rows": truth.num_rows,
     }
 
 
@@ -174,7 +182,10 @@ def simulate_command(
     scenario: Annotated[
         str, typer.Option(help="healthy, mixed-faults, run-to-failure, network-chaos, or a .toml")
     ] = "healthy",
-    lake: Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")] = None,
+    lake: Annotated[
+        str | None,
+        typer.Option(help="Lake root (default: MODAX_LAKE); live mode writes ground truth there."),
+    ] = None,
     mqtt: Annotated[
         str | None, typer.Option("--mqtt", help="Publish live to this broker (mqtt://host:port).")
     ] = None,
@@ -203,6 +214,8 @@ def simulate_command(
 ) -> None:
     """Simulate an ESP32 motor fleet: batch into the lake, or live over MQTT with --mqtt."""
     json_output = json_alias or output is ReportFormat.json
+    from modax.lake import Lake
+
     try:
         duration_s = parse_duration(duration) if duration is not None else None
     except ValueError as exc:
@@ -220,6 +233,7 @@ def simulate_command(
             Fleet.steps(duration_s)
     except (ScenarioError, ValueError) as exc:
         fail(str(exc), EXIT_USAGE)
+    settings = settings_from_env(lake=lake)
     if mqtt is not None:
         summary = _live(
             fleet,
@@ -229,11 +243,9 @@ def simulate_command(
             qos=qos,
             pool=pool,
             quiet=json_output,
+            lake=Lake(settings.lake),
         )
     else:
-        from modax.lake import Lake
-
-        settings = settings_from_env(lake=lake)
         batch_s = 600.0 if duration_s is None else duration_s
         summary = _batch(fleet, batch_s, Lake(settings.lake), json_output)
     if json_output:

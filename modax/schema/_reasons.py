@@ -8,7 +8,7 @@ __all__ = ["MessageError", "Reason"]
 
 
 class Reason(StrEnum):
-    """Why a message went to quarantine; stored in ``quarantine.reason``."""
+    """Why a message went to quarantine (``quarantine.reason``) or a command was rejected."""
 
     EMPTY_PAYLOAD = "empty_payload"
     OVERSIZED = "oversized"
@@ -26,6 +26,9 @@ class Reason(StrEnum):
     UNKNOWN_TOPIC = "unknown_topic"
     TOO_DEEP = "too_deep"
     TIMESTAMP_IN_FUTURE = "timestamp_in_future"
+    UNKNOWN_COMMAND = "unknown_command"
+    UNKNOWN_VALUE = "unknown_value"
+    UNSUPPORTED_COMMAND = "unsupported_command"
     INTERNAL_ERROR = "internal_error"
 
 

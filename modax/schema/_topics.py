@@ -26,6 +26,8 @@ class Kind(StrEnum):
     STATUS = "status"
     EVENTS = "events"
     ADVISORY = "advisory"
+    COMMAND = "command"
+    COMMAND_ACK = "command/ack"
 
 
 _LEGACY = {LEGACY_TELEMETRY_TOPIC: Kind.TELEMETRY, LEGACY_SAFETY_TOPIC: Kind.SAFETY}
@@ -41,6 +43,8 @@ def topic_for(device_id: str, kind: Kind | str) -> str:
     --------
     >>> topic_for("m1", "telemetry")
     'modax/devices/m1/telemetry'
+    >>> topic_for("m1", Kind.COMMAND_ACK)
+    'modax/devices/m1/command/ack'
     """
     return f"{_PREFIX}{device_id}/{Kind(kind).value}"
 

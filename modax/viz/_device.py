@@ -14,6 +14,7 @@ from modax.viz._fleet import FleetState
 from modax.viz._history_view import HistoryView
 from modax.viz._live_plots import LivePlots
 from modax.viz._periodic import every
+from modax.viz._twin_controls import TwinControls
 from modax.viz._wear import WearPanel
 
 __all__ = ["NO_SUCH_DEVICE", "DeviceView", "device_page", "device_picker"]
@@ -111,6 +112,7 @@ class DeviceView(pn.viewable.Viewer):
         self.events = EventFeed(fleet.alarms, device_id=device_id, period_ms=period_ms)
         self.history = HistoryView(con, device_id)
         self.wear = WearPanel(fleet, con, device_id)
+        self.controls = TwinControls(device_id)
         self.refresh()
         every(self.refresh, period_ms)
 
@@ -132,7 +134,10 @@ class DeviceView(pn.viewable.Viewer):
         return pn.Column(
             self.header,
             pn.Tabs(
-                ("Live", pn.Column(self.live, self.events, sizing_mode="stretch_width")),
+                (
+                    "Live",
+                    pn.Column(self.live, self.events, self.controls, sizing_mode="stretch_width"),
+                ),
                 ("History", self.history),
                 ("Wear & remaining life", self.wear),
                 sizing_mode="stretch_width",

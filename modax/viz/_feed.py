@@ -29,7 +29,13 @@ import pyarrow as pa
 from modax.config import Settings, load_settings
 from modax.lake import Lake, connect
 from modax.mqtt import ClientFactory
-from modax.schema import LEGACY_SAFETY_TOPIC, LEGACY_TELEMETRY_TOPIC, MessageError, Reason
+from modax.schema import (
+    LEGACY_SAFETY_TOPIC,
+    LEGACY_TELEMETRY_TOPIC,
+    Kind,
+    MessageError,
+    Reason,
+)
 from modax.viz._acks import AckStore, default_ack_path
 from modax.viz._alarms import AlarmLog, now_ms
 from modax.viz._fleet import FleetState
@@ -40,6 +46,7 @@ __all__ = ["LiveFeed", "recent_events", "shared_feed"]
 _log = logging.getLogger(__name__)
 #: What a dashboard subscribes to: every per-device topic and the firmware's legacy topics.
 TOPICS = ("modax/devices/+/+", LEGACY_TELEMETRY_TOPIC, LEGACY_SAFETY_TOPIC)
+_COMMAND_SUFFIX = f"/{Kind.COMMAND}"
 
 
 class LiveFeed:
@@ -165,6 +172,8 @@ class LiveFeed:
             _log.warning("lost the broker %s (%s); reconnecting", self.settings.broker_url, reason)
 
     def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic.endswith(_COMMAND_SUFFIX):
+            return  # an operator's command to a device: neither the fleet's data nor bad input
         received = now_ms()
         try:
             decoded = decode_live(message.topic, message.payload)

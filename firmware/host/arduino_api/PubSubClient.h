@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 class Client;
 class PubSubClient {
  public:
@@ -12,6 +13,8 @@ class PubSubClient {
                std::uint8_t will_qos, bool will_retain, const char* will_message);
   bool publish(const char* topic, const char* payload);
   bool publish(const char* topic, const char* payload, bool retained);
+  PubSubClient& setCallback(std::function<void(char*, std::uint8_t*, unsigned int)> callback);
+  bool subscribe(const char* topic, std::uint8_t qos);
   bool connected();
   bool loop();
   int state();

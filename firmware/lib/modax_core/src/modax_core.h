@@ -3,6 +3,7 @@
 
 #include "modax/backoff.h"
 #include "modax/clock.h"
+#include "modax/command.h"
 #include "modax/conversions.h"
 #include "modax/device_safety.h"
 #include "modax/limits.h"
