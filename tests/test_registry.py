@@ -89,6 +89,12 @@ def test_public_surface_is_pinned() -> None:
 def test_store_lives_under_the_lake_and_the_env_points_elsewhere(tmp_path: Path) -> None:
     local = tracking_store(str(tmp_path / "lake"), {})
     assert local.uri == f"sqlite:///{tmp_path / 'lake' / '_state' / 'mlflow' / 'mlflow.db'}"
+    moved = tracking_store(str(tmp_path / "lake"), {"MODAX_STATE_DIR": str(tmp_path / "st")})
+    assert moved.uri == f"sqlite:///{tmp_path / 'st' / 'mlflow' / 'mlflow.db'}"
+    assert moved.artifacts == str(tmp_path / "lake" / "_state" / "mlflow" / "artifacts")
+    s3 = tracking_store("s3://plant/lake", {"MODAX_STATE_DIR": str(tmp_path / "st")})
+    assert s3.uri.startswith(f"sqlite:///{tmp_path / 'st' / 'mlflow'}/") and s3.uri.endswith(".db")
+    assert s3.uri != tracking_store("s3://plant/other", {"MODAX_STATE_DIR": "x"}).uri
     remote = tracking_store("s3://plant/lake/", {"MLFLOW_TRACKING_URI": "http://mlflow:5000"})
     assert remote.uri == "http://mlflow:5000"
     assert remote.artifacts == "s3://plant/lake/_state/mlflow/artifacts"

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from modax.config import is_uri
+from modax.config import is_uri, state_directory
 
 __all__ = ["TrackingStore", "tracking_store"]
 
@@ -35,30 +35,31 @@ class TrackingStore:
 def tracking_store(lake_root: str, environ: Mapping[str, str] | None = None) -> TrackingStore:
     """The tracking store of the lake at ``lake_root``.
 
-    A local lake keeps both under ``<lake>/_state/mlflow/`` (``mlflow.db`` and ``artifacts/``),
-    so they travel with the lake. An object-store lake keeps the artifacts beside it
-    (``<lake>/_state/mlflow/artifacts``) and the SQLite file on this machine, in
-    ``~/.modax/mlflow/<lake hash>.db`` (SQLite cannot live on an object store): point
-    ``MLFLOW_TRACKING_URI`` at a tracking server to share one between machines.
+    The SQLite database lives in the lake's state directory (:func:`modax.config.state_directory`:
+    ``MODAX_STATE_DIR`` when set, else ``<lake>/_state`` for a local lake and
+    ``$XDG_STATE_HOME/modax`` for an object-store one, since SQLite needs a local file), as
+    ``mlflow/mlflow.db`` — ``mlflow/<lake hash>.db`` for an object-store lake, whose state
+    directory several lakes may share. The artifacts stay with the lake, in
+    ``<lake>/_state/mlflow/artifacts`` (an ``s3://`` URI for an object-store lake), so a local
+    lake carries its whole registry. ``MLFLOW_TRACKING_URI`` (a tracking server, to share one
+    registry between machines) replaces the database.
 
     Examples
     --------
     >>> tracking_store("/srv/lake", {}).uri
     'sqlite:////srv/lake/_state/mlflow/mlflow.db'
+    >>> tracking_store("/srv/lake", {"MODAX_STATE_DIR": "/var/lib/modax"}).uri
+    'sqlite:////var/lib/modax/mlflow/mlflow.db'
     >>> tracking_store("s3://plant/lake", {}).artifacts
     's3://plant/lake/_state/mlflow/artifacts'
     >>> tracking_store("/srv/lake", {"MLFLOW_TRACKING_URI": "http://mlflow:5000"}).uri
     'http://mlflow:5000'
     """
     env = os.environ if environ is None else environ
-    if is_uri(lake_root):
-        root = lake_root.rstrip("/")
-        digest = hashlib.sha256(root.encode()).hexdigest()[:16]
-        database = Path.home() / ".modax" / "mlflow" / f"{digest}.db"
-        artifacts = f"{root}/{STATE_FOLDER}/artifacts"
-    else:
-        folder = Path(lake_root).resolve() / STATE_FOLDER
-        database = folder / "mlflow.db"
-        artifacts = str(folder / "artifacts")
-    uri = env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{database}"
+    local = not is_uri(lake_root)
+    root = str(Path(lake_root).resolve()) if local else lake_root.rstrip("/")
+    state = state_directory(root, env.get("MODAX_STATE_DIR") or None)
+    name = "mlflow.db" if local else f"{hashlib.sha256(root.encode()).hexdigest()[:16]}.db"
+    artifacts = f"{root}/{STATE_FOLDER}/artifacts"
+    uri = env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{state / 'mlflow' / name}"
     return TrackingStore(uri=uri, artifacts=artifacts)
