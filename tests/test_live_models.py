@@ -90,7 +90,7 @@ def test_demo_like_run_alerts_and_keeps_the_last_good_model_and_safety_running(
             fleet = subprocess.Popen(
                 [sys.executable, "-m", "modax", "simulate", "--devices", "3", "--mqtt",
                  mosquitto.url, "--scenario", "demo", "--seed", "7", "--start", "now",
-                 "--speed", "30", "--duration", "240", "--pool", "1"],
+                 "--speed", "30", "--duration", "240", "--pool", "1", "--lake", str(lake)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             )  # fmt: skip
             wait_for(
