@@ -168,7 +168,10 @@ def test_fit_register_promote_then_the_advisor_runs_it(mosquitto, lake: Path) ->
     assert all(m["score"] is not None and m["model"] == "ls-trip" for m in carried)
 
 
-def test_unknown_models_and_versions_fail_in_one_line(lake: Path) -> None:
+def test_unknown_models_and_versions_fail_in_one_line(lake: Path, tmp_path: Path) -> None:
+    code, _, err = cli("advise", "run", "--lake", str(tmp_path / "empty"))
+    assert code == 2 and "no anomaly model has the alias 'live'" in err
+    assert "modax models fit, then modax models promote NAME VERSION" in err
     fit(lake, "ls-known")
     code, _, err = cli("models", "show", "nope", "--lake", str(lake))
     assert code == 2 and "model 'nope': not registered" in err and len(err.splitlines()) == 1
