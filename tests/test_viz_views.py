@@ -16,7 +16,7 @@ import modax
 from modax.lake import Lake
 from modax.models.datasets.cmapss import write_synthetic_cmapss
 from modax.models.datasets.skab import find_skab
-from modax.schema import Advisory, Telemetry, Vibration
+from modax.schema import TELEMETRY_CHANNELS, Advisory, Telemetry, Vibration
 from modax.testing import wait_for
 from modax.viz import (
     NO_SUCH_DEVICE,
@@ -378,3 +378,34 @@ def test_live_plots_show_the_recent_window_whatever_the_history_holds(tmp_path: 
 def test_a_lab_job_whose_process_dies_says_so_in_one_line() -> None:
     with pytest.raises(JobFailedError, match=r"the job ended without an answer \(3\)"):
         asyncio.run(start_job(os._exit, 3).wait())
+
+
+def test_the_lab_registers_a_detector_of_a_lake_run_for_live_use(tmp_path: Path) -> None:
+    from modax.registry import Registry
+
+    lake = Lake(tmp_path / "lake")
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    rows = telemetry_rows("m1", int(start.timestamp() * 1000), 1200).drop_columns(
+        ["current_1", "temp_1"]
+    )
+    noise = np.random.default_rng(0).normal(size=(len(TELEMETRY_CHANNELS), 1200))
+    for channel, values in zip(TELEMETRY_CHANNELS, noise, strict=True):
+        rows = rows.append_column(channel, pa.array(10.0 + values))
+    lake.append("telemetry", rows)
+    lab = ModelLab(modax.connect(lake), ROOT / "data")
+    lab.source.value = "lake time range"
+    naive = start.replace(tzinfo=None)
+    lab.lake_range.value = (naive, naive + timedelta(hours=1))
+    lab.train_rows.value = 60  # of 120 one-second means
+    assert asyncio.run(lab.register_async()) is None  # nothing run yet
+    assert "run a detector on a lake time range first" in lab.status.object
+    assert asyncio.run(lab.run_async()) is not None, lab.status.object
+    assert lab.register_button.visible
+    lab.register_name.value = "bad name!"
+    assert asyncio.run(lab.register_async()) is None
+    assert "Register as:" in lab.status.object
+    lab.register_name.value = "lab-detector"
+    assert asyncio.run(lab.register_async()) == "lab-detector v1", lab.status.object
+    assert "modax models promote lab-detector 1" in lab.status.object
+    [version] = Registry(str(lake.root)).versions("lab-detector")
+    assert version.kind == "anomaly" and version.training["rows"] == 1200

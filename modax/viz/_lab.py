@@ -8,6 +8,9 @@ the first rows, score the rest, point and event-level metrics); remaining life f
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +42,7 @@ __all__ = [
     "detect",
     "detector_params",
     "lake_series",
+    "register_detector",
     "run_detection",
     "run_rul",
     "skab_series",
@@ -209,6 +213,37 @@ def detect(
     run.elapsed_s = time.perf_counter() - started
     run.source = "skab" if request.source == "SKAB file" else "modax"
     return run
+
+
+def register_detector(request: DetectionRequest, lake: str, name: str) -> str:
+    """Register the requested detector for live use, as ``modax models fit`` does; its label.
+
+    The lab scores 1 s means of a lake time range; the advisor scores every reading. So the
+    detector is fitted again by the advisor's own recipe — ``modax models fit --kind anomaly``
+    on the raw readings of the same range and device, with the detector's default parameters
+    and its metrics — and registered as a new version of ``name`` in the lake's registry.
+    ``modax models promote NAME VERSION`` makes it live.
+
+    Raises
+    ------
+    ValueError
+        When the run was not on a lake time range, or ``modax models fit`` refused (its
+        one-line reason).
+    """
+    if request.source != "lake time range":
+        raise ValueError(f"register {name}: only a detector fitted on a lake time range can be")
+    start, end = request.lake_range
+    command = [sys.executable, "-m", "modax", "models", "fit", "--kind", "anomaly"]
+    command += ["--detector", request.detector, "--name", name, "--lake", lake]
+    command += ["--since", start.isoformat(), "--until", end.isoformat(), "--format", "json"]
+    if request.lake_device:
+        command += ["--device", request.lake_device]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        raise ValueError(f"register {name}: {reason}")
+    [version] = json.loads(done.stdout.strip().splitlines()[-1])["versions"]
+    return f"{version['name']} v{version['version']}"
 
 
 def run_detection(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -36,6 +37,7 @@ from modax.viz._lab import (
     Simulate,
     detect,
     detector_params,
+    register_detector,
     run_rul,
 )
 
@@ -188,6 +190,14 @@ class ModelLab(pn.viewable.Viewer):
         )
         self.cancel_button = pn.widgets.Button(label="Cancel", visible=False, width=110)
         self.cancel_button.on_click(lambda _event: self.cancel())
+        self.register_name = pn.widgets.TextInput(
+            label="Register as", value="", max_length=64, visible=False
+        )
+        self.register_button = pn.widgets.Button(
+            label="Register for live use", visible=False, button_type="success"
+        )
+        self.register_button.on_click(self._register_clicked)
+        self.registrable: DetectionRequest | None = None
         self.job: Job | None = None
         self.metrics = pn.widgets.Tabulator(
             metrics_frame({}), show_index=False, disabled=True, label="Metrics", width=360
@@ -263,7 +273,10 @@ class ModelLab(pn.viewable.Viewer):
             self._param_values(),
         )
 
-    def _show_detection(self, result: DetectionRun) -> None:
+    def _show_detection(self, result: DetectionRun, request: DetectionRequest) -> None:
+        self.registrable = request if request.source == "lake time range" else None
+        self.register_name.value = f"{request.detector}-lab"
+        self.register_name.visible = self.register_button.visible = self.registrable is not None
         self.metrics.value = metrics_frame(result.metrics)
         self.plot.object = _detection_plot(result)
         self.status.object = (
@@ -290,7 +303,7 @@ class ModelLab(pn.viewable.Viewer):
         except (ValueError, TypeError) as exc:
             self._fail(exc)
             return None
-        self._show_detection(result)
+        self._show_detection(result, request)
         return result
 
     async def run_async(self) -> DetectionRun | None:
@@ -310,8 +323,43 @@ class ModelLab(pn.viewable.Viewer):
         except Exception as exc:
             self._fail(_logged(exc))
             return None
-        self._show_detection(result)
+        self._show_detection(result, request)
         return result
+
+    async def register_async(self) -> str | None:
+        """Register the last lake-time-range run's detector (:func:`register_detector`) as a job.
+
+        Returns
+        -------
+        str or None
+            The new version's label (``name vN``), or None when it could not be registered.
+        """
+        try:
+            if self.registrable is None:
+                raise ValueError("register: run a detector on a lake time range first")
+            check_bounds(self.register_name)
+            name = self.register_name.value.strip()
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+                raise ValueError(f"{self.register_name.label}: letters, digits, '_', '.', '-'")
+            job = self._start(register_detector, self.registrable, self._lake, name)
+            label = await self._wait(job)
+        except JobCancelledError:
+            return None
+        except Exception as exc:
+            self._fail(_logged(exc))
+            return None
+        version = label.rsplit(" v", 1)
+        self.status.object = (
+            f'registered <span class="modax-registered">{html_text(label)}</span> — '
+            f"<code>modax models promote {html_text(version[0])} {html_text(version[1])}</code> "
+            "makes it live"
+        )
+        if pn.state.notifications is not None:
+            pn.state.notifications.success(f"registered {html_text(label)}", duration=10_000)
+        return label
+
+    async def _register_clicked(self, _event: object) -> None:
+        await self.register_async()
 
     @property
     def _lake(self) -> str:
@@ -362,7 +410,7 @@ class ModelLab(pn.viewable.Viewer):
         if self.job is not None:
             raise ValueError("a run of this page is still going on")
         self.job = start_job(work, *args)
-        self.run_button.disabled = self.rul_button.disabled = True
+        self.run_button.disabled = self.rul_button.disabled = self.register_button.disabled = True
         self.progress.value = 0
         self.progress.visible = self.cancel_button.visible = True
         self.status.object = "starting …"
@@ -374,7 +422,9 @@ class ModelLab(pn.viewable.Viewer):
             return await job.wait(self._show_progress)
         finally:
             self.job = None
-            self.run_button.disabled = self.rul_button.disabled = False
+            self.run_button.disabled = self.rul_button.disabled = self.register_button.disabled = (
+                False
+            )
             self.progress.visible = self.cancel_button.visible = False
 
     def _show_progress(self, fraction: float, text: str) -> None:
@@ -417,7 +467,7 @@ class ModelLab(pn.viewable.Viewer):
             source,
             pn.Row(self.detector, self.train_rows),
             pn.Card(self.params, title="Detector parameters", collapsed=True),
-            pn.Row(self.run_button, self.cancel_button),
+            pn.Row(self.run_button, self.cancel_button, self.register_name, self.register_button),
             self.progress,
             self.status,
             pn.Row(self.metrics, self.plot, sizing_mode="stretch_width"),
