@@ -125,8 +125,9 @@ def test_demo_like_run_alerts_and_keeps_the_last_good_model_and_safety_running(
     falls = {}
     for device, rows in estimates.sort_values("ts").groupby("device_id"):
         assert len(rows) >= 3, device  # a window closes every simulated minute
-        assert rows["rul_h"].is_monotonic_decreasing, device  # wear only accumulates
-        falls[device] = rows["rul_h"].iloc[0] - rows["rul_h"].iloc[-1]
         published = [m["rul_h"] for m in updates if m["device_id"] == device and m["rul_h"]]
         assert published and set(published) <= set(rows["rul_h"]), device
-    assert falls[FAULTY] > 0, falls  # the overloaded motor wears
+        falls[device] = published[0] - published[-1]
+    # the overloaded motor wears (an estimate is the remaining hours at the current stress, so it
+    # may rise a little when a load eases: the run as a whole falls)
+    assert falls[FAULTY] > 0, falls
