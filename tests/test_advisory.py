@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def test_saving_and_loading_bad_models_fails_clearly(tmp_path: Path, model_dir: 
     meta = json.loads((model_dir / "model.json").read_text())
     del meta["features"]
     (model_dir / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelError, match="missing field 'features'"):
+    with pytest.raises(ModelError, match="lacks the field 'features'"):
         load_model(model_dir)
 
 
@@ -301,7 +302,7 @@ def test_live_advisor_publishes_alerts_and_stores_scores(
             sender.publish(
                 "modax/devices/adv1/telemetry", telemetry_payload("adv1", seq, value), qos=1
             )
-        wait_for(lambda: received, timeout=20, what="an advisory alert")
+        wait_for(lambda: any(m["state"] for m in received), timeout=20, what="an advisory alert")
         sender.loop_stop()
         sender.disconnect()
         wait_for(
@@ -316,8 +317,12 @@ def test_live_advisor_publishes_alerts_and_stores_scores(
         worker.join(10)
         listener.loop_stop()
         listener.disconnect()
-    assert received[0]["device_id"] == "adv1" and received[0]["state"] == "raised"
-    assert received[0]["advisory"] is True
+    alerts = [m for m in received if m["state"]]
+    assert alerts[0]["device_id"] == "adv1" and alerts[0]["state"] == "raised"
+    assert alerts[0]["advisory"] is True
+    updates = [m for m in received if m["state"] is None]
+    assert updates and all(m["score"] is not None and m["threshold"] > 0 for m in updates)
+    assert updates[0]["rul_h"] is None  # no remaining-life model was given
     assert stats["scored"] == 80 and stats["alarms"] > 20
 
 
@@ -332,7 +337,8 @@ def test_cli_fit_from_lake_then_errors(lake_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "saved"
     runner = CliRunner()
     result = runner.invoke(
-        app, ["advise", "fit", str(out), "--lake", str(lake_dir), "--detector", "pca-t2q"]
+        app,
+        ["advise", "fit", "--out", str(out), "--lake", str(lake_dir), "--detector", "pca-t2q"],
     )
     assert result.exit_code == 0, result.stderr
     model = load_model(out)
@@ -340,4 +346,34 @@ def test_cli_fit_from_lake_then_errors(lake_dir: Path, tmp_path: Path) -> None:
     assert model.metadata["training"]["devices"] == ["m1"]
     assert "current_1" in model.features and "current_2" not in model.features  # 1 motor
     result = runner.invoke(app, ["advise", "run", str(tmp_path / "missing"), "--duration", "0"])
-    assert result.exit_code == 1 and "no model.json" in result.stderr
+    assert result.exit_code == 2 and "no model.json" in result.stderr
+
+
+def test_an_alarm_that_flickers_raises_one_alert_and_clears_after_a_quiet_spell() -> None:
+    """Found in the demo: a per-reading detector (PCA T²) on a device near its threshold raised
+    and cleared an alert every few readings, flooding the event feed."""
+    rng = np.random.default_rng(3)
+    detector = PCADetector().fit(
+        np.column_stack([rng.normal(4.0, 0.05, 300), rng.normal(40.0, 0.1, 300)])
+    )
+    model = save_model(detector, Path(tempfile.mkdtemp()), name="pca", features=FEATURES)
+    sent: list[dict] = []
+    advisor = Advisor(load_model(model), publish=lambda t, p: sent.append(json.loads(p)))
+    flicker = np.where(np.arange(100) % 4 == 0, 9.0, 4.0)  # alarming every 4th reading
+    quiet = np.full(200, 4.0)  # 20 s of normal readings at 10 Hz
+    values = np.r_[flicker, quiet]
+    for start in range(0, values.size, 10):  # batches of 1 s
+        seqs = range(start, min(start + 10, values.size))
+        advisor.score(
+            pa.table(
+                {
+                    "device_id": ["f1"] * len(seqs),
+                    "seq": list(seqs),
+                    "timestamp": [T0 + 100 * s for s in seqs],
+                    "current_1": values[list(seqs)],
+                    "temp_1": [40.0] * len(seqs),
+                }
+            )
+        )
+    assert [m["state"] for m in sent] == ["raised", "cleared"]
+    assert sent[1]["ts"] - (T0 + 100 * 96) >= advisor.clear_after_s * 1000  # last alarm: row 96

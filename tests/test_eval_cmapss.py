@@ -87,7 +87,7 @@ def test_cli_json_on_six_conditions(six_conditions):
     result = runner.invoke(
         app,
         ["eval", "cmapss", str(six_conditions), "--subset", "FD004", "-m", "gbm-window",
-         "--seeds", "2", "--format", "json", "--threads", "1"],
+         "--seeds", "2", "--format", "json", "--threads", "1", "--no-track"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
@@ -103,7 +103,8 @@ def test_cli_json_on_six_conditions(six_conditions):
 
 def test_cli_table_on_fd001_reproduces_the_window_floor():
     require((CMAPSS / "train_FD001.txt").exists(), "data/cmapss/train_FD001.txt")
-    args = ["eval", "cmapss", str(CMAPSS), "-m", "gbm-window", "--seeds", "1", "--threads", "1"]
+    args = ["eval", "cmapss", str(CMAPSS), "-m", "gbm-window", "--seeds", "1", "--threads", "1",
+            "--no-track"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "gbm-window" in line)

@@ -105,7 +105,16 @@ def test_stochastic_detectors_report_mean_and_spread_over_seeds(subset: Path) ->
 
 def test_cli_json_leaderboard(subset: Path) -> None:
     proc = modax(
-        "eval", "skab", str(subset), "-d", "level-shift", "-d", "pca-t2", "--format", "json"
+        "eval",
+        "skab",
+        str(subset),
+        "-d",
+        "level-shift",
+        "-d",
+        "pca-t2",
+        "--format",
+        "json",
+        "--no-track",
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -118,7 +127,7 @@ def test_cli_json_leaderboard(subset: Path) -> None:
 
 
 def test_cli_table_and_errors(subset: Path, tmp_path: Path) -> None:
-    result = invoke("eval", "skab", str(subset), "-d", "level-shift")
+    result = invoke("eval", "skab", str(subset), "-d", "level-shift", "--no-track")
     assert result.exit_code == 0, result.stderr
     assert "level-shift" in result.stdout and "best by F1" in result.stdout
     result = invoke("eval", "skab", str(subset), "-d", "magic")
@@ -169,7 +178,7 @@ def test_shipped_defaults_are_the_rules_choice_within_the_false_alarm_budget() -
 
 
 def test_cli_lofo_json(subset: Path) -> None:
-    proc = modax("eval", "skab", str(subset), "--lofo", "--format", "json")
+    proc = modax("eval", "skab", str(subset), "--lofo", "--format", "json", "--no-track")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["benchmark"] == "skab-lofo" and report["detector"] == "level-shift"
@@ -185,10 +194,10 @@ def test_cli_lofo_json(subset: Path) -> None:
 
 
 def test_cli_lofo_table_and_errors(subset: Path) -> None:
-    result = invoke("eval", "skab", str(subset), "--lofo")
+    result = invoke("eval", "skab", str(subset), "--lofo", "--no-track")
     assert result.exit_code == 0, result.stderr
     assert "pooled (LOFO)" in result.stdout and "valve1/3.csv" in result.stdout
-    result = invoke("eval", "skab", str(subset), "--lofo", "-d", "pca-t2")
+    result = invoke("eval", "skab", str(subset), "--lofo", "-d", "pca-t2", "--no-track")
     assert result.exit_code == 1 and "no selection grid for detector 'pca-t2'" in result.stderr
     result = invoke("eval", "skab", str(subset), "--lofo", "-d", "level-shift", "-d", "lof")
     assert result.exit_code == 1 and "one detector at a time" in result.stderr

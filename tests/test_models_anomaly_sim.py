@@ -78,7 +78,7 @@ def test_cli_eval_sim_on_a_small_fleet() -> None:
     runner = CliRunner()
     result = runner.invoke(
         app,
-        ["eval", "sim", "--devices", "2", "--duration", "420", "--train-s", "120",
+        ["eval", "sim", "--devices", "2", "--duration", "420", "--train-s", "120", "--no-track",
          "-d", "level-shift", "--format", "json"],
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr

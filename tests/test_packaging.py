@@ -164,6 +164,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"modax.kernels", "modax.lake"}),
     frozenset({"modax.pipeline", "modax.mqtt"}),
     frozenset({"modax.ingest", "modax.models", "modax.twin"}),
+    frozenset({"modax.registry"}),
     frozenset({"modax.advisory"}),
     frozenset({"modax.viz"}),
     frozenset({"modax.local"}),

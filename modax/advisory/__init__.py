@@ -1,4 +1,5 @@
-"""Live advisory: saved detectors score telemetry, write ``scores`` and publish advice.
+"""Live advisory: registered models score telemetry, write ``scores`` and remaining life,
+publish advice.
 
 Advisory output is labelled as such (``advisory = true`` in ``scores``, ``"advisory": true``
 and ``"safety_effect": "none"`` in every alert on ``modax/devices/{id}/advisory``) and can
@@ -18,9 +19,11 @@ Examples
 
 from modax.advisory._advisor import SCORES_SCHEMA, Advisor, Publish
 from modax.advisory._live import TELEMETRY_FILTER, LiveStats, run_live
+from modax.advisory._live_models import LiveModels, RemainingLife, parse_model_ref
 from modax.advisory._model import FORMAT_VERSION, AdvisoryModel, ModelError, load_model, save_model
 from modax.advisory._recommend import STANDARD_GRAVITY_MS2, RecommendationRules, recommend
 from modax.advisory._train import train_from_lake
+from modax.advisory._updates import ScoreUpdates
 
 __all__ = [
     "FORMAT_VERSION",
@@ -29,11 +32,15 @@ __all__ = [
     "TELEMETRY_FILTER",
     "Advisor",
     "AdvisoryModel",
+    "LiveModels",
     "LiveStats",
     "ModelError",
     "Publish",
     "RecommendationRules",
+    "RemainingLife",
+    "ScoreUpdates",
     "load_model",
+    "parse_model_ref",
     "recommend",
     "run_live",
     "save_model",

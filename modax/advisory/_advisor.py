@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from modax.advisory._model import AdvisoryModel
 from modax.advisory._recommend import RecommendationRules, recommend
+from modax.models.anomaly import Detector, min_duration_filter
 from modax.schema import EPOCH_MS_THRESHOLD, UTC_MS, Advisory, Kind, topic_for
 
 __all__ = ["SCORES_SCHEMA", "Advisor", "Publish"]
@@ -36,7 +37,7 @@ Publish = Callable[[str, bytes], Any]
 _NOTE = "Advisory output of an anomaly model: it never changes a safety state."
 
 
-def _event_ms(telemetry: pa.Table) -> np.ndarray:
+def event_ms(telemetry: pa.Table) -> np.ndarray:
     """Event time in epoch ms: ``ts``, else a wall-clock ``timestamp``, else ``received_at``."""
     if "ts" in telemetry.column_names:
         return pc.cast(telemetry["ts"], pa.int64()).to_numpy(zero_copy_only=False)
@@ -47,6 +48,15 @@ def _event_ms(telemetry: pa.Table) -> np.ndarray:
     return np.where(stamps >= EPOCH_MS_THRESHOLD, stamps, received)
 
 
+def with_event_time(telemetry: pa.Table) -> pa.Table:
+    """``telemetry`` with a ``ts`` column (UTC ms) of :func:`event_ms` when it has none (decoded
+    messages carry only the device's ``timestamp`` and ``received_at``).
+    """
+    if "ts" in telemetry.column_names:
+        return telemetry
+    return telemetry.append_column("ts", pa.array(event_ms(telemetry), pa.int64()).cast(UTC_MS))
+
+
 class Advisor:
     """Scores telemetry with an :class:`AdvisoryModel` and publishes advisory alerts.
 
@@ -55,7 +65,8 @@ class Advisor:
     ``modax advise run``. For each device it keeps
     the last ``context_rows`` readings, so window detectors see history across batches. When
     a device starts alarming it publishes one ``raised`` alert with recommendations and their
-    evidence to ``modax/devices/{id}/advisory``, and one ``cleared`` alert when it stops.
+    evidence to ``modax/devices/{id}/advisory``, and one ``cleared`` alert once it has been quiet
+    for ``clear_after_s``.
     It only ever writes ``scores`` and advisory topics: safety states are never touched.
 
     Parameters
@@ -68,6 +79,9 @@ class Advisor:
         Readings of history kept per device.
     rules : RecommendationRules, optional
         Thresholds of the recommendations.
+    clear_after_s : float
+        An alert clears once the device has not alarmed for this long (s, event time), so a
+        detector that flickers around its threshold raises one alert, not one per flicker.
 
     Examples
     --------
@@ -93,14 +107,22 @@ class Advisor:
         publish: Publish | None = None,
         context_rows: int = 300,
         rules: RecommendationRules | None = None,
+        clear_after_s: float = 10.0,
     ) -> None:
         self.model = model
+        self.clear_after_s = clear_after_s
         self.publish = publish
         self.context_rows = context_rows
         self.rules = rules or RecommendationRules()
         self._history: dict[str, np.ndarray] = {}
         self._alarming: dict[str, bool] = {}
+        self._last_alarm_ms: dict[str, int] = {}
         self.alerts_sent = 0
+
+    def replace_model(self, model: AdvisoryModel) -> None:
+        """Score with ``model`` from the next batch on (its history starts afresh per device)."""
+        self.model = model
+        self._history.clear()
 
     def process(
         self, telemetry: pa.Table, device_safety: pa.Table, now_ms: int
@@ -128,18 +150,21 @@ class Advisor:
             if "seq" in telemetry.column_names
             else np.full(telemetry.num_rows, np.nan)
         )
-        times = _event_ms(telemetry)
+        times = event_ms(telemetry)
         columns = {
             name: telemetry[name].to_numpy(zero_copy_only=False).astype(np.float64)
             for name in set(self.model.features) | _readings(telemetry)
         }
         features = np.column_stack([columns[f] for f in self.model.features])
         parts = []
-        for device in sorted(set(devices.tolist())):
-            rows = np.flatnonzero((devices == device) & np.isfinite(features).all(axis=1))
+        names, device_of = np.unique(devices, return_inverse=True)
+        order = np.lexsort((seqs, times, device_of))  # by device, then event time, then seq
+        order = order[np.isfinite(features[order]).all(axis=1)]
+        bounds = np.searchsorted(device_of[order], np.arange(names.size + 1))
+        for code, device in enumerate(names.tolist()):
+            rows = order[bounds[code] : bounds[code + 1]]
             if rows.size == 0:
                 continue
-            rows = rows[np.lexsort((seqs[rows], times[rows]))]
             scores, alarms = self._score_device(device, features[rows])
             parts.append((device, rows, scores, alarms))
             self._alert(
@@ -167,8 +192,12 @@ class Advisor:
         history = self._history.get(device, rows[:0])
         full = np.vstack([history, rows])
         detector = self.model.detector
-        scores = detector.score_samples(full)[len(history) :]
-        alarms = detector.predict(full)[len(history) :]
+        every = detector.score_samples(full)
+        if type(detector).predict is Detector.predict:  # its alarms follow from the scores
+            alarms = min_duration_filter(every > detector.threshold_, detector.min_duration)
+        else:
+            alarms = detector.predict(full)
+        scores, alarms = every[len(history) :], alarms[len(history) :]
         self._history[device] = full[-self.context_rows :]
         return scores, alarms
 
@@ -180,15 +209,20 @@ class Advisor:
         alarms: np.ndarray,
         readings: dict[str, np.ndarray],
     ) -> None:
+        hits = np.flatnonzero(alarms)
+        if hits.size:
+            self._last_alarm_ms[device] = int(times[hits[-1]])
         was = self._alarming.get(device, False)
-        now = bool(alarms[-1]) if alarms.size else was
-        raised = not was and bool(alarms.any())
+        raised = not was and hits.size > 0
         if raised:
-            first = int(np.flatnonzero(alarms)[0])
+            first = int(hits[0])
             self._send(device, "raised", int(times[first]), float(scores[first]), readings)
-        if (was or raised) and not now:
+        alarming = was or raised
+        quiet_ms = int(times[-1]) - self._last_alarm_ms.get(device, int(times[-1]))
+        if alarming and quiet_ms >= self.clear_after_s * 1000:
             self._send(device, "cleared", int(times[-1]), float(scores[-1]), readings)
-        self._alarming[device] = now
+            alarming = False
+        self._alarming[device] = alarming
 
     def _send(
         self,

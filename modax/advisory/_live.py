@@ -1,43 +1,62 @@
-"""``modax advise``: subscribe to telemetry, score it, store ``scores``, publish advice."""
+"""``modax advise run``: subscribe to telemetry, score it, store it, publish advice and updates."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 
+import msgspec
 import paho.mqtt.client as mqtt
+import pyarrow as pa
 from paho.mqtt.reasoncodes import ReasonCode
 
-from modax.advisory._advisor import Advisor
+from modax.advisory._advisor import Advisor, Publish, with_event_time
+from modax.advisory._live_models import LiveModels
+from modax.advisory._updates import ScoreUpdates
 from modax.lake import Lake
 from modax.mqtt import ClientFactory
-from modax.schema import decode_batch
+from modax.schema import REMAINING_LIFE_ESTIMATES_SCHEMA, Kind, decode_batch, topic_for
 
 __all__ = ["TELEMETRY_FILTER", "LiveStats", "run_live"]
 
 TELEMETRY_FILTER = "modax/devices/+/telemetry"
+log = logging.getLogger("modax.advise")
 
 
 @dataclass
 class LiveStats:
-    """What a live run did."""
+    """What a live run did.
+
+    ``model_errors`` counts versions the registry offered that could not be used (the advisor
+    kept the last good one: ``last_model_error`` says which and why); ``swaps`` the versions
+    it swapped in.
+    """
 
     messages: int = 0
     scored: int = 0
     alarms: int = 0
     alerts: int = 0
     batches: int = 0
+    updates: int = 0
+    estimates: int = 0
+    swaps: int = 0
+    model_errors: int = 0
+    last_model_error: str = ""
+    running: str = ""
 
 
 def run_live(
-    advisor: Advisor,
+    models: Advisor | LiveModels,
     factory: ClientFactory,
     lake: Lake,
     *,
     batch_s: float = 1.0,
+    update_s: float = 1.0,
+    refresh_s: float = 30.0,
     duration_s: float | None = None,
     stop: threading.Event | None = None,
     ready: threading.Event | None = None,
@@ -45,16 +64,20 @@ def run_live(
     """Score live telemetry until ``stop`` is set or ``duration_s`` passes.
 
     Subscribes (QoS 1) to every device's telemetry, and every ``batch_s`` seconds decodes
-    what arrived, scores it with ``advisor``, appends the rows to the lake's ``scores`` table
-    and publishes the advisor's alerts on the same connection. Invalid messages are left to
-    the ingester, which quarantines them. ``ready`` is set once the broker has granted the
-    subscription, so telemetry published after it reaches the advisor.
+    what arrived, scores it with the anomaly model and the remaining-life model, appends the
+    rows to the lake's ``scores`` and ``remaining_life_estimates`` tables, and publishes on
+    ``modax/devices/{id}/advisory``: the alerts, and a plain update (latest score, remaining
+    life with its interval) at most every ``update_s`` seconds per device. Every
+    ``refresh_s`` seconds it asks the registry whether the ``live`` alias moved
+    (:meth:`LiveModels.refresh`). Invalid messages are left to the ingester, which
+    quarantines them. ``ready`` is set once the broker has granted the subscription.
 
     Raises
     ------
     ConnectionError
         When the broker cannot be reached or refuses the connection.
     """
+    live = models if isinstance(models, LiveModels) else LiveModels(models)
     inbox: queue.SimpleQueue[tuple[str, bytes, int]] = queue.SimpleQueue()
     subscribed = threading.Event()
     client = factory(f"modax-advise-{uuid.uuid4().hex[:8]}")
@@ -81,10 +104,16 @@ def run_live(
         factory.connect(client)
     except OSError as exc:
         raise ConnectionError(f"cannot reach the broker at {factory.broker}: {exc}") from None
-    advisor.publish = lambda topic, payload: client.publish(topic, payload, qos=1)
+
+    def publish(topic: str, payload: bytes) -> None:
+        client.publish(topic, payload, qos=1)
+
+    live.advisor.publish = publish
     stats = LiveStats()
+    updates = ScoreUpdates(update_s)
     stop = stop or threading.Event()
     deadline = None if duration_s is None else time.monotonic() + duration_s
+    next_refresh = time.monotonic() + refresh_s
     client.loop_start()
     try:
         if not subscribed.wait(10.0):
@@ -95,17 +124,28 @@ def run_live(
             ready.set()
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             stop.wait(batch_s)
-            _drain(inbox, advisor, lake, stats)
-        _drain(inbox, advisor, lake, stats)
+            _drain(inbox, live, lake, updates, publish, stats)
+            if time.monotonic() >= next_refresh:
+                live.refresh()
+                live.advisor.publish = publish
+                next_refresh = time.monotonic() + refresh_s
+        _drain(inbox, live, lake, updates, publish, stats)
     finally:
         client.loop_stop()
         client.disconnect()
-    stats.alerts = advisor.alerts_sent
+    stats.alerts = live.advisor.alerts_sent
+    stats.swaps, stats.model_errors = live.swaps, live.errors
+    stats.last_model_error, stats.running = live.last_error, live.describe()
     return stats
 
 
 def _drain(
-    inbox: queue.SimpleQueue[tuple[str, bytes, int]], advisor: Advisor, lake: Lake, stats: LiveStats
+    inbox: queue.SimpleQueue[tuple[str, bytes, int]],
+    live: LiveModels,
+    lake: Lake,
+    updates: ScoreUpdates,
+    publish: Publish,
+    stats: LiveStats,
 ) -> None:
     messages = []
     while True:
@@ -117,10 +157,30 @@ def _drain(
         return
     topics, payloads, received = zip(*messages, strict=True)
     telemetry = decode_batch(list(topics), list(payloads), list(received)).telemetry
-    scores = advisor.score(telemetry)
+    scores = live.advisor.score(telemetry)
+    estimates = _estimates(live, telemetry)
     if scores.num_rows:
         lake.append("scores", scores)
+    if estimates.num_rows:
+        lake.append("remaining_life_estimates", estimates)
+    for update in updates.messages(scores, estimates):
+        publish(topic_for(update.device_id, Kind.ADVISORY), msgspec.json.encode(update))
+        stats.updates += 1
     stats.messages += len(messages)
     stats.scored += scores.num_rows
+    stats.estimates += estimates.num_rows
     stats.alarms += sum(scores["alarm"].to_pylist())
     stats.batches += 1
+
+
+def _estimates(live: LiveModels, telemetry: pa.Table) -> pa.Table:
+    """The remaining-life model's rows for this batch (none without a model, or when it fails:
+    the anomaly scores and alerts go on, and the failure is logged and counted).
+    """
+    if live.remaining_life is None or telemetry.num_rows == 0:
+        return REMAINING_LIFE_ESTIMATES_SCHEMA.empty_table()
+    try:
+        return live.remaining_life.update(with_event_time(telemetry))
+    except (ValueError, KeyError, TypeError) as exc:
+        live.report_error("remaining-life", str(exc))
+        return REMAINING_LIFE_ESTIMATES_SCHEMA.empty_table()

@@ -25,6 +25,7 @@ from modax.cli import (  # noqa: F401  (register commands)
     _eval_skab,
     _ingest,
     _lake,
+    _models,
     _query,
     _replay,
     _simulate,

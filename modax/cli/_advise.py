@@ -1,116 +1,98 @@
-"""``modax advise fit|run``: train a detector on lake history, then score live telemetry."""
+"""``modax advise fit|run``: fit and register a detector, then score live telemetry with the
+registered models.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from modax.cli._app import app, console, fail, settings_from_env, stop_on_signals
+from modax.cli._app import (
+    EXIT_USAGE,
+    LakeOption,
+    app,
+    console,
+    fail,
+    settings_from_env,
+    stop_on_signals,
+)
+from modax.cli._models import fit_command
 
 advise_app = typer.Typer(
     help="Live advisory scoring (advice only: never changes a safety state).",
     no_args_is_help=True,
 )
 app.add_typer(advise_app, name="advise")
-
-
-def _utc(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        stamp = datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"{option}: {value!r} is not an ISO date or time (e.g. 2026-11-23T08:00:00Z)")
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
-
-
-@advise_app.command("fit")
-def fit_command(
-    out: Annotated[Path, typer.Argument(help="Folder to write model.joblib + model.json to.")],
-    *,
-    detector: Annotated[
-        str, typer.Option(help="Detector name (see `modax eval sim` / `modax eval skab`).")
-    ] = "level-shift-fleet",
-    device: Annotated[
-        list[str] | None, typer.Option(help="Train on this device (repeatable; default all).")
-    ] = None,
-    since: Annotated[str | None, typer.Option(help="First event time, ISO (UTC).")] = None,
-    until: Annotated[
-        str | None, typer.Option(help="End event time (exclusive), ISO (UTC).")
-    ] = None,
-    feature: Annotated[
-        list[str] | None,
-        typer.Option(help="Telemetry column to use (repeatable; default all complete ones)."),
-    ] = None,
-    name: Annotated[str | None, typer.Option(help="Model name (default: the detector).")] = None,
-    lake: Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")] = None,
-) -> None:
-    """Fit a detector on normal telemetry from the lake and save it for `modax advise run`."""
-    from modax.advisory import save_model, train_from_lake
-    from modax.lake import Lake
-
-    settings = settings_from_env(lake=lake)
-    start, end = _utc(since, "--since"), _utc(until, "--until")
-    try:
-        model = train_from_lake(
-            Lake(settings.lake), detector, devices=device, start=start, end=end, features=feature
-        )
-    except ValueError as exc:
-        fail(str(exc))
-    folder = save_model(
-        model.detector,
-        out,
-        name=name or model.name,
-        features=model.features,
-        training=model.metadata["training"],
-    )
-    training = model.metadata["training"]
-    console.print(
-        f"saved [bold]{name or model.name}[/] to {folder}: {training['rows']} rows of "
-        f"{len(training['devices'])} device(s), features {', '.join(model.features)}"
-    )
+advise_app.command("fit", help="Alias of `modax models fit`.")(fit_command)
 
 
 @advise_app.command("run")
 def run_command(
-    model: Annotated[Path, typer.Argument(help="Folder written by `modax advise fit`.")],
+    folder: Annotated[
+        Path | None,
+        typer.Argument(help="A model folder (`--out` of fit) instead of the registry."),
+    ] = None,
     *,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Anomaly model NAME[@alias|:version] (default: the one aliased live)."),
+    ] = None,
+    remaining_life: Annotated[
+        str | None,
+        typer.Option(help="Remaining-life model NAME[@alias|:version] (default: live, if any)."),
+    ] = None,
     broker: Annotated[str | None, typer.Option(help="Broker URL (default: MODAX_BROKER).")] = None,
-    lake: Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")] = None,
+    lake: LakeOption = None,
     batch_s: Annotated[
         float, typer.Option(min=0.05, help="Seconds between scoring batches.")
     ] = 1.0,
+    update_s: Annotated[
+        float, typer.Option(min=0.0, help="Least seconds between two updates of a device.")
+    ] = 1.0,
+    refresh_s: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between looks for a new `live` version.")
+    ] = 30.0,
     duration: Annotated[
         float | None, typer.Option(min=0.0, help="Stop after this many seconds (default: run).")
     ] = None,
     context_rows: Annotated[int, typer.Option(min=1, help="History kept per device.")] = 300,
 ) -> None:
-    """Score live telemetry: write `scores` to the lake, publish advisory alerts."""
-    from modax.advisory import Advisor, ModelError, load_model, run_live
+    """Score live telemetry with the registered models: write `scores` and
+    `remaining_life_estimates`, publish alerts and score/remaining-life updates.
+    """
+    from modax.advisory import Advisor, LiveModels, ModelError, load_model, run_live
     from modax.lake import Lake
     from modax.mqtt import ClientFactory, MqttError
+    from modax.obs import configure_logging
+    from modax.registry import Registry
 
     settings = settings_from_env(lake=lake, broker=broker)
+    configure_logging(settings.log_format, settings.log_level)
     try:
-        advisor = Advisor(load_model(model), context_rows=context_rows)
+        if folder is not None:
+            live = LiveModels(Advisor(load_model(folder), context_rows=context_rows))
+        else:
+            live = LiveModels.from_registry(
+                Registry(settings.lake), model, remaining_life, context_rows=context_rows
+            )
     except ModelError as exc:
-        fail(str(exc))
+        fail(str(exc), EXIT_USAGE)
     with stop_on_signals() as stop:
         console.print(
-            f"advising with [bold]{advisor.model.name}[/] on {settings.broker} "
-            f"(features {', '.join(advisor.model.features)}); Ctrl-C stops",
+            f"advising with {live.describe()} on {settings.broker}; Ctrl-C stops",
             highlight=False,
         )
         try:
             stats = run_live(
-                advisor,
+                live,
                 ClientFactory.from_settings(settings),
                 Lake(settings.lake),
                 batch_s=batch_s,
+                update_s=update_s,
+                refresh_s=refresh_s,
                 duration_s=duration,
                 stop=stop,
             )

@@ -15,6 +15,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from modax.cli._app import ReportFormat, console, err_console, eval_app, fail
+from modax.cli._tracking import TrackOption, log_evaluation
 
 __all__ = ["eval_cmapss"]
 
@@ -37,6 +38,7 @@ def eval_cmapss(
     output: Annotated[
         ReportFormat, typer.Option("--format", help="table, or one JSON object (last line).")
     ] = ReportFormat.table,
+    track: TrackOption = True,
 ) -> None:
     """Train on train_FD00x, predict RUL at each test engine's last cycle, print RMSE and score."""
     from threadpoolctl import threadpool_limits
@@ -62,6 +64,9 @@ def eval_cmapss(
             )
     except CmapssError as exc:
         fail(str(exc))
+    if track:
+        params = {"subset": subset, "seeds": seeds, "cap": cap, "best": result["best"]}
+        log_evaluation("cmapss", params, result["models"])
     if output is ReportFormat.json:
         console.out(json.dumps(result))
         return

@@ -16,6 +16,7 @@ import typer
 
 from modax.cli._app import ReportFormat, console, eval_app, fail
 from modax.cli._eval_skab import _json_safe, _table, run_leaderboard
+from modax.cli._tracking import TrackOption, log_evaluation
 
 RUL_SCENARIOS = ("run-to-failure",)
 
@@ -51,6 +52,7 @@ def eval_sim_command(
     output: Annotated[
         ReportFormat, typer.Option("--format", help="table, or json (one JSON object last).")
     ] = ReportFormat.table,
+    track: TrackOption = True,
 ) -> None:
     """Simulate a fleet, then score detectors (or wear models) against its ground truth."""
     import simulator
@@ -67,8 +69,11 @@ def eval_sim_command(
             f"simulating {devices} device(s) × {duration:g} s of {scenario} (seed {seed})"
         )
     result = simulator.Fleet(n_devices=devices, seed=seed, scenario=scenario).run(duration)
+    params = {"scenario": scenario, "devices": devices, "duration_s": duration, "seed": seed}
     if scenario in RUL_SCENARIOS:
         report = _rul_report(result, seeds)
+        if track:
+            log_evaluation("sim", params, {"remaining-life": report})
         if quiet:
             print(json.dumps(_json_safe(report)))
         else:
@@ -79,6 +84,13 @@ def eval_sim_command(
     results, best = run_leaderboard(
         series, detector, seeds, quiet=quiet, train_rows=train_s, params=SIM_PARAMS
     )
+    if track:
+        log_evaluation(
+            "sim",
+            {**params, "train_s": train_s, "best": best},
+            {name: r.as_dict() for name, r in results.items()},
+            {name: r.runs for name, r in results.items()},
+        )
     if quiet:
         payload = {
             "benchmark": "sim",

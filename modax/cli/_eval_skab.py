@@ -14,6 +14,7 @@ from rich.table import Table
 
 from modax.cli._app import ReportFormat, console, eval_app, fail
 from modax.cli._eval_lofo import print_lofo, run_lofo
+from modax.cli._tracking import TrackOption, log_evaluation
 
 if TYPE_CHECKING:
     from modax.models.anomaly import DetectorResult
@@ -72,6 +73,7 @@ def eval_skab_command(
         float,
         typer.Option(min=0, max=100, help="--lofo: the rule's false alarm budget, % of normal."),
     ] = 10.0,
+    track: TrackOption = True,
 ) -> None:
     """Fit on the first rows of every SKAB file, score the rest, pool, rank detectors by F1.
 
@@ -99,6 +101,9 @@ def eval_skab_command(
             train_rows=train_rows,
             quiet=output is ReportFormat.json,
         )
+        if track:
+            params = {"files": len(files), "train_rows": train_rows, "far_budget": far_budget}
+            log_evaluation("skab-lofo", params, {"lofo": report})
         if output is ReportFormat.json:
             print(json.dumps(_json_safe(report)))
         else:
@@ -107,6 +112,13 @@ def eval_skab_command(
     results, best = run_leaderboard(
         files, detector, seeds, quiet=output is ReportFormat.json, train_rows=train_rows
     )
+    if track:
+        log_evaluation(
+            "skab",
+            {"files": len(files), "train_rows": train_rows, "seeds": seeds, "best": best},
+            {name: r.as_dict() for name, r in results.items()},
+            {name: r.runs for name, r in results.items()},
+        )
     if output is ReportFormat.json:
         payload = {
             "benchmark": "skab",
