@@ -56,6 +56,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
     home = tmp_path_factory.mktemp("jupyter")
     root = home / "notebooks"
     root.mkdir()
+    for folder in ("data", "firmware"):  # what the notebooks read as ../data, ../firmware
+        (home / folder).symlink_to(ROOT / folder)
     for name in NOTEBOOKS:
         small_copy(ROOT / "notebooks" / f"{name}.ipynb", root / f"{name}.ipynb", home / name)
     server = JupyterLab(root, home, {"MODAX_LAKE": str(home / "lake")})
