@@ -54,10 +54,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
     require(importlib.util.find_spec("jupyterlab"), "jupyterlab (pip install '.[lab]')")
     require(find_mosquitto(), "mosquitto (apt-get install mosquitto)")
     home = tmp_path_factory.mktemp("jupyter")
-    root = home / "notebooks"
-    root.mkdir()
+    root = home / "repo" / "notebooks"
+    root.mkdir(parents=True)
     for folder in ("data", "firmware"):  # what the notebooks read as ../data, ../firmware
-        (home / folder).symlink_to(ROOT / folder)
+        (root.parent / folder).symlink_to(ROOT / folder)
     for name in NOTEBOOKS:
         small_copy(ROOT / "notebooks" / f"{name}.ipynb", root / f"{name}.ipynb", home / name)
     server = JupyterLab(root, home, {"MODAX_LAKE": str(home / "lake")})
