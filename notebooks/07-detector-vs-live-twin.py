@@ -21,6 +21,7 @@
 SMALL = False
 LAKE = "lake-twin"
 MODEL = ""  # a registered anomaly model to test, NAME[@alias|:version]; empty: fit one here
+BROKER = ""  # a broker with a running twin (`modax simulate --mqtt`); empty: start both here
 
 # %%
 # Panel and HoloViews with their JavaScript inline (before anything plots, hvPlot included): the
@@ -31,6 +32,7 @@ modax.viz.extension()
 
 # %%
 import json
+import os
 import shutil
 import threading
 from datetime import UTC, datetime
@@ -53,7 +55,7 @@ from modax.registry import Registry
 from modax.testing import free_port, wait_for
 from modax.twin import Twin
 from modax.viz import FleetOverview, LiveFeed
-from simulator import LivePublisher
+from simulator import GROUND_TRUTH_SCHEMA, LivePublisher
 
 n_devices = 3 if SMALL else 10
 train_s = 60 if SMALL else 600  # healthy history to fit on, simulated seconds
@@ -93,35 +95,40 @@ print(f"{registry}: testing {models.describe()}")
 # ## 2 · Broker, twin and advisor
 #
 # An embedded broker on a free port; the twin publishes the fleet at real time (10 Hz per device)
-# on a thread of this kernel and listens to commands; the advisor subscribes to the telemetry,
+# on a thread of this kernel and listens to commands (with `BROKER` set, we use that broker, the
+# twin running there and the `MODAX_*` credentials); the advisor subscribes to the telemetry,
 # scores every reading and publishes an alert on `modax/devices/{id}/advisory` when a device
 # starts (and stops) alarming. The live feed is the dashboards' subscription: the fleet view
 # below reads it.
 
 # %%
-broker = start_broker(free_port())
-factory = ClientFactory.from_url(broker.url)
-fleet = simulator.Fleet(n_devices=n_devices, seed=7, scenario="healthy", start=datetime.now(UTC))
-twin_fleet = LivePublisher(
-    fleet, broker.host, broker.port, client_factory=partial(factory, mqtt5=False)
-)
+broker = None if BROKER else start_broker(free_port())
+settings = load_settings({**os.environ, "MODAX_BROKER": BROKER or broker.url, "MODAX_LAKE": LAKE})
+factory = ClientFactory.from_settings(settings)
 stop = threading.Event()
 advising = threading.Event()
 threads = [
-    threading.Thread(target=twin_fleet.run, kwargs={"stop": stop}, name="twin"),
     threading.Thread(
         target=run_live,
         args=(models, factory, Lake(LAKE)),
         kwargs={"batch_s": 0.25, "stop": stop, "ready": advising},
         name="advisor",
-    ),
+    )
 ]
+twin_fleet = None
+if broker is not None:
+    fleet = simulator.Fleet(n_devices, seed=7, scenario="healthy", start=datetime.now(UTC))
+    twin_fleet = LivePublisher(
+        fleet, broker.host, broker.port, client_factory=partial(factory, mqtt5=False)
+    )
+    threads.append(threading.Thread(target=twin_fleet.run, kwargs={"stop": stop}, name="twin"))
 for thread in threads:
     thread.start()
-feed = LiveFeed(load_settings({"MODAX_BROKER": broker.url, "MODAX_LAKE": LAKE})).start()
+feed = LiveFeed(settings).start()
 wait_for(advising.is_set, 30.0, "the advisor's subscription")
-wait_for(lambda: len(feed.fleet.device_ids()) == n_devices, 30.0, "every device's first reading")
-print(f"{broker.url}: {n_devices} devices live, advisor running {models.describe()}")
+wait_for(lambda: len(feed.fleet.device_ids()) >= 3, 30.0, "three devices' first readings")
+devices = feed.fleet.device_ids()
+print(f"{settings.broker_url}: {len(devices)} devices live, advisor running {models.describe()}")
 
 # %% [markdown]
 # ## 3 · The live fleet
@@ -156,24 +163,18 @@ def inject(device_id, kind, severity=1.0):
     return ack
 
 
-inject(fleet.device_ids[1], "overload")
+inject(devices[1], "overload")
 
 # %% [markdown]
 # ## 5 · More faults, one at a time
 #
-# Each fault lasts `fault_s` seconds and is followed by `quiet_s` fault-free seconds, so alerts
-# in that time are false alarms. We wait on the fleet's own clock — the newest reading's time in
-# the live feed — not on a timer.
+# Each fault lasts `fault_s` seconds and is followed by `quiet_s` seconds without any, on one
+# device after the other. We wait on the fleet's own clock — the newest reading's time in the
+# live feed — not on a timer.
 
 # %%
-plan = [(fleet.device_ids[2], "bearing_wear")]
-if not SMALL:
-    plan += [
-        (fleet.device_ids[3], "imbalance"),
-        (fleet.device_ids[4], "overheating"),
-        (fleet.device_ids[5], "misalignment"),
-        (fleet.device_ids[6], "phase_imbalance"),
-    ]
+kinds = ["bearing_wear"] + ([] if SMALL else ["imbalance", "overheating", "misalignment"])
+plan = [(devices[(2 + i) % len(devices)], kind) for i, kind in enumerate(kinds)]
 
 
 def fleet_clock_ms():
@@ -222,7 +223,7 @@ def first_alert_s(fault):
 
 
 faults["delay_s"] = [first_alert_s(f) for f in faults.itertuples()]
-watched_h = (fleet_clock_ms() - injections[0]["at_ms"]) / 3.6e6 * n_devices
+watched_h = (fleet_clock_ms() - injections[0]["at_ms"]) / 3.6e6 * len(devices)
 false_alarms = int((~alerts["detects"]).sum())
 summary = {
     "detected": f"{faults['delay_s'].notna().sum()} of {len(faults)}",
@@ -273,7 +274,7 @@ run_id = registry.log_run(
     run_name=f"{models.describe()} vs the twin",
     params={
         "model": models.describe(),
-        "devices": n_devices,
+        "devices": len(devices),
         "fault_s": fault_s,
         "quiet_s": quiet_s,
         "injections": json.dumps([(i["device_id"], i["kind"], i["severity"]) for i in injections]),
@@ -300,6 +301,9 @@ stop.set()
 for thread in threads:
     thread.join(30)
 feed.stop()
-broker.close()
-Lake(LAKE).append("ground_truth", twin_fleet.ground_truth)
-twin_fleet.ground_truth.to_pandas()[["device_id", "kind", "severity", "start_ts", "end_ts"]]
+truth = GROUND_TRUTH_SCHEMA.empty_table()  # `modax simulate --mqtt` at BROKER writes its own
+if twin_fleet is not None:
+    broker.close()
+    truth = twin_fleet.ground_truth
+    Lake(LAKE).append("ground_truth", truth)
+truth.to_pandas()[["device_id", "kind", "severity", "start_ts", "end_ts"]]
