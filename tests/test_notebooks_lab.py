@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Every worked notebook, run top to bottom with ``SMALL = True`` as a data scientist would.
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
 LIVE = "07-detector-vs-live-twin"
-#: The device notebook 07 overloads first (``fleet.device_ids[1]``), and one it leaves alone.
+#: The device notebook 07 overloads first (``devices[1]``), and one it leaves alone.
 OVERLOADED, HEALTHY = "sim-0001", "sim-0000"
 
 
@@ -126,7 +126,7 @@ def test_notebook_07_live_fleet_view_follows_the_twin_and_shows_the_injected_ove
     overloads one device, and that device turns to the alarm state in the view's output; the
     notebook then runs to its end and shows every plot."""
     view = cell_index(LIVE, "FleetOverview(feed.fleet")
-    overload = cell_index(LIVE, 'inject(fleet.device_ids[1], "overload")')
+    overload = cell_index(LIVE, 'inject(devices[1], "overload")')
     open_notebook(page, lab, f"{LIVE}.ipynb")
     run_cells(page, range(view + 1))
     overview = output_of(page, view)
