@@ -22,10 +22,11 @@ import msgspec
 import paho.mqtt.client as mqtt
 import pyarrow as pa
 import pytest
+from mqtt_helpers import Publisher
 
 from modax.lake import Lake
 from modax.local import BrokerProcess
-from modax.schema import Telemetry, Vibration, topic_for
+from modax.schema import Advisory, Telemetry, Vibration, topic_for
 from modax.testing import free_port, launch_chromium, require, wait_for
 from modax.viz import AckStore, default_ack_path
 
@@ -36,6 +37,10 @@ OVERLOADED = "web-0002"
 HOSTILE = "<img src=x onerror=alert(1)>"
 #: A safety event in the lake (read when the server starts) whose device id is that markup.
 LAKE_KIND = "<img src=x onerror=alert(2)>"
+#: A device a remaining-life model and an anomaly detector speak about (lake history + live).
+MODELLED = "web-0004"
+#: Its estimates in the lake's ``remaining_life_estimates`` (h): falling, with an interval.
+LAKE_RUL = [30.0, 27.0, 24.0, 21.0, 18.0]
 
 pytestmark = pytest.mark.browser
 
@@ -97,7 +102,33 @@ def env(mosquitto: BrokerProcess, tmp_path_factory: pytest.TempPathFactory) -> d
     now = pa.scalar(datetime.now(UTC), pa.timestamp("ms", tz="UTC"))
     event = {"device_id": HOSTILE, "ts": now, "kind": LAKE_KIND, "state": "begin"}
     Lake(lake).append("safety_events", pa.table({k: [v] for k, v in event.items()}))
+    _model_history(Lake(lake), int(datetime.now(UTC).timestamp() * 1000))
     return {**os.environ, "MODAX_BROKER": mosquitto.url, "MODAX_LAKE": str(lake)}
+
+
+def _model_history(lake: Lake, now_ms: int) -> None:
+    """What the advisor and the simulator leave in a lake for :data:`MODELLED`: remaining-life
+    estimates, the twin's true remaining life and anomaly scores of the last minutes.
+    """
+    times = [now_ms - (len(LAKE_RUL) - i) * 30_000 for i in range(len(LAKE_RUL))]
+    ts = pa.array(times, pa.timestamp("ms", tz="UTC"))
+    n = len(times)
+    estimates = {
+        "device_id": [MODELLED] * n,
+        "ts": ts,
+        "model": ["rul-sim"] * n,
+        "version": ["3"] * n,
+        "rul_h": LAKE_RUL,
+        "rul_low_h": [r * 0.7 for r in LAKE_RUL],
+        "rul_high_h": [r * 1.3 for r in LAKE_RUL],
+        "rul_cap_h": [1000.0] * n,
+        "advisory": [True] * n,
+    }
+    lake.append("remaining_life_estimates", pa.table(estimates))
+    truth = {"device_id": [MODELLED] * n, "ts": ts, "damage": [0.7 + i / 50 for i in range(n)]}
+    lake.append("remaining_life", pa.table(truth | {"rul_s": [r * 3300.0 for r in LAKE_RUL]}))
+    scores = {"device_id": [MODELLED] * n, "ts": ts, "score": [0.2 * i for i in range(n)]}
+    lake.append("scores", pa.table(scores | {"model": ["pca-t2q"] * n, "advisory": [True] * n}))
 
 
 @pytest.fixture(scope="module")
@@ -376,3 +407,106 @@ def test_hostile_text_from_messages_and_the_lake_is_shown_as_text(
     page.get_by_text(f"Active alarms: {HOSTILE}").wait_for()
     _no_markup_ran(page, dialogs)
     _shot(page, "device-hostile.png")
+
+
+def _advise(mosquitto: BrokerProcess, *advisories: Advisory) -> None:
+    """Publish advisory messages through the broker, as the advisor does."""
+    publisher = Publisher(mosquitto.host, mosquitto.port, client_id="browser-advisor")
+    publisher.publish(
+        (topic_for(a.device_id, "advisory"), msgspec.json.encode(a)) for a in advisories
+    )
+    publisher.wait_acked(len(advisories))
+    publisher.close()
+
+
+def _nav(page: object) -> list[str]:
+    """The links of the page's header (the same on every page)."""
+    page.locator(".modax-nav a").first.wait_for()
+    return page.locator(".modax-nav a").all_inner_texts()
+
+
+def _bokeh_columns(page: object, column: str) -> list[int]:
+    """Lengths of every Bokeh data source of the page that has ``column``."""
+    return page.evaluate(
+        """(column) => window.Bokeh.documents.flatMap(doc => [...doc.all_models])
+            .filter(m => m.data && column in m.data).map(m => m.data[column].length)""",
+        column,
+    )
+
+
+def test_model_scores_remaining_life_and_alerts_fill_every_page(
+    page: object, server: str, fleet_publisher: subprocess.Popen, mosquitto: BrokerProcess
+) -> None:
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    _advise(
+        mosquitto,
+        Advisory(MODELLED, now, "raised", model="pca-t2q", score=3.2, threshold=1.0),
+        Advisory(MODELLED, now + 100, model="pca-t2q", score=3.4, threshold=1.0),
+        Advisory(MODELLED, now + 100, model="rul-sim", rul_h=8.2, rul_low_h=5.0, rul_high_h=12.4),
+        Advisory("web-0005", now, model="rul-sim", rul_h=1000.0, rul_high_h=1e3, rul_cap_h=1e3),
+    )
+    page.goto(f"{server}/fleet")
+    assert _nav(page) == ["Fleet", "Devices", "Model lab"]
+    wait_for(lambda: _cell(page, MODELLED, "rul") == "8 (5–12)", 30, "the remaining life")
+    assert _cell(page, MODELLED, "score") == "3.4"
+    assert _cell(page, "web-0005", "rul") == "≥ 1000"
+    cells = _row(page, MODELLED).locator(".tabulator-cell")
+
+    def empty() -> list[str | None]:
+        return [c.get_attribute("tabulator-field") for c in cells.all() if not c.inner_html()]
+
+    wait_for(lambda: not empty(), 30, "every column of the modelled device to be filled")
+    page.get_by_text("8 h (5–12)", exact=True).wait_for()  # the worst remaining life KPI
+    alert = page.locator(".tabulator-row", has=page.get_by_text("anomaly", exact=True)).filter(
+        has=page.get_by_role("link", name=MODELLED)
+    )
+    alert.get_by_text("advisory", exact=True).wait_for()
+    assert alert.get_by_text("active · unacknowledged").count() == 1
+    _shot(page, "fleet-models.png")
+
+    page.goto(f"{server}/device?id={MODELLED}")
+    assert _nav(page) == ["Fleet", "Devices", "Model lab"]
+    wait_for(lambda: max(_bokeh_columns(page, "score"), default=0) >= 2, 30, "scores plotted")
+    page.get_by_text("Wear & remaining life", exact=True).click()
+    page.locator(".modax-rul-model", has_text="rul-sim v3").wait_for()
+    page.get_by_text("8 h (5–12)", exact=True).wait_for()  # the live estimate
+    estimates = len(LAKE_RUL) + 1  # the lake's and the live one
+    wait_for(lambda: estimates in _bokeh_columns(page, "rul_h"), 30, "the model's estimates")
+    band = page.evaluate(  # the 80 % band: a patch along the low bounds and back the high ones
+        """() => window.Bokeh.documents.flatMap(doc => [...doc.all_models])
+            .filter(m => m.data && 'x' in m.data && 'y' in m.data).map(m => [...m.data.y])"""
+    )
+    bounds = sorted([r * k for r in LAKE_RUL for k in (0.7, 1.3)] + [5.0, 12.4])
+    assert bounds in [sorted(y) for y in band], band
+    assert len(LAKE_RUL) in _bokeh_columns(page, "damage")  # the twin's truth beside it
+    _shot(page, "device-wear.png")
+
+
+def test_the_fleet_keeps_updating_while_the_lab_fits_a_cmapss_model(
+    browser: object, server: str, fleet_publisher: subprocess.Popen
+) -> None:
+    lab_context, fleet_context = browser.new_context(), browser.new_context()
+    lab, fleet = lab_context.new_page(), fleet_context.new_page()
+    for p in (lab, fleet):
+        p.set_default_timeout(60_000)
+    fleet.goto(f"{server}/fleet")
+    _row(fleet, "web-0000").wait_for()
+    lab.goto(f"{server}/lab")
+    assert _nav(lab) == ["Fleet", "Devices", "Model lab"]
+    lab.get_by_role("button", name="Run remaining-life model").click()
+    fitting = lab.locator(".modax-lab-progress", has_text="fitting")
+    fitting.wait_for()
+    seen: set[str] = set()
+
+    def fleet_moved_during_the_fit() -> bool:
+        assert fitting.count() == 1, "the fit ended before the fleet page was seen updating"
+        seen.add(_cell(fleet, "web-0000", "last_reading"))
+        return len(seen) >= 4
+
+    wait_for(fleet_moved_during_the_fit, 30, "the fleet's last readings to change", 0.2)
+    lab.get_by_role("button", name="Cancel").click()  # a fit ends when asked, not when done
+    lab.locator(".modax-lab-cancelled").wait_for()
+    again = lab.get_by_role("button", name="Run remaining-life model")
+    wait_for(again.is_enabled, 10, "the lab to take a new run")
+    lab_context.close()
+    fleet_context.close()

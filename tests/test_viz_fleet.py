@@ -16,7 +16,15 @@ from modax.schema import (
     Vibration,
     decode,
 )
-from modax.viz import AlarmLog, FleetState, decode_live
+from modax.viz import (
+    AlarmLog,
+    FleetOverview,
+    FleetState,
+    FleetTable,
+    alarm_frame,
+    decode_live,
+    fleet_frame,
+)
 from modax.viz._fleet import _Ring
 
 T0 = 1_800_000_000_000
@@ -122,6 +130,26 @@ def test_advisories_show_scores_rul_and_alerts_without_touching_safety() -> None
     fleet.apply(Advisory("m1", T0 + 200, "cleared", score=0.1))
     assert fleet.row("m1")["state"] == "ok"
     assert fleet.scores("m1") == [(T0, 0.97), (T0 + 200, 0.1)]
+
+
+def test_remaining_life_interval_and_cap_reach_the_table_the_kpi_and_the_feed() -> None:
+    fleet = FleetState()
+    for device in ("m1", "m2", "m3"):
+        fleet.apply(reading(device, T0), received_ms=T0)
+    fleet.apply(Advisory("m1", T0, score=0.41, rul_h=812.4, rul_low_h=640.2, rul_high_h=990.0))
+    fleet.apply(Advisory("m2", T0, rul_h=1000.0, rul_low_h=930.0, rul_high_h=1000.0, rul_cap_h=1e3))
+    fleet.apply(Advisory("m3", T0, "raised", score=3.2, threshold=1.0, rul_h=95.0))
+    fleet.apply(Advisory("m3", T0 + 100, score=3.5, rul_h=90.5, rul_low_h=60.0, rul_high_h=120.0))
+    table = fleet_frame(fleet).set_index("device_id")
+    assert table.loc["m1", "rul"] == "812 (640–990)"
+    assert table.loc["m2", "rul"] == "≥ 1000"
+    assert (table.loc["m3", "rul"], table.loc["m3", "score"]) == ("90 (60–120)", 3.5)
+    assert table.loc["m1", "score"] == 0.41 and np.isnan(table.loc["m2", "score"])
+    overview = FleetOverview(fleet, table=FleetTable(fleet, min_interval_s=0.0))
+    assert overview.kpi["worst_rul_h"].value == "90 h (60–120)"
+    [feed] = alarm_frame(fleet.alarms).to_dict("records")
+    assert (feed["kind"], feed["source"], feed["value"]) == ("anomaly", "advisory", 3.2)
+    assert fleet.row("m3")["state"] == "warning"  # advisory: never a safety alarm
 
 
 def test_advisory_payload_of_modax_advise_decodes() -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import threading
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -15,7 +16,7 @@ import modax
 from modax.lake import Lake
 from modax.models.datasets.cmapss import write_synthetic_cmapss
 from modax.models.datasets.skab import find_skab
-from modax.schema import Telemetry, Vibration
+from modax.schema import TELEMETRY_CHANNELS, Advisory, Telemetry, Vibration
 from modax.testing import wait_for
 from modax.viz import (
     NO_SUCH_DEVICE,
@@ -36,6 +37,7 @@ from modax.viz import (
     skab_series,
     wear_history,
 )
+from modax.viz._jobs import JobFailedError, start_job
 
 T0 = 1_800_000_000_000
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,6 +162,42 @@ def test_device_view_history_and_wear_read_the_lake(tmp_path: Path) -> None:
     assert view.wear.health.value == "60 %"
 
 
+def test_wear_tab_draws_the_models_estimates_with_their_band_and_live_ones(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    start_ms = T0 - 3_600_000
+    ts = [start_ms + i * 600_000 for i in range(6)]
+    estimates = {
+        "device_id": ["m1"] * 6,
+        "ts": pa.array(ts, pa.timestamp("ms", tz="UTC")),
+        "model": ["rul-sim"] * 6,
+        "version": ["3"] * 6,
+        "rul_h": [60.0, 58.0, 55.0, 54.0, 50.0, 48.0],
+        "rul_low_h": [40.0, 39.0, 37.0, 36.0, 33.0, 31.0],
+        "rul_high_h": [80.0, 78.0, 74.0, 72.0, 68.0, 66.0],
+        "rul_cap_h": [1000.0] * 6,
+        "advisory": [True] * 6,
+    }
+    lake.append("remaining_life_estimates", pa.table(estimates))
+    truth = {"device_id": ["m1"] * 2, "ts": estimates["ts"][:2], "damage": [0.5, 0.6]}
+    lake.append("remaining_life", pa.table(truth | {"rul_s": [50 * 3600.0, 45 * 3600.0]}))
+    fleet = FleetState()
+    fleet.apply(reading("m1", T0), received_ms=T0)
+    wear = DeviceView(fleet, modax.connect(lake), "m1").wear
+    assert wear.rul.value == "48 h (31–66)"
+    assert "rul-sim v3" in wear.about.object
+    life, wear_curve = wear.plot.object.values()
+    band, estimate, twin = life.values()
+    assert wear_curve.dframe()["damage"].tolist() == [0.5, 0.6]
+    assert band.dframe()["rul_high_h"].tolist() == estimates["rul_high_h"]
+    assert estimate.dframe()["rul_h"].tolist() == estimates["rul_h"]
+    assert twin.dframe()["rul_h"].tolist() == [50.0, 45.0]
+    fleet.apply(Advisory("m1", T0, rul_h=47.0, rul_low_h=30.0, rul_high_h=65.0, rul_cap_h=1e3))
+    wear.refresh_live()
+    assert wear.rul.value == "47 h (30–65)"
+    estimate = wear.plot.object.values()[0].values()[1]
+    assert estimate.dframe()["rul_h"].tolist()[-1] == 47.0
+
+
 def test_lab_runs_a_detector_on_a_skab_file() -> None:
     [path] = [p for p in find_skab(ROOT / "data" / "skab") if p.match("valve1/1.csv")]
     run = run_detection("pca-t2q", skab_series(path), train_rows=400)
@@ -273,32 +311,101 @@ def test_lab_refuses_inputs_out_of_bounds_naming_the_field(tmp_path: Path) -> No
     assert "Training units: 1000 is outside 5 … 100" in lab.status.object
 
 
-def test_lab_fits_off_the_event_loop(tmp_path: Path) -> None:
-    import simulator
-    from modax.models.anomaly import device_series
+def test_lab_fits_in_a_child_process_with_progress_and_can_be_cancelled(tmp_path: Path) -> None:
+    write_synthetic_cmapss(tmp_path / "cmapss", "FD001", n_train=6, n_test=4, n_conditions=1)
+    lab = ModelLab(modax.connect(tmp_path / "lake"), tmp_path)
+    lab.rul_units.value = 5
+    ticks: list[float] = []
 
-    released = threading.Event()
+    async def fit_while_the_loop_turns() -> object:
+        run = asyncio.create_task(lab.run_remaining_life_async())
+        while not run.done():  # the loop keeps turning while the child fits
+            ticks.append(lab.progress.value)
+            await asyncio.sleep(0.01)
+        return run.result()
 
-    def simulate(scenario: str, devices: int, duration_s: float, seed: int) -> list:
-        """The simulator source, which first waits for the event loop to run meanwhile."""
-        if not released.wait(20):
-            raise RuntimeError("the event loop never ran while the lab was loading data")
-        result = simulator.Fleet(n_devices=devices, seed=seed, scenario=scenario).run(duration_s)
-        return device_series(result.telemetry, result.labels()["anomaly"])
+    scores = asyncio.run(fit_while_the_loop_turns())
+    assert scores is not None, lab.status.object
+    assert "rmse" in lab.rul_metrics.value["metric"].tolist()
+    assert max(ticks) >= 85  # the child's last progress report reached the page
+    assert not lab.busy and not lab.progress.visible and not lab.cancel_button.visible
 
-    scenarios = tuple(simulator.list_scenarios())
-    lab = ModelLab(modax.connect(tmp_path / "lake"), ROOT / "data", simulate, scenarios)
-    lab.source.value = "simulator scenario"
-    lab.sim_devices.value, lab.sim_duration.value = 1, 600
+    async def cancel_during_the_fit() -> object:
+        run = asyncio.create_task(lab.run_remaining_life_async())
+        await asyncio.to_thread(wait_for, lambda: lab.progress.value >= 15, 60, "the fit to start")
+        process = lab.job.process
+        lab.cancel()
+        return await run, process
 
-    async def run_while_the_loop_turns() -> object:
-        run = asyncio.create_task(lab.run_async())
-        await asyncio.to_thread(wait_for, lambda: lab.busy, 10, "the run to start")
-        assert lab.progress.visible and lab.run_button.disabled
-        released.set()  # only reached while the run leaves the event loop free
-        return await run
+    result, process = asyncio.run(cancel_during_the_fit())
+    assert result is None and "cancelled" in lab.status.object
+    assert not process.is_alive() and not lab.busy and not lab.rul_button.disabled
 
-    result = asyncio.run(run_while_the_loop_turns())
-    assert result is not None, lab.status.object
-    assert "F1 (points)" in lab.metrics.value["metric"].tolist()
-    assert not lab.busy and not lab.progress.visible and not lab.run_button.disabled
+    lab.data_dir = tmp_path / "nowhere"
+    assert asyncio.run(lab.run_remaining_life_async()) is None
+    assert "Cannot run:" in lab.status.object and "nowhere" in lab.status.object
+
+
+def test_live_plots_show_the_recent_window_whatever_the_history_holds(tmp_path: Path) -> None:
+    """A safety span an hour old (the lake's events load into the alarm log) and an hour of
+    score history must not stretch the live plots' time axis: they show the recent window.
+    """
+    hour = 3_600_000
+    fleet = FleetState()
+    fleet.alarms.raise_alarm("m1", "overload", "safety", T0 - hour)
+    fleet.alarms.clear("m1", "overload", T0 - hour + 60_000)
+    fleet.alarms.raise_alarm("m1", "overtemp", "safety", T0 - hour / 2)  # still active
+    scores = pa.table(
+        {
+            "device_id": ["m1"] * 61,
+            "ts": pa.array([T0 - hour + i * 60_000 for i in range(61)], pa.timestamp("ms", "UTC")),
+            "score": [float(i) for i in range(61)],
+        }
+    )
+    Lake(tmp_path / "lake").append("scores", scores)
+    for i in range(50):
+        fleet.apply(reading("m1", T0 + i * 100), received_ms=T0 + i * 100)
+    plots = LivePlots(fleet, "m1", con=modax.connect(tmp_path / "lake"), window_s=300)
+    shown = [plots.buffer.data["time"], plots.scores.data["time"]]
+    shown += [pd.to_datetime(plots.spans.data[c], unit="ms") for c in ("start", "end")]
+    earliest = min(s.min() for s in shown if len(s))
+    latest = max(s.max() for s in shown if len(s))
+    assert latest - earliest <= pd.Timedelta(seconds=300)
+    assert len(plots.spans.data) == 1  # the open over-temperature, clipped to the window
+    assert plots.scores.data["score"].tolist()[-1] == 60.0  # the lake's newest score, in view
+
+
+def test_a_lab_job_whose_process_dies_says_so_in_one_line() -> None:
+    with pytest.raises(JobFailedError, match=r"the job ended without an answer \(3\)"):
+        asyncio.run(start_job(os._exit, 3).wait())
+
+
+def test_the_lab_registers_a_detector_of_a_lake_run_for_live_use(tmp_path: Path) -> None:
+    from modax.registry import Registry
+
+    lake = Lake(tmp_path / "lake")
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    rows = telemetry_rows("m1", int(start.timestamp() * 1000), 1200).drop_columns(
+        ["current_1", "temp_1"]
+    )
+    noise = np.random.default_rng(0).normal(size=(len(TELEMETRY_CHANNELS), 1200))
+    for channel, values in zip(TELEMETRY_CHANNELS, noise, strict=True):
+        rows = rows.append_column(channel, pa.array(10.0 + values))
+    lake.append("telemetry", rows)
+    lab = ModelLab(modax.connect(lake), ROOT / "data")
+    lab.source.value = "lake time range"
+    naive = start.replace(tzinfo=None)
+    lab.lake_range.value = (naive, naive + timedelta(hours=1))
+    lab.train_rows.value = 60  # of 120 one-second means
+    assert asyncio.run(lab.register_async()) is None  # nothing run yet
+    assert "run a detector on a lake time range first" in lab.status.object
+    assert asyncio.run(lab.run_async()) is not None, lab.status.object
+    assert lab.register_button.visible
+    lab.register_name.value = "bad name!"
+    assert asyncio.run(lab.register_async()) is None
+    assert "Register as:" in lab.status.object
+    lab.register_name.value = "lab-detector"
+    assert asyncio.run(lab.register_async()) == "lab-detector v1", lab.status.object
+    assert "modax models promote lab-detector 1" in lab.status.object
+    [version] = Registry(str(lake.root)).versions("lab-detector")
+    assert version.kind == "anomaly" and version.training["rows"] == 1200

@@ -14,21 +14,18 @@ import panel as pn
 import simulator
 from modax.lake import connect
 from modax.models.anomaly import device_series
-from modax.viz import FleetOverview, ModelLab, device_page, shared_feed
+from modax.viz import FleetOverview, ModelLab, device_page, page, shared_feed
 
 __all__ = ["device", "fleet", "lab"]
 
 #: The sample data sets of a source checkout (SKAB, C-MAPSS) the model lab offers.
 DATA = Path(__file__).resolve().parents[2] / "data"
-ACCENT = "#1565c0"
 
 
 def fleet() -> pn.template.FastListTemplate:
     """Fleet overview: every device live, KPIs, event feed."""
     pn.extension("tabulator")
-    return pn.template.FastListTemplate(
-        title="modax · fleet", main=[FleetOverview(shared_feed().fleet)], accent=ACCENT
-    )
+    return page("fleet", "fleet", FleetOverview(shared_feed().fleet))
 
 
 def device() -> pn.template.FastListTemplate:
@@ -36,7 +33,7 @@ def device() -> pn.template.FastListTemplate:
     pn.extension("tabulator")
     requested = pn.state.session_args.get("id", [b""])[0].decode(errors="replace")
     title, body = device_page(shared_feed().fleet, connect, requested)
-    return pn.template.FastListTemplate(title=f"modax · {title}", main=[body], accent=ACCENT)
+    return page("device", title, body)
 
 
 def _simulate(scenario: str, devices: int, duration_s: float, seed: int) -> list:
@@ -54,4 +51,4 @@ def lab() -> pn.template.FastListTemplate:
         simulate=_simulate,
         scenarios=tuple(simulator.list_scenarios()),
     )
-    return pn.template.FastListTemplate(title="modax · model lab", main=[model_lab], accent=ACCENT)
+    return page("lab", "model lab", model_lab)

@@ -9,8 +9,10 @@ Live data
 Views
     :class:`FleetOverview` (KPIs, device table, :class:`EventFeed`, quarantine),
     :class:`DeviceView` (:class:`LivePlots` streaming with ``Buffer``, :class:`HistoryView` from
-    the lake through :func:`history` with MinMax-:func:`lttb` downsampling, :class:`WearPanel`),
-    :class:`ModelLab` (:func:`run_detection`, :func:`run_rul`).
+    the lake through :func:`history` with MinMax-:func:`lttb` downsampling, :class:`WearPanel`:
+    a model's remaining-life estimates with their interval, :func:`estimate_history`),
+    :class:`ModelLab` (:func:`run_detection`, :func:`run_rul`; runs are jobs in a child
+    process). Every dashboard is framed by :func:`page` (one header with the navigation).
 
 In a notebook (JupyterLab, VS Code), also without internet access::
 
@@ -25,9 +27,9 @@ that updates only the views on screen.
 
 from modax.viz._acks import AckStore, default_ack_path
 from modax.viz._alarms import Alarm, AlarmLog
-from modax.viz._cells import html_text
+from modax.viz._cells import html_text, rul_text
 from modax.viz._device import NO_SUCH_DEVICE, DeviceView, device_page, device_picker
-from modax.viz._event_feed import EventFeed, alarm_frame
+from modax.viz._event_feed import SOURCE_LABELS, EventFeed, alarm_frame
 from modax.viz._extension import extension
 from modax.viz._feed import LiveFeed, recent_events, shared_feed
 from modax.viz._fleet import OVERLOAD_CURRENT_A, OVERTEMP_C, DeviceState, FleetState
@@ -40,13 +42,16 @@ from modax.viz._live_messages import decode_live
 from modax.viz._live_plots import CHANNEL_GROUPS, LivePlots
 from modax.viz._lttb import lttb, lttb_reference
 from modax.viz._overview import FleetOverview
-from modax.viz._wear import WearPanel, wear_history
+from modax.viz._page import PAGES, page
+from modax.viz._wear import WearPanel, estimate_history, wear_history
 
 __all__ = [
     "CHANNEL_GROUPS",
     "NO_SUCH_DEVICE",
     "OVERLOAD_CURRENT_A",
     "OVERTEMP_C",
+    "PAGES",
+    "SOURCE_LABELS",
     "AckStore",
     "Alarm",
     "AlarmLog",
@@ -67,6 +72,7 @@ __all__ = [
     "default_ack_path",
     "device_page",
     "device_picker",
+    "estimate_history",
     "extension",
     "fleet_frame",
     "history",
@@ -75,7 +81,9 @@ __all__ = [
     "lttb",
     "lttb_reference",
     "metrics_frame",
+    "page",
     "recent_events",
+    "rul_text",
     "run_detection",
     "run_rul",
     "shared_feed",

@@ -9,10 +9,11 @@ text, never parsed as markup.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from urllib.parse import quote
 
-__all__ = ["STATE_COLOURS", "device_link", "html_text", "sparkline", "state_badge"]
+__all__ = ["STATE_COLOURS", "device_link", "html_text", "rul_text", "sparkline", "state_badge"]
 
 #: Background colour of each device state (safety alarm red, model warning amber, offline grey).
 STATE_COLOURS = {
@@ -41,6 +42,58 @@ def html_text(value: object) -> str:
     '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;'
     """
     return html.escape(str(value), quote=True)
+
+
+def _given(value: float | None) -> float | None:
+    """``value``, or ``None`` when it is missing (``None`` or NaN, as in a table)."""
+    return None if value is None or math.isnan(value) else value
+
+
+def _at_cap(value: float, cap: float | None) -> bool:
+    return cap is not None and value >= cap
+
+
+def rul_text(
+    rul_h: float | None,
+    low_h: float | None = None,
+    high_h: float | None = None,
+    cap_h: float | None = None,
+    unit: str = "",
+) -> str:
+    """A remaining-life estimate with its interval: ``812 (640–990)``; ``≥ 1000`` at the cap.
+
+    Parameters
+    ----------
+    rul_h : float or None
+        The estimate, h (``None`` or NaN: no estimate, empty text).
+    low_h, high_h : float or None
+        Its interval (nominal 80 %), h; left out when either is missing (``None`` or NaN).
+    cap_h : float or None
+        The model's cap, h: an estimate (or bound) at the cap only says "at least the cap".
+    unit : str
+        Appended to the estimate (``" h"`` where no column title says the unit).
+
+    Examples
+    --------
+    >>> rul_text(812.4, 640.0, 990.2, 1000.0)
+    '812 (640–990)'
+    >>> rul_text(1000.0, 870.0, 1000.0, 1000.0, unit=" h")
+    '≥ 1000 h'
+    >>> rul_text(812.4, 640.0, 1000.0, 1000.0)
+    '812 (640–≥ 1000)'
+    >>> rul_text(None)
+    ''
+    """
+    rul_h, low_h, high_h, cap_h = (_given(v) for v in (rul_h, low_h, high_h, cap_h))
+    if rul_h is None:
+        return ""
+    if _at_cap(rul_h, cap_h):
+        return f"≥ {cap_h:.0f}{unit}"
+    text = f"{rul_h:.0f}{unit}"
+    if low_h is None or high_h is None:
+        return text
+    high = f"≥ {cap_h:.0f}" if _at_cap(high_h, cap_h) else f"{high_h:.0f}"
+    return f"{text} ({low_h:.0f}–{high})"
 
 
 def state_badge(state: str) -> str:

@@ -108,7 +108,7 @@ class DeviceView(pn.viewable.Viewer):
         self.fleet = fleet
         self.device_id = device_id
         self.header = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.live = LivePlots(fleet, device_id, period_ms=period_ms)
+        self.live = LivePlots(fleet, device_id, period_ms=period_ms, con=con)
         self.events = EventFeed(fleet.alarms, device_id=device_id, period_ms=period_ms)
         self.history = HistoryView(con, device_id)
         self.wear = WearPanel(fleet, con, device_id, period_ms=period_ms)

@@ -11,9 +11,17 @@ from modax.viz._alarms import AlarmLog
 from modax.viz._cells import device_link
 from modax.viz._periodic import every
 
-__all__ = ["EventFeed", "alarm_frame"]
+__all__ = ["SOURCE_LABELS", "EventFeed", "alarm_frame"]
 
 _COLUMNS = ["time", "device", "kind", "source", "value", "status", "note", "alarm_id"]
+#: How the feed names where an alarm came from: a model's alert is advisory, never safety.
+SOURCE_LABELS = {
+    "safety": "safety",
+    "device": "safety (device)",
+    "live-rule": "safety (live rule)",
+    "monitor": "monitor",
+    "model": "advisory",
+}
 
 
 def _utc(ms: int) -> str:
@@ -22,7 +30,8 @@ def _utc(ms: int) -> str:
 
 def alarm_frame(log: AlarmLog, limit: int = 200, device_id: str | None = None) -> pd.DataFrame:
     """The newest ``limit`` alarms as a table: ``time`` (UTC), ``device`` (a link), ``kind``,
-    ``source``, ``value``, ``status``, ``note`` and ``alarm_id``.
+    ``source`` (:data:`SOURCE_LABELS`: a model's alert says ``advisory``), ``value``,
+    ``status``, ``note`` and ``alarm_id``.
 
     Examples
     --------
@@ -37,7 +46,7 @@ def alarm_frame(log: AlarmLog, limit: int = 200, device_id: str | None = None) -
             "time": _utc(a.raised_ms),
             "device": device_link(a.device_id),
             "kind": a.kind,
-            "source": a.source,
+            "source": SOURCE_LABELS.get(a.source, a.source),
             "value": a.value,
             "status": a.status,
             "note": a.note or "",

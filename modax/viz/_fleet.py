@@ -87,6 +87,9 @@ class DeviceState:
         for absent channels).
     score, rul_h : float or None
         Latest anomaly score and remaining useful life (h) from a model advisory.
+    rul_low_h, rul_high_h, rul_cap_h : float or None
+        The remaining life's interval (nominal 80 %) and the model's cap, h (an estimate at the
+        cap means "at least that long").
     version : int
         Fleet version of its last change.
     """
@@ -102,6 +105,9 @@ class DeviceState:
     )
     score: float | None = None
     rul_h: float | None = None
+    rul_low_h: float | None = None
+    rul_high_h: float | None = None
+    rul_cap_h: float | None = None
     version: int = 0
     messages: int = 0
 
@@ -109,6 +115,9 @@ class DeviceState:
         self.ring = _Ring(self.ring_size)
         self.spark: deque[float] = deque(maxlen=_SPARK_POINTS)
         self.scores: deque[tuple[int, float]] = deque(maxlen=self.ring_size)
+        self.ruls: deque[tuple[int, float, float | None, float | None]] = deque(
+            maxlen=self.ring_size
+        )
 
 
 @dataclass(frozen=True)
@@ -309,6 +318,9 @@ class FleetState:
             device.scores.append((msg.ts, msg.score))
         if msg.rul_h is not None:
             device.rul_h = msg.rul_h
+            device.rul_low_h, device.rul_high_h = msg.rul_low_h, msg.rul_high_h
+            device.rul_cap_h = msg.rul_cap_h
+            device.ruls.append((msg.ts, msg.rul_h, msg.rul_low_h, msg.rul_high_h))
         if msg.state == "raised":
             self.alarms.raise_alarm(
                 device.device_id,
@@ -344,7 +356,8 @@ class FleetState:
 
     def row(self, device_id: str) -> dict[str, object]:
         """One table row: ``device_id, state, online, last_ts, current_1..4, temp_max, vib_mag,
-        score, rul_h, alarms, spark`` (units: A, °C, m/s², h; ``last_ts`` epoch ms).
+        score, rul_h, rul_low_h, rul_high_h, rul_cap_h, alarms, spark`` (units: A, °C, m/s², h;
+        ``last_ts`` epoch ms).
         """
         with self._lock:
             device = self._devices[device_id]
@@ -373,6 +386,9 @@ class FleetState:
                 "vib_mag": _num(last[_N_CURRENTS + 3]),
                 "score": device.score,
                 "rul_h": device.rul_h,
+                "rul_low_h": device.rul_low_h,
+                "rul_high_h": device.rul_high_h,
+                "rul_cap_h": device.rul_cap_h,
                 "alarms": ", ".join(safety + advisory),
                 "spark": list(device.spark),
             }
@@ -402,20 +418,33 @@ class FleetState:
             device = self._devices.get(device_id)
             return [] if device is None else list(device.scores)
 
+    def remaining_life(self, device_id: str) -> list[tuple[int, float, float | None, float | None]]:
+        """Recent ``(ts, rul_h, rul_low_h, rul_high_h)`` estimates of a device from model
+        advisories (ts epoch ms; h).
+        """
+        with self._lock:
+            device = self._devices.get(device_id)
+            return [] if device is None else list(device.ruls)
+
     def kpis(self) -> dict[str, float | int | None]:
         """Fleet KPIs: ``devices``, ``online``, ``safety_alarms``, ``anomaly_alerts``,
-        ``worst_rul_h``, ``quarantined``, ``messages``.
+        ``worst_rul_h`` with that device's ``worst_rul_low_h``, ``worst_rul_high_h`` and
+        ``worst_rul_cap_h`` (h), ``quarantined``, ``messages``.
         """
         with self._lock:
             devices = list(self._devices.values())
             active = self.alarms.active_by_source()
-            ruls = [d.rul_h for d in devices if d.rul_h is not None]
+            estimated = [d for d in devices if d.rul_h is not None]
+            worst = min(estimated, key=lambda d: d.rul_h or 0.0) if estimated else None
             return {
                 "devices": len(devices),
                 "online": sum(1 for d in devices if d.online and not d.inactive),
                 "safety_alarms": sum(n for s, n in active.items() if s in _SAFETY_SOURCES),
                 "anomaly_alerts": active.get("model", 0),
-                "worst_rul_h": min(ruls) if ruls else None,
+                "worst_rul_h": worst.rul_h if worst else None,
+                "worst_rul_low_h": worst.rul_low_h if worst else None,
+                "worst_rul_high_h": worst.rul_high_h if worst else None,
+                "worst_rul_cap_h": worst.rul_cap_h if worst else None,
                 "quarantined": sum(self.quarantined.values()),
                 "messages": self.messages,
             }

@@ -16,7 +16,7 @@ import weakref
 
 import pandas as pd
 
-from modax.viz._cells import device_link, sparkline, state_badge
+from modax.viz._cells import device_link, rul_text, sparkline, state_badge
 from modax.viz._fleet import FleetState
 
 __all__ = ["COLUMNS", "STATES", "FleetTable", "clock_time", "fleet_frame", "shared_table"]
@@ -24,19 +24,24 @@ __all__ = ["COLUMNS", "STATES", "FleetTable", "clock_time", "fleet_frame", "shar
 #: Device states, most severe first (the table's default order).
 STATES = ["alarm", "warning", "offline", "inactive", "ok"]
 _SEVERITY = {state: i for i, state in enumerate(STATES)}
-_VALUES = ["current_1", "current_2", "temp_max", "vib_mag", "score", "rul_h", "alarms"]
+_VALUES = ["current_1", "current_2", "temp_max", "vib_mag"]
+#: What the models say of a device (advisory): anomaly score, remaining life and its interval.
+_MODEL = ["score", "rul_h", "rul_low_h", "rul_high_h", "rul_cap_h"]
 #: Columns of the shared frame: plain values, alarms first then by device id.
-_RAW = ["device_id", "state", "severity", "last_ts", *_VALUES]
-#: Columns of a dressed page, in display order (``device_id``, ``state``, ``severity`` hidden).
+_RAW = ["device_id", "state", "severity", "last_ts", *_VALUES, *_MODEL, "alarms"]
+#: Columns of a dressed page, in display order (``device_id``, ``state``, ``severity`` hidden);
+#: ``rul`` is the remaining life as text with its interval (:func:`modax.viz.rul_text`).
 COLUMNS = [
     "device_id",
     "device",
     "state",
     "status",
     "last_reading",
-    *_VALUES[:4],
+    *_VALUES,
     "trend",
-    *_VALUES[4:],
+    "score",
+    "rul",
+    "alarms",
     "severity",
 ]
 
@@ -93,7 +98,8 @@ class FleetTable:
         """Every device's plain values; a new object only when something changed (never mutate).
 
         Columns ``device_id, state, severity, last_ts`` (epoch ms), ``current_1, current_2`` (A),
-        ``temp_max`` (°C), ``vib_mag`` (m/s²), ``score``, ``rul_h`` (h), ``alarms``.
+        ``temp_max`` (°C), ``vib_mag`` (m/s²), ``score``, ``rul_h, rul_low_h, rul_high_h,
+        rul_cap_h`` (h), ``alarms``.
         """
         with self._lock:
             now = time.monotonic()
@@ -126,6 +132,9 @@ class FleetTable:
             "last_reading": [clock_time(int(ms)) for ms in rows["last_ts"]],
             "trend": trends,
             "severity": rows["severity"].to_numpy(),
+            "score": [None if pd.isna(v) else round(float(v), 3) for v in rows["score"]],
+            "rul": [rul_text(*estimate) for estimate in rows[_MODEL[1:]].astype(float).to_numpy()],
+            "alarms": rows["alarms"].to_numpy(),
             **{c: rows[c].to_numpy() for c in _VALUES},
         }
         return pd.DataFrame({c: columns[c] for c in COLUMNS})

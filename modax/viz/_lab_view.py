@@ -2,23 +2,20 @@
 
 Every input has bounds, checked on the server before anything runs (a browser can send any
 value whatever the widget's ``start``/``end``): a refused input names the field and its range.
-In a served app the work runs on one worker thread shared by the process, not on the event loop,
-so every other session (the fleet overview) keeps updating while a fit runs; the page shows a
-progress bar meanwhile and any error as a notification.
+In a served app each run is a job in a child process (:mod:`modax.viz._jobs`), not on the event
+loop, so every other session (the fleet overview) keeps updating while a fit runs; the page shows
+the job's progress, a *Cancel* button that ends it, and any error as a notification.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import re
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import holoviews as hv
 import numpy as np
@@ -33,24 +30,21 @@ from modax.models.wear import DEFAULT_MODELS
 from modax.schema import DEVICE_ID_PATTERN
 from modax.viz._backend import use_bokeh
 from modax.viz._cells import html_text
+from modax.viz._jobs import Job, JobCancelledError, JobFailedError, report, start_job
 from modax.viz._lab import (
+    DetectionRequest,
     DetectionRun,
-    Labelled,
+    Simulate,
+    detect,
     detector_params,
-    lake_series,
-    run_detection,
+    register_detector,
     run_rul,
-    skab_series,
 )
 
 __all__ = ["MAX_LAKE_RANGE", "ModelLab", "metrics_frame"]
 
 _log = logging.getLogger(__name__)
-T = TypeVar("T")
 
-#: ``simulate(scenario, devices, duration_s, seed) -> series``: the simulator source, injected by
-#: the app (``modax.viz`` does not import the simulator).
-Simulate = Callable[[str, int, float, int], list[Labelled]]
 _METRICS = {
     "f1": "F1 (points)",
     "far": "false alarm rate (%)",
@@ -65,24 +59,8 @@ _METRICS = {
 MAX_LAKE_RANGE = timedelta(hours=24)
 #: Longest text a detector parameter takes, in characters.
 _MAX_TEXT = 64
-#: One worker for the whole server process: fits queue instead of sharing two cores.
-_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modax-lab")
-
-
-@dataclass(frozen=True)
-class _Request:
-    """What a run needs, read from the widgets on the event loop (the worker reads no widget)."""
-
-    source: str
-    skab_file: Path | None
-    lake_range: tuple[datetime, datetime]
-    lake_device: str | None
-    scenario: str | None
-    devices: int
-    duration_s: float
-    detector: str
-    train_rows: int
-    params: dict[str, Any]
+#: The C-MAPSS subset the remaining-life section fits and scores on.
+_SUBSET = "FD001"
 
 
 def metrics_frame(metrics: dict[str, float]) -> pd.DataFrame:
@@ -152,7 +130,8 @@ class ModelLab(pn.viewable.Viewer):
         Folder with ``skab/`` and ``cmapss/`` sample data.
     simulate : callable, optional
         The *simulator* source: ``simulate(scenario, devices, duration_s, seed)`` returning
-        labelled series; without it that source is not offered.
+        labelled series (a module-level function: jobs run in a child process); without it
+        that source is not offered.
     scenarios : list of str
         Scenario names offered with ``simulate``.
 
@@ -207,9 +186,19 @@ class ModelLab(pn.viewable.Viewer):
         self.run_button = pn.widgets.Button(label="Run detector", color="primary")
         self.status = pn.pane.HTML("")
         self.progress = pn.indicators.Progress(
-            active=False, visible=False, width=360, bar_color="primary"
+            value=0, max=100, visible=False, width=360, bar_color="primary"
         )
-        self.busy = False
+        self.cancel_button = pn.widgets.Button(label="Cancel", visible=False, width=110)
+        self.cancel_button.on_click(lambda _event: self.cancel())
+        self.register_name = pn.widgets.TextInput(
+            label="Register as", value="", max_length=64, visible=False
+        )
+        self.register_button = pn.widgets.Button(
+            label="Register for live use", visible=False, button_type="success"
+        )
+        self.register_button.on_click(self._register_clicked)
+        self.registrable: DetectionRequest | None = None
+        self.job: Job | None = None
         self.metrics = pn.widgets.Tabulator(
             metrics_frame({}), show_index=False, disabled=True, label="Metrics", width=360
         )
@@ -227,6 +216,8 @@ class ModelLab(pn.viewable.Viewer):
         self.run_button.on_click(self._run_clicked)
         self.rul_button.on_click(self._rul_clicked)
         self._show_params()
+        if pn.state.curdoc is not None:  # a closed browser tab ends its job
+            pn.state.on_session_destroyed(lambda _context: self.cancel())
 
     def _skab_files(self) -> list[Path]:
         root = self.data_dir / "skab"
@@ -245,7 +236,12 @@ class ModelLab(pn.viewable.Viewer):
         values |= {w.label: w.value for w in self.params.objects}
         return values
 
-    def _request(self) -> _Request:
+    @property
+    def busy(self) -> bool:
+        """Whether a run of this page is going on."""
+        return self.job is not None
+
+    def _request(self) -> DetectionRequest:
         """The inputs of a detector run, each checked against its bounds (:func:`check_bounds`)."""
         for widget in (self.train_rows, *self.params.objects):
             check_bounds(widget)
@@ -264,7 +260,7 @@ class ModelLab(pn.viewable.Viewer):
         if source == "simulator scenario":
             check_bounds(self.sim_devices)
             check_bounds(self.sim_duration)
-        return _Request(
+        return DetectionRequest(
             source,
             self.skab_file.value,
             (start, end),
@@ -277,32 +273,16 @@ class ModelLab(pn.viewable.Viewer):
             self._param_values(),
         )
 
-    def _series(self, request: _Request) -> list[Labelled]:
-        """Load the requested data source."""
-        if request.source == "SKAB file":
-            if request.skab_file is None:
-                raise ValueError(f"no SKAB files under {self.data_dir / 'skab'}")
-            return skab_series(request.skab_file)
-        if request.source == "lake time range":
-            self.con.refresh()
-            return lake_series(self.con, request.lake_device, *request.lake_range)
-        seed = 0
-        return self.simulate(request.scenario, request.devices, request.duration_s, seed)
-
-    def _detect(self, request: _Request) -> tuple[list[Labelled], DetectionRun, float]:
-        """Load and fit: the heavy part, run on the worker in a served app."""
-        started = time.perf_counter()
-        series = self._series(request)
-        result = run_detection(request.detector, series, request.train_rows, request.params)
-        return series, result, time.perf_counter() - started
-
-    def _show_detection(self, series: list[Labelled], result: DetectionRun, elapsed: float) -> None:
+    def _show_detection(self, result: DetectionRun, request: DetectionRequest) -> None:
+        self.registrable = request if request.source == "lake time range" else None
+        self.register_name.value = f"{request.detector}-lab"
+        self.register_name.visible = self.register_button.visible = self.registrable is not None
         self.metrics.value = metrics_frame(result.metrics)
         self.plot.object = _detection_plot(result)
         self.status.object = (
             f'<span class="modax-lab-done">{html_text(result.detector)}</span> '
-            f"on {len(series)} series "
-            f"in {elapsed:.1f} s — plot shows {html_text(series[0].name)}"
+            f"on {result.series} series "
+            f"in {result.elapsed_s:.1f} s — plot shows {html_text(result.first_series)}"
         )
 
     def _fail(self, exc: Exception) -> None:
@@ -319,44 +299,90 @@ class ModelLab(pn.viewable.Viewer):
         """
         try:
             request = self._request()
-            series, result, elapsed = self._detect(request)
+            result = detect(request, self._lake, self.data_dir, self.simulate)
         except (ValueError, TypeError) as exc:
             self._fail(exc)
             return None
-        self._show_detection(series, result, elapsed)
+        self._show_detection(result, request)
         return result
 
     async def run_async(self) -> DetectionRun | None:
-        """:meth:`run` with the loading and fitting on the lab's worker thread."""
+        """:meth:`run` as a job in a child process (see :meth:`cancel`)."""
         try:
             request = self._request()
-            work = await self._in_worker(
-                f"running {html_text(request.detector)} …", lambda: self._detect(request)
+            job = self._start(
+                partial(detect, progress=report),
+                request,
+                self._lake,
+                self.data_dir,
+                self.simulate,
             )
+            result = await self._wait(job)
+        except JobCancelledError:
+            return None
         except Exception as exc:
             self._fail(_logged(exc))
             return None
-        self._show_detection(*work)
-        return work[1]
+        self._show_detection(result, request)
+        return result
+
+    async def register_async(self) -> str | None:
+        """Register the last lake-time-range run's detector (:func:`register_detector`) as a job.
+
+        Returns
+        -------
+        str or None
+            The new version's label (``name vN``), or None when it could not be registered.
+        """
+        try:
+            if self.registrable is None:
+                raise ValueError("register: run a detector on a lake time range first")
+            check_bounds(self.register_name)
+            name = self.register_name.value.strip()
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+                raise ValueError(f"{self.register_name.label}: letters, digits, '_', '.', '-'")
+            job = self._start(register_detector, self.registrable, self._lake, name)
+            label = await self._wait(job)
+        except JobCancelledError:
+            return None
+        except Exception as exc:
+            self._fail(_logged(exc))
+            return None
+        version = label.rsplit(" v", 1)
+        self.status.object = (
+            f'registered <span class="modax-registered">{html_text(label)}</span> — '
+            f"<code>modax models promote {html_text(version[0])} {html_text(version[1])}</code> "
+            "makes it live"
+        )
+        if pn.state.notifications is not None:
+            pn.state.notifications.success(f"registered {html_text(label)}", duration=10_000)
+        return label
+
+    async def _register_clicked(self, _event: object) -> None:
+        await self.register_async()
+
+    @property
+    def _lake(self) -> str:
+        return str(self.con.lake.root)
 
     def _rul_inputs(self) -> tuple[str, int]:
         check_bounds(self.rul_units)
         return self.rul_model.value, int(self.rul_units.value)
 
-    def _fit_rul(self, model: str, units: int) -> dict[str, float]:
-        return run_rul(model, self.data_dir / "cmapss", train_units=units)
-
     def _show_rul(self, model: str, scores: dict[str, float]) -> None:
         self.rul_metrics.value = pd.DataFrame(
             [{"metric": k, "value": round(float(v), 3)} for k, v in scores.items()]
         )
-        self.status.object = f"{html_text(model)} scored on C-MAPSS FD001 test units"
+        self.status.object = (
+            f'<span class="modax-rul-done">{html_text(model)}</span> '
+            f"scored on C-MAPSS {_SUBSET} test units"
+        )
 
     def run_remaining_life(self) -> dict[str, float] | None:
         """Fit and score the chosen remaining-life model on C-MAPSS FD001 here (blocking)."""
         try:
             model, units = self._rul_inputs()
-            scores = self._fit_rul(model, units)
+            scores = run_rul(model, self.data_dir / "cmapss", _SUBSET, units)
         except (ValueError, TypeError, OSError) as exc:
             self._fail(exc)
             return None
@@ -364,32 +390,55 @@ class ModelLab(pn.viewable.Viewer):
         return scores
 
     async def run_remaining_life_async(self) -> dict[str, float] | None:
-        """:meth:`run_remaining_life` with the fit on the lab's worker thread."""
+        """:meth:`run_remaining_life` as a job in a child process (see :meth:`cancel`)."""
         try:
             model, units = self._rul_inputs()
-            scores = await self._in_worker(
-                "fitting the remaining-life model …", lambda: self._fit_rul(model, units)
+            job = self._start(
+                partial(run_rul, progress=report), model, self.data_dir / "cmapss", _SUBSET, units
             )
+            scores = await self._wait(job)
+        except JobCancelledError:
+            return None
         except Exception as exc:
             self._fail(_logged(exc))
             return None
         self._show_rul(model, scores)
         return scores
 
-    async def _in_worker(self, what: str, work: Callable[[], T]) -> T:
-        """Run ``work`` on the worker thread while the page shows ``what`` and a progress bar."""
-        if self.busy:
+    def _start(self, work: Any, *args: Any) -> Job:
+        """Start a job of this page (one at a time), with its progress bar and *Cancel* shown."""
+        if self.job is not None:
             raise ValueError("a run of this page is still going on")
-        self.busy = True
-        self.run_button.disabled = self.rul_button.disabled = True
-        self.progress.visible = self.progress.active = True
-        self.status.object = what
+        self.job = start_job(work, *args)
+        self.run_button.disabled = self.rul_button.disabled = self.register_button.disabled = True
+        self.progress.value = 0
+        self.progress.visible = self.cancel_button.visible = True
+        self.status.object = "starting …"
+        return self.job
+
+    async def _wait(self, job: Job) -> Any:
+        """The job's result, its progress shown meanwhile; the page is free again after."""
         try:
-            return await asyncio.get_running_loop().run_in_executor(_WORKER, work)
+            return await job.wait(self._show_progress)
         finally:
-            self.busy = False
-            self.run_button.disabled = self.rul_button.disabled = False
-            self.progress.visible = self.progress.active = False
+            self.job = None
+            self.run_button.disabled = self.rul_button.disabled = self.register_button.disabled = (
+                False
+            )
+            self.progress.visible = self.cancel_button.visible = False
+
+    def _show_progress(self, fraction: float, text: str) -> None:
+        self.progress.value = round(100 * fraction)
+        self.status.object = f'<span class="modax-lab-progress">{html_text(text)} …</span>'
+
+    def cancel(self) -> None:
+        """Stop the page's running job, if any (its process ends; nothing of it is shown)."""
+        if self.job is None:
+            return
+        self.job.cancel()
+        self.status.object = '<span class="modax-lab-cancelled">cancelled</span>'
+        if pn.state.notifications is not None:
+            pn.state.notifications.info("Run cancelled.", duration=5_000)
 
     async def _run_clicked(self, _event: object) -> None:
         await self.run_async()
@@ -418,7 +467,7 @@ class ModelLab(pn.viewable.Viewer):
             source,
             pn.Row(self.detector, self.train_rows),
             pn.Card(self.params, title="Detector parameters", collapsed=True),
-            self.run_button,
+            pn.Row(self.run_button, self.cancel_button, self.register_name, self.register_button),
             self.progress,
             self.status,
             pn.Row(self.metrics, self.plot, sizing_mode="stretch_width"),
@@ -436,7 +485,7 @@ def _logged(exc: Exception) -> Exception:
     """``exc``, logged with its traceback unless it is a refused input (a served run's error
     has no caller to raise to).
     """
-    if not isinstance(exc, ValueError | TypeError):
+    if not isinstance(exc, ValueError | TypeError | JobFailedError):
         _log.error("model lab run failed", exc_info=exc)
     return exc
 

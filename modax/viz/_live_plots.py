@@ -1,7 +1,9 @@
 """Streaming plots of one device: currents, vibration, temperatures and anomaly scores.
 
 Readings go into HoloViews ``Buffer`` streams, so each refresh sends only the new points over the
-websocket (Bokeh ``stream``). Safety alarms are drawn as spans, limits as dashed lines.
+websocket (Bokeh ``stream``). Safety alarms are drawn as spans, limits as dashed lines. The plots
+share their time axis and show the recent window: alarm spans and the lake's score history are
+clipped to it, so an alarm an hour old does not squeeze the live readings into a sliver.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 import panel as pn
 
+from modax.lake import LakeConnection
 from modax.schema import TELEMETRY_CHANNELS
 from modax.viz._alarms import now_ms
 from modax.viz._backend import use_bokeh
@@ -50,6 +53,11 @@ class LivePlots(pn.viewable.Viewer):
         Points kept in the browser per plot.
     period_ms : int
         Refresh period, in ms.
+    con : LakeConnection, optional
+        DuckDB over the lake: the device's anomaly scores of the window from its ``scores``
+        table are shown with the live ones.
+    window_s : float
+        The recent window the plots show, in s (alarm spans and scores are clipped to it).
 
     Examples
     --------
@@ -64,16 +72,21 @@ class LivePlots(pn.viewable.Viewer):
         device_id: str,
         length: int = 3000,
         period_ms: int = 500,
+        con: LakeConnection | None = None,
+        window_s: float = 300.0,
         **params: object,
     ) -> None:
         super().__init__(**params)
         self.fleet = fleet
         self.device_id = device_id
+        self.window_ms = int(window_s * 1000)
         self.points = 0
         self._cursor = 0
         self._alarm_version = -1
         self._last_score_ts = -1
-        self._open_span = False
+        self._latest_ms = 0
+        self._spans_to_clip = False
+        self._lake_scores = _score_history(con, device_id, self.window_ms)
         self.buffer = hv.streams.Buffer(_frame(np.empty(0, np.int64), np.empty((0, 12))), length)
         self.spans = hv.streams.Pipe(data=pd.DataFrame({"start": [], "end": []}))
         self.scores = hv.streams.Pipe(data=pd.DataFrame({"time": [], "score": []}))
@@ -125,26 +138,46 @@ class LivePlots(pn.viewable.Viewer):
         if len(times):
             self.buffer.send(_frame(times, values))
             self.points += len(times)
-        log = self.fleet.alarms
-        if log.version != self._alarm_version or (self._open_span and len(times)):
-            self._alarm_version = log.version
-            self._show_spans(int(times[-1]) if len(times) else now_ms())
+            self._latest_ms = max(self._latest_ms, int(times[-1]))
         scores = self.fleet.scores(self.device_id)
-        if scores and scores[-1][0] != self._last_score_ts:
-            self._last_score_ts = scores[-1][0]
-            t, s = zip(*scores, strict=True)
-            self.scores.send(pd.DataFrame({"time": pd.to_datetime(t, unit="ms"), "score": s}))
+        if scores:
+            self._latest_ms = max(self._latest_ms, scores[-1][0])
+        log = self.fleet.alarms
+        if log.version != self._alarm_version or (self._spans_to_clip and len(times)):
+            self._alarm_version = log.version
+            self._show_spans(self._latest_ms or now_ms())
+        newest = scores[-1][0] if scores else self._lake_scores[-1][0] if self._lake_scores else -1
+        if newest != self._last_score_ts:
+            self._last_score_ts = newest
+            self._show_scores(scores)
         self._show_status(times, values)
 
     def _show_spans(self, latest_ms: int) -> None:
+        """Safety alarms of the device as spans, clipped to the window ending at ``latest_ms``."""
+        floor = latest_ms - self.window_ms
         alarms = [
             a
             for a in self.fleet.alarms.alarms()
-            if a.device_id == self.device_id and a.source in _SAFETY
+            if a.device_id == self.device_id
+            and a.source in _SAFETY
+            and (a.active or (a.cleared_ms or 0) >= floor)
         ]
-        self._open_span = any(a.active for a in alarms)
+        self._spans_to_clip = bool(alarms)  # as the window moves, they are clipped again
+        starts = [max(a.raised_ms, floor) for a in alarms]
         ends = [latest_ms if a.active else a.cleared_ms for a in alarms]
-        self.spans.send(pd.DataFrame({"start": [a.raised_ms for a in alarms], "end": ends}))
+        self.spans.send(pd.DataFrame({"start": starts, "end": ends}))
+
+    def _show_scores(self, live: list[tuple[int, float]]) -> None:
+        """The lake's scores older than the live ones, then the live ones, within the window."""
+        first_live = live[0][0] if live else None
+        history = [p for p in self._lake_scores if first_live is None or p[0] < first_live]
+        floor = self._latest_ms - self.window_ms
+        points = [p for p in history + live if p[0] >= floor]
+        t = [p[0] for p in points]
+        frame = pd.DataFrame(
+            {"time": pd.to_datetime(t, unit="ms"), "score": [p[1] for p in points]}
+        )
+        self.scores.send(frame)
 
     def _show_status(self, times: np.ndarray, values: np.ndarray) -> None:
         if not len(times):
@@ -168,3 +201,18 @@ class LivePlots(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.status, pn.pane.HoloViews(self.plots, sizing_mode="stretch_width"))
+
+
+def _score_history(
+    con: LakeConnection | None, device_id: str, window_ms: int
+) -> list[tuple[int, float]]:
+    """``(ts, score)`` of the device's newest window in the lake's ``scores`` table (ts ms)."""
+    if con is None or "scores" not in con.tables:
+        return []
+    rows = con.execute(
+        "select epoch_ms(ts), score from scores where device_id = $device and score is not null "
+        "and ts >= (select max(ts) from scores where device_id = $device) - to_milliseconds($w) "
+        "order by ts",
+        {"device": device_id, "w": window_ms},
+    ).fetchall()
+    return [(int(t), float(v)) for t, v in rows]

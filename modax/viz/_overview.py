@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import panel as pn
 
+from modax.viz._cells import rul_text
 from modax.viz._event_feed import EventFeed
 from modax.viz._fleet import FleetState
 from modax.viz._fleet_table import COLUMNS, STATES, FleetTable, clock_time, shared_table
@@ -22,11 +23,16 @@ _TITLES = {
     "vib_mag": "|a| (m/s²)",
     "trend": "I trend",
     "score": "Anomaly score",
-    "rul_h": "RUL (h)",
+    "rul": "RUL (h)",
     "alarms": "Active alarms",
 }
 #: What a click on a display column sorts by in the shared frame (``trend`` sorts by nothing).
-_SORT_KEYS = {"device": "device_id", "status": "severity", "last_reading": "last_ts"}
+_SORT_KEYS = {
+    "device": "device_id",
+    "status": "severity",
+    "last_reading": "last_ts",
+    "rul": "rul_h",
+}
 
 
 class FleetOverview(pn.viewable.Viewer):
@@ -188,8 +194,8 @@ class FleetOverview(pn.viewable.Viewer):
         kpis = self.fleet.kpis()
         for name in ("devices", "online", "safety_alarms", "anomaly_alerts", "quarantined"):
             self.kpi[name].value = int(kpis[name] or 0)
-        worst = kpis["worst_rul_h"]
-        self.kpi["worst_rul_h"].value = "–" if worst is None else f"{worst:.0f} h"
+        worst = [kpis[f"worst_rul{part}_h"] for part in ("", "_low", "_high", "_cap")]
+        self.kpi["worst_rul_h"].value = rul_text(*worst, unit=" h") or "–"
         if kpis["quarantined"] != self._quarantined:
             self._quarantined = kpis["quarantined"]
             self._show_quarantine()
