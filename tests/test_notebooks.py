@@ -17,6 +17,7 @@ EXPECTED = [
     "04-anomaly-lab",
     "05-wear-and-rul",
     "06-firmware-and-safety-vectors",
+    "07-detector-vs-live-twin",
 ]
 ABSOLUTE_PATH = re.compile(r"(?<![\w.])(/(home|root|work|tmp|Users|mnt)/|[A-Z]:\\\\)")
 

@@ -2,11 +2,11 @@
 
 The suite starts ``jupyter lab`` itself (``tests/lab_server.py``: free port, token, the
 project's ``modax`` kernel in a private ``JUPYTER_DATA_DIR``, no browser of its own) and
-Playwright drives Chromium through it: a worked notebook run top to bottom (``SMALL = True``)
-shows every plot drawn, with no empty output and no JavaScript error; a live fleet view in a
-cell follows a simulated fleet publishing to a real mosquitto, and turns a device to the alarm
-state when the next cell injects an overload into it through the twin's command topic
-(``modax.twin.Twin``, the fleet being ``modax simulate --mqtt``).
+Playwright drives Chromium through it: every worked notebook run top to bottom
+(``SMALL = True``) shows every plot drawn, with no empty output and no JavaScript error; in
+notebook 07 the live fleet view cell follows the twin publishing to a real mosquitto, and turns
+a device to the alarm state when the next cell injects an overload into it through the twin's
+command topic (``modax.twin.Twin``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,65 +21,46 @@ from typing import Any
 import pytest
 from lab_server import PLOTS_JS, JupyterLab, open_notebook, run_cells, small_copy
 
-from modax.local import BrokerProcess, find_mosquitto, start_broker
-from modax.testing import free_port, launch_chromium, require, wait_for
+from modax.local import find_mosquitto
+from modax.testing import launch_chromium, require, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-#: Worked notebooks run in the browser: those whose plots are the point of the notebook and
-#: that run in well under a minute with ``SMALL = True`` (papermill runs all six, headless).
-IN_BROWSER = ["01-quickstart", "03-aggregation-and-safety"]
-OVERLOADED = "sim-0002"
+#: Every worked notebook, run top to bottom with ``SMALL = True`` as a data scientist would.
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+LIVE = "07-detector-vs-live-twin"
+#: The device notebook 07 overloads first (``devices[1]``), and one it leaves alone.
+OVERLOADED, HEALTHY = "sim-0001", "sim-0000"
 
 
-def code_cell(source: str) -> dict[str, Any]:
-    return {
-        "cell_type": "code",
-        "metadata": {},
-        "source": source,
-        "outputs": [],
-        "execution_count": None,
-    }
+def cells_of(name: str) -> list[dict[str, Any]]:
+    """The cells of notebook ``name``, as stored."""
+    return json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"]
 
 
-LIVE_NOTEBOOK = [
-    code_cell("import modax.viz\n\nmodax.viz.extension()"),
-    code_cell(
-        "from modax.viz import FleetOverview, shared_feed\n\n"
-        "feed = shared_feed()  # MODAX_BROKER: the test's mosquitto"
-    ),
-    code_cell("FleetOverview(feed.fleet, period_ms=250)"),
-    code_cell(
-        "import os\n\nfrom modax.twin import Twin\n\n"
-        "with Twin.from_url(os.environ['MODAX_BROKER']) as twin:\n"
-        f"    ack = twin.inject({OVERLOADED!r}, 'overload', severity=1.0, duration_s=300)\n"
-        "assert ack.accepted, ack"
-    ),
-]
+def cell_index(name: str, text: str) -> int:
+    """The index of the code cell of notebook ``name`` whose source contains ``text``."""
+    found = [
+        i
+        for i, cell in enumerate(cells_of(name))
+        if cell["cell_type"] == "code" and text in "".join(cell["source"])
+    ]
+    assert len(found) == 1, f"{name}: {len(found)} code cells hold {text!r}"
+    return found[0]
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    """A mosquitto of this module's own: the fleet's ``sim-*`` ids are no other test's."""
-    require(find_mosquitto(), "mosquitto (apt-get install mosquitto)")
-    with start_broker(
-        free_port(), kind="mosquitto", data_dir=tmp_path_factory.mktemp("mosquitto")
-    ) as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, broker: BrokerProcess) -> Iterator[JupyterLab]:
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
     require(shutil.which("chromium"), "chromium (apt-get install chromium)")
     require(importlib.util.find_spec("jupyterlab"), "jupyterlab (pip install '.[lab]')")
+    require(find_mosquitto(), "mosquitto (apt-get install mosquitto)")
     home = tmp_path_factory.mktemp("jupyter")
-    root = home / "notebooks"
-    root.mkdir()
-    for name in IN_BROWSER:
-        small_copy(ROOT / "notebooks" / f"{name}.ipynb", root / f"{name}.ipynb", home / "lake")
-    live = json.loads((ROOT / "notebooks" / "01-quickstart.ipynb").read_text())
-    live["cells"] = LIVE_NOTEBOOK
-    (root / "live.ipynb").write_text(json.dumps(live))
-    server = JupyterLab(root, home, {"MODAX_BROKER": broker.url, "MODAX_LAKE": str(home / "lake")})
+    root = home / "repo" / "notebooks"
+    root.mkdir(parents=True)
+    for folder in ("data", "firmware"):  # what the notebooks read as ../data, ../firmware
+        (root.parent / folder).symlink_to(ROOT / folder)
+    for name in NOTEBOOKS:
+        small_copy(ROOT / "notebooks" / f"{name}.ipynb", root / f"{name}.ipynb", home / name)
+    server = JupyterLab(root, home, {"MODAX_LAKE": str(home / "lake")})
     yield server
     server.close()
 
@@ -112,10 +91,8 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-@pytest.mark.parametrize("name", IN_BROWSER)
-def test_notebook_shows_every_plot_in_jupyterlab(lab: JupyterLab, page: Any, name: str) -> None:
-    open_notebook(page, lab, f"{name}.ipynb")
-    run_cells(page)
+def assert_every_plot_shown(page: Any, name: str) -> None:
+    """Every output of the notebook on screen shows something, each plot drawn; no JS error."""
     page.wait_for_function(f"() => ({PLOTS_JS})().roots.every(r => !r.plots || r.drawn)")
     shown = page.evaluate(PLOTS_JS)
     plots = [r for r in shown["roots"] if r["height"] > 0]
@@ -124,6 +101,13 @@ def test_notebook_shows_every_plot_in_jupyterlab(lab: JupyterLab, page: Any, nam
     assert not blank, f"{name}: outputs that show nothing: {blank}"
     assert shown["empty"] == [], f"{name}: empty output areas {shown['empty']}"
     assert page.js_errors == [], f"{name}: JavaScript errors {page.js_errors}"
+
+
+@pytest.mark.parametrize("name", [n for n in NOTEBOOKS if n != LIVE])
+def test_notebook_shows_every_plot_in_jupyterlab(lab: JupyterLab, page: Any, name: str) -> None:
+    open_notebook(page, lab, f"{name}.ipynb")
+    run_cells(page)
+    assert_every_plot_shown(page, name)
 
 
 def output_of(page: Any, cell: int) -> Any:
@@ -135,38 +119,35 @@ def output_of(page: Any, cell: int) -> Any:
     )
 
 
-@pytest.fixture
-def fleet(broker: BrokerProcess) -> Iterator[subprocess.Popen[bytes]]:
-    """``modax simulate --devices 3 --mqtt …``: a live twin publishing at 10 Hz."""
-    command = [sys.executable, "-m", "modax", "simulate", "--devices", "3", "--mqtt", broker.url]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    yield process
-    process.kill()
-    process.wait()
-
-
-def test_live_fleet_view_in_a_cell_follows_the_fleet_and_shows_an_injected_overload(
-    lab: JupyterLab, page: Any, fleet: subprocess.Popen[bytes]
+def test_notebook_07_live_fleet_view_follows_the_twin_and_shows_the_injected_overload(
+    lab: JupyterLab, page: Any
 ) -> None:
-    open_notebook(page, lab, "live.ipynb")
-    run_cells(page, range(3))
-    overview = output_of(page, 2)
-    row = overview.locator(".tabulator-row", has_text="sim-0001")
-    row.wait_for(timeout=20_000)
-    last_reading = row.locator('[tabulator-field="last_reading"]')
+    """Notebook 07's own cells: the fleet view cell follows the live twin, the next cell
+    overloads one device, and that device turns to the alarm state in the view's output; the
+    notebook then runs to its end and shows every plot."""
+    view = cell_index(LIVE, "FleetOverview(feed.fleet")
+    overload = cell_index(LIVE, 'inject(devices[1], "overload")')
+    open_notebook(page, lab, f"{LIVE}.ipynb")
+    run_cells(page, range(view + 1))
+    overview = output_of(page, view)
+    last_reading = overview.locator(".tabulator-row", has_text=HEALTHY).locator(
+        '[tabulator-field="last_reading"]'
+    )
+    last_reading.wait_for(timeout=20_000)
     first = last_reading.inner_text()
     wait_for(
         lambda: last_reading.inner_text() not in ("", first),
         timeout=10,
-        what="sim-0001's last reading to change in the output",
+        what=f"{HEALTHY}'s last reading to change in the output",
     )
-    run_cells(page, range(3, 4))
+    run_cells(page, range(view + 1, overload + 1))
     alarm = overview.locator(".tabulator-row", has_text=OVERLOADED).locator(
         '.modax-state[data-state="alarm"]'
     )
     alarm.wait_for(timeout=20_000)
-    others = overview.locator(".tabulator-row", has_text="sim-0001").locator(
+    others = overview.locator(".tabulator-row", has_text=HEALTHY).locator(
         '.modax-state[data-state="alarm"]'
     )
     assert others.count() == 0
-    assert page.js_errors == [], page.js_errors
+    run_cells(page, range(overload + 1, len(cells_of(LIVE))))
+    assert_every_plot_shown(page, LIVE)
