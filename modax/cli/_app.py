@@ -12,6 +12,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from modax.config import ConfigError, Settings, load_settings
 
@@ -68,6 +69,21 @@ def _main(
     ] = False,
 ) -> None:
     """Options before any command: ``--version``, shell completion."""
+
+
+def counted_progress(*, quiet: bool = False) -> Progress:
+    """A transient progress bar on the console: each task's description, its bar, done/total and
+    the time elapsed; ``quiet`` turns it off (e.g. when the report is JSON).
+    """
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=quiet,
+    )
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:

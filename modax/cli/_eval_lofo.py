@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from modax.cli._app import console, fail
+from modax.cli._app import console, counted_progress, fail
 
 if TYPE_CHECKING:
     from modax.models.datasets.skab import SkabFile
@@ -35,15 +34,7 @@ def run_lofo(
             f"{', '.join(SELECTION_GRIDS)}"
         )
     grid = SELECTION_GRIDS[detector]
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=quiet,
-    ) as progress:
+    with counted_progress(quiet=quiet) as progress:
         task = progress.add_task(
             f"{detector}: grid × {len(files)} files", total=len(grid_points(grid))
         )

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from modax.cli._app import ReportFormat, console, eval_app, fail
+from modax.cli._app import ReportFormat, console, counted_progress, eval_app, fail
 from modax.cli._eval_lofo import print_lofo, run_lofo
 from modax.cli._tracking import TrackOption, log_evaluation
 
@@ -143,15 +142,7 @@ def run_leaderboard(
 
     names = list(detector or DETECTORS)
     runs = sum(seeds if DETECTORS[n].stochastic else 1 for n in names)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=quiet,
-    ) as progress:
+    with counted_progress(quiet=quiet) as progress:
         task = progress.add_task("evaluating", total=runs)
         try:
             results = evaluate_skab(

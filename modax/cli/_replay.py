@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from modax.cli._app import ReportFormat, app, console, fail, settings_from_env
+from modax.cli._app import ReportFormat, app, console, counted_progress, fail, settings_from_env
 
 if TYPE_CHECKING:
     from modax.pipeline import BatchResult
@@ -52,16 +51,8 @@ def replay_command(
         fail(f"cannot read {file}: {exc.strerror or exc}")
     store = Lake(settings.lake)
     pipeline = build_pipeline(store)
-    with Progress(
-        TextColumn("replaying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=output is ReportFormat.json,
-    ) as progress:
-        task = progress.add_task("replay", total=total_lines)
+    with counted_progress(quiet=output is ReportFormat.json) as progress:
+        task = progress.add_task("replaying", total=total_lines)
         try:
             result = replay_file(file, pipeline, batch_size, lambda n: progress.advance(task, n))
         except OSError as exc:
