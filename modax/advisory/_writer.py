@@ -34,6 +34,10 @@ class LakeWriter:
         Tables that may wait before :meth:`put` blocks.
     retry_initial_s, retry_max_s : float
         Backoff between attempts of a failed append, s.
+    close_attempts : int
+        Once closing, attempts of an append before its rows are given up (counted in
+        :attr:`lost`, named by :attr:`error` and by :meth:`close`), so a lake that refuses the
+        rows for good cannot keep the process from stopping.
 
     Attributes
     ----------
@@ -41,12 +45,16 @@ class LakeWriter:
         Rows appended per table so far.
     commits : int
         Lake commits made.
+    lost : dict
+        Rows given up per table (only ever while closing).
 
     Examples
     --------
     >>> import tempfile
+    >>> from datetime import UTC, datetime
     >>> writer = LakeWriter(Lake(tempfile.mkdtemp()))
-    >>> writer.put("notes", pa.table({"device_id": ["m1"], "ts": [1_763_900_000_000]}))
+    >>> ts = pa.array([datetime(2026, 1, 1, tzinfo=UTC)], pa.timestamp("ms", tz="UTC"))
+    >>> writer.put("notes", pa.table({"device_id": ["m1"], "ts": ts}))
     >>> writer.close()
     >>> writer.rows_written
     {'notes': 1}
@@ -58,12 +66,16 @@ class LakeWriter:
         max_pending: int = 64,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 10.0,
+        close_attempts: int = 3,
     ) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending: need at least 1 table, got {max_pending}")
         self.lake = lake
         self.max_pending = max_pending
+        self.close_attempts = close_attempts
         self.rows_written: dict[str, int] = {}
+        self.lost: dict[str, int] = {}
+        self.error = ""
         self.commits = 0
         self._queue: queue.Queue[tuple[str, pa.Table] | None] = queue.Queue(max_pending)
         self._backoff = Backoff(retry_initial_s, retry_max_s)
@@ -84,11 +96,19 @@ class LakeWriter:
         return self._queue.qsize()
 
     def close(self) -> None:
-        """Write every queued row, then stop the thread."""
+        """Write every queued row, then stop the thread.
+
+        Raises
+        ------
+        RuntimeError
+            When rows could not be written (:attr:`lost`), naming the table and the reason.
+        """
         if not self._closing.is_set():
             self._closing.set()
             self._queue.put(None)
         self._thread.join()
+        if self.lost:
+            raise RuntimeError(f"lake writer of {self.lake.root}: {self.error}")
 
     def _run(self) -> None:
         done = False
@@ -108,10 +128,17 @@ class LakeWriter:
                 self._append(name, pa.concat_tables(parts))
 
     def _append(self, name: str, table: pa.Table) -> None:
+        attempts = 0
         while True:
+            attempts += 1
             try:
                 self.lake.append(name, table)
             except Exception as exc:  # (any storage failure: the rows stay and are retried)
+                if self._closing.is_set() and attempts >= self.close_attempts:
+                    self.lost[name] = self.lost.get(name, 0) + table.num_rows
+                    self.error = f"{table.num_rows} rows for {name!r} not written: {exc}"
+                    log.error("advisor: %s", self.error)
+                    return
                 delay = self._backoff.next()
                 log.error(
                     "advisor: appending %d rows to %r failed (%s); retry in %.1f s",
