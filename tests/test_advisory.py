@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from modax.advisory import (
     SCORES_SCHEMA,
     Advisor,
+    LakeWriter,
     ModelError,
     RecommendationRules,
     load_model,
@@ -39,6 +40,7 @@ from modax.lake import Lake
 from modax.models.anomaly import LevelShiftDetector, PCADetector
 from modax.mqtt import ClientFactory
 from modax.pipeline import Pipeline
+from modax.schema import UTC_MS
 from modax.testing import wait_for
 
 T0 = 1_763_900_000_000
@@ -377,3 +379,100 @@ def test_an_alarm_that_flickers_raises_one_alert_and_clears_after_a_quiet_spell(
         )
     assert [m["state"] for m in sent] == ["raised", "cleared"]
     assert sent[1]["ts"] - (T0 + 100 * 96) >= advisor.clear_after_s * 1000  # last alarm: row 96
+
+
+def test_the_advisor_scores_every_device_as_score_samples_does(model_dir: Path) -> None:
+    """Only a batch's first device goes through the detector's input checks; every device's
+    scores still equal ``score_samples`` on that device's readings."""
+    model = load_model(model_dir)
+    n = 60
+    batch = pa.table(
+        {
+            "device_id": [f"m{d}" for d in range(3) for _ in range(n)],
+            "seq": list(range(n)) * 3,
+            "timestamp": [T0 + 100 * i for i in range(n)] * 3,
+            "current_1": np.concatenate([currents(n, seed=d, shift_at=20 * d) for d in range(3)]),
+            "temp_1": [40.0] * (3 * n),
+        }
+    )
+    scores = Advisor(model).score(batch)
+    for d in range(3):
+        rows = np.column_stack([currents(n, seed=d, shift_at=20 * d), np.full(n, 40.0)])
+        got = scores.filter(pa.compute.equal(scores["device_id"], f"m{d}"))["score"]
+        np.testing.assert_allclose(got.to_numpy(), model.detector.score_samples(rows))
+
+
+def test_the_lake_writer_writes_every_row_once_and_close_drains_it(lake_dir: Path) -> None:
+    lake = Lake(lake_dir)
+    writer = LakeWriter(lake, max_pending=4)
+    tables = [
+        pa.table(
+            {"device_id": [f"m{i}"] * (i + 1), "seq": list(range(i + 1)), "ts": [T0] * (i + 1)}
+        ).cast(pa.schema([("device_id", pa.string()), ("seq", pa.int64()), ("ts", UTC_MS)]))
+        for i in range(20)
+    ]
+    with lake._lock:  # another holder of the lake (a commit, a compaction): writes wait
+        for table in tables[:4]:
+            writer.put("scores", table)
+        assert writer.pending >= 3  # queued, not written, and put() did not wait for the lake
+    for table in tables[4:]:
+        writer.put("scores", table)
+    writer.close()
+    stored = lake.read("scores")
+    assert stored.num_rows == writer.rows_written["scores"] == sum(t.num_rows for t in tables)
+    pairs = zip(stored["device_id"].to_pylist(), stored["seq"].to_pylist(), strict=True)
+    assert sorted(pairs) == sorted((f"m{i}", s) for i in range(20) for s in range(i + 1))
+    assert writer.commits < len(tables)  # what waited went in one commit
+    with pytest.raises(RuntimeError, match=r"lake writer of .* is closed: 'scores' not queued"):
+        writer.put("scores", tables[0])
+
+
+@pytest.mark.broker
+def test_a_held_lake_does_not_delay_advice_and_stop_drains_the_rows(
+    mosquitto, model_dir: Path, lake_dir: Path
+) -> None:
+    """The lake is held by another of its users (its lock, as a commit or a compaction holds
+    it) for the whole run: advice still arrives, and every scored row is written on stop."""
+    broker = parse_broker_url(mosquitto.url)
+    received: list[dict] = []
+    listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="adv-held-listener")
+    listener.on_message = lambda c, u, m: received.append(json.loads(m.payload))
+    listener.connect(broker.host, broker.port)
+    listener.subscribe("modax/devices/held1/advisory", qos=1)
+    listener.loop_start()
+    lake = Lake(lake_dir)
+    stop, ready = threading.Event(), threading.Event()
+    stats: dict = {}
+    worker = threading.Thread(
+        target=lambda: stats.update(
+            vars(run_live(Advisor(load_model(model_dir)), ClientFactory(broker), lake,
+                          batch_s=0.1, stop=stop, ready=ready))
+        )
+    )  # fmt: skip
+    held = lake._lock.acquire()
+    worker.start()
+    try:
+        assert ready.wait(10), "advisor did not connect"
+        sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="adv-held-sender")
+        sender.connect(broker.host, broker.port)
+        sender.loop_start()
+        for seq, value in enumerate(currents(80, shift_at=40)):
+            sender.publish(
+                "modax/devices/held1/telemetry", telemetry_payload("held1", seq, value), qos=1
+            )
+        wait_for(lambda: any(m["state"] for m in received), timeout=20, what="an advisory alert")
+        sender.loop_stop()
+        sender.disconnect()
+        assert not Path(lake_dir, "scores").exists()  # nothing could be written yet
+        stop.set()
+        worker.join(0.5)
+        assert worker.is_alive()  # the run ends only once its rows are written
+    finally:
+        stop.set()
+        if held:
+            lake._lock.release()
+        worker.join(20)
+        listener.loop_stop()
+        listener.disconnect()
+    assert stats["scored"] == 80 and stats["stored"] == 80
+    assert Lake(lake_dir).read("scores").num_rows == 80

@@ -24,6 +24,7 @@ from modax.advisory._model import FORMAT_VERSION, AdvisoryModel, ModelError, loa
 from modax.advisory._recommend import STANDARD_GRAVITY_MS2, RecommendationRules, recommend
 from modax.advisory._train import train_from_lake
 from modax.advisory._updates import ScoreUpdates
+from modax.advisory._writer import LakeWriter
 
 __all__ = [
     "FORMAT_VERSION",
@@ -32,6 +33,7 @@ __all__ = [
     "TELEMETRY_FILTER",
     "Advisor",
     "AdvisoryModel",
+    "LakeWriter",
     "LiveModels",
     "LiveStats",
     "ModelError",

@@ -117,6 +117,7 @@ class Advisor:
         self._history: dict[str, np.ndarray] = {}
         self._alarming: dict[str, bool] = {}
         self._last_alarm_ms: dict[str, int] = {}
+        self._checked = False
         self.alerts_sent = 0
 
     def replace_model(self, model: AdvisoryModel) -> None:
@@ -156,6 +157,7 @@ class Advisor:
             for name in set(self.model.features) | _readings(telemetry)
         }
         features = np.column_stack([columns[f] for f in self.model.features])
+        self._checked = False
         parts = []
         names, device_of = np.unique(devices, return_inverse=True)
         order = np.lexsort((seqs, times, device_of))  # by device, then event time, then seq
@@ -192,7 +194,11 @@ class Advisor:
         history = self._history.get(device, rows[:0])
         full = np.vstack([history, rows])
         detector = self.model.detector
-        every = detector.score_samples(full)
+        if self._checked and type(detector).score_samples is Detector.score_samples:
+            every = detector.score_matrix(full)  # the batch's first device was checked
+        else:
+            every = detector.score_samples(full)
+            self._checked = True
         if type(detector).predict is Detector.predict:  # its alarms follow from the scores
             alarms = min_duration_filter(every > detector.threshold_, detector.min_duration)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import threading
@@ -17,6 +18,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from modax.advisory._advisor import Advisor, Publish, with_event_time
 from modax.advisory._live_models import LiveModels
 from modax.advisory._updates import ScoreUpdates
+from modax.advisory._writer import LakeWriter
 from modax.lake import Lake
 from modax.mqtt import ClientFactory
 from modax.schema import REMAINING_LIFE_ESTIMATES_SCHEMA, Kind, decode_batch, topic_for
@@ -33,7 +35,8 @@ class LiveStats:
 
     ``model_errors`` counts versions the registry offered that could not be used (the advisor
     kept the last good one: ``last_model_error`` says which and why); ``swaps`` the versions
-    it swapped in.
+    it swapped in; ``stored`` the rows written to the lake (``scored`` + ``estimates`` once the
+    run has ended) in ``lake_commits`` commits.
     """
 
     messages: int = 0
@@ -43,6 +46,8 @@ class LiveStats:
     batches: int = 0
     updates: int = 0
     estimates: int = 0
+    stored: int = 0
+    lake_commits: int = 0
     swaps: int = 0
     model_errors: int = 0
     last_model_error: str = ""
@@ -54,7 +59,7 @@ def run_live(
     factory: ClientFactory,
     lake: Lake,
     *,
-    batch_s: float = 1.0,
+    batch_s: float = 0.25,
     update_s: float = 1.0,
     refresh_s: float = 30.0,
     duration_s: float | None = None,
@@ -64,12 +69,17 @@ def run_live(
     """Score live telemetry until ``stop`` is set or ``duration_s`` passes.
 
     Subscribes (QoS 1) to every device's telemetry, and every ``batch_s`` seconds decodes
-    what arrived, scores it with the anomaly model and the remaining-life model, appends the
-    rows to the lake's ``scores`` and ``remaining_life_estimates`` tables, and publishes on
-    ``modax/devices/{id}/advisory``: the alerts, and a plain update (latest score, remaining
-    life with its interval) at most every ``update_s`` seconds per device. Every
-    ``refresh_s`` seconds it asks the registry whether the ``live`` alias moved
-    (:meth:`LiveModels.refresh`). Invalid messages are left to the ingester, which
+    what arrived, scores it with the anomaly model and the remaining-life model, and publishes
+    on ``modax/devices/{id}/advisory``: the alerts, and a plain update (latest score, remaining
+    life with its interval) at most every ``update_s`` seconds per device. Only that path sits
+    between a reading and its advice: the rows for the lake's ``scores`` and
+    ``remaining_life_estimates`` tables go to a :class:`LakeWriter` thread (bounded queue,
+    every row written, the queue drained on stop), and every ``refresh_s`` seconds a thread of
+    its own asks the registry whether the ``live`` alias moved and loads the new version
+    (:meth:`LiveModels.poll`), which the scoring thread swaps in between batches
+    (:meth:`LiveModels.apply`). Once subscribed, the objects alive so far (libraries, models)
+    are moved out of the garbage collector's sight (:func:`gc.freeze`), so a full collection
+    no longer walks them while readings wait. Invalid messages are left to the ingester, which
     quarantines them. ``ready`` is set once the broker has granted the subscription.
 
     Raises
@@ -113,36 +123,54 @@ def run_live(
     updates = ScoreUpdates(update_s)
     stop = stop or threading.Event()
     deadline = None if duration_s is None else time.monotonic() + duration_s
-    next_refresh = time.monotonic() + refresh_s
+    writer = LakeWriter(lake)
+    polled = threading.Event()
+    poller = threading.Thread(
+        target=_poll_registry, args=(live, refresh_s, polled), name="modax-advise-registry"
+    )
     client.loop_start()
     try:
         if not subscribed.wait(10.0):
             raise ConnectionError(
                 f"the broker at {factory.broker} did not accept the connection and subscription"
             )
+        gc.freeze()
+        poller.start()
         if ready is not None:
             ready.set()
+        tick = time.monotonic()
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-            stop.wait(batch_s)
-            _drain(inbox, live, lake, updates, publish, stats)
-            if time.monotonic() >= next_refresh:
-                live.refresh()
-                live.advisor.publish = publish
-                next_refresh = time.monotonic() + refresh_s
-        _drain(inbox, live, lake, updates, publish, stats)
+            tick += batch_s
+            stop.wait(max(0.0, tick - time.monotonic()))
+            tick = max(tick, time.monotonic() - batch_s)  # late: the next batch is not rushed
+            live.apply()
+            _drain(inbox, live, writer, updates, publish, stats)
+        _drain(inbox, live, writer, updates, publish, stats)
     finally:
+        polled.set()
         client.loop_stop()
         client.disconnect()
+        writer.close()
+        if poller.is_alive():
+            poller.join()
+        gc.unfreeze()
+    stats.stored, stats.lake_commits = sum(writer.rows_written.values()), writer.commits
     stats.alerts = live.advisor.alerts_sent
     stats.swaps, stats.model_errors = live.swaps, live.errors
     stats.last_model_error, stats.running = live.last_error, live.describe()
     return stats
 
 
+def _poll_registry(live: LiveModels, refresh_s: float, stop: threading.Event) -> None:
+    """Every ``refresh_s`` until ``stop``: load what the registry's aliases point at now."""
+    while not stop.wait(refresh_s):
+        live.poll()
+
+
 def _drain(
     inbox: queue.SimpleQueue[tuple[str, bytes, int]],
     live: LiveModels,
-    lake: Lake,
+    writer: LakeWriter,
     updates: ScoreUpdates,
     publish: Publish,
     stats: LiveStats,
@@ -159,13 +187,11 @@ def _drain(
     telemetry = decode_batch(list(topics), list(payloads), list(received)).telemetry
     scores = live.advisor.score(telemetry)
     estimates = _estimates(live, telemetry)
-    if scores.num_rows:
-        lake.append("scores", scores)
-    if estimates.num_rows:
-        lake.append("remaining_life_estimates", estimates)
     for update in updates.messages(scores, estimates):
         publish(topic_for(update.device_id, Kind.ADVISORY), msgspec.json.encode(update))
         stats.updates += 1
+    writer.put("scores", scores)
+    writer.put("remaining_life_estimates", estimates)
     stats.messages += len(messages)
     stats.scored += scores.num_rows
     stats.estimates += estimates.num_rows

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+import threading
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -123,6 +124,8 @@ class LiveModels:
         self.swaps = 0
         self.last_error = ""
         self._refused: dict[str, str] = {}
+        self._loaded: dict[str, tuple[str, Any]] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def from_registry(
@@ -184,6 +187,16 @@ class LiveModels:
 
     def refresh(self) -> None:
         """Swap in the versions the registry's aliases point at now; never raises."""
+        self.poll()
+        self.apply()
+
+    def poll(self) -> None:
+        """Look up the aliases and load the versions that moved, without swapping them in.
+
+        The slow half of :meth:`refresh` (registry queries, model files): ``modax advise run``
+        calls it on a thread of its own, so the scoring thread only ever runs :meth:`apply`.
+        Never raises.
+        """
         if self.registry is None:
             return
         for kind, (name, ref) in self.refs.items():
@@ -192,27 +205,47 @@ class LiveModels:
             except Exception as exc:  # (the registry is down or the alias gone)
                 self._refuse(kind, f"{name}@{ref}", f"model {name}@{ref}: {exc}")
                 continue
-            if version == self.versions.get(kind) or self._refused.get(kind) == version:
+            with self._lock:
+                known = version == self.versions.get(kind) or self._refused.get(kind) == version
+                known = known or self._loaded.get(kind, ("", None))[0] == version
+            if known:
                 continue
             try:
-                self._swap(kind, name, version)
+                model = self._load(kind, name, version)
             except ModelError as exc:
                 self._refuse(kind, version, str(exc))
+                continue
+            with self._lock:
+                self._loaded[kind] = (version, model)
 
-    def _swap(self, kind: str, name: str, version: str) -> None:
+    def apply(self) -> None:
+        """Swap in the versions :meth:`poll` loaded (between batches: it only swaps objects)."""
+        with self._lock:
+            loaded, self._loaded = self._loaded, {}
+        for kind, (version, model) in loaded.items():
+            if kind == "anomaly":
+                self.advisor.replace_model(model)
+            else:
+                self.remaining_life = model
+            old = self.versions.get(kind)
+            with self._lock:
+                self.versions[kind] = version
+                self._refused.pop(kind, None)
+            self.swaps += 1
+            log.info(
+                "advisor: now running %s %s v%s (was v%s)", kind, self.refs[kind][0], version, old
+            )
+
+    def _load(self, kind: str, name: str, version: str) -> Any:
+        if self.registry is None:
+            raise ModelError(f"model {name}:{version}: no registry to load it from")
         if kind == "anomaly":
-            model = load_anomaly(self.registry, name, version)  # type: ignore[arg-type]
-            self.advisor.replace_model(model)
-        else:
-            self.remaining_life, _ = load_remaining_life(self.registry, name, version)  # type: ignore[arg-type]
-        old = self.versions.get(kind)
-        self.versions[kind] = version
-        self._refused.pop(kind, None)
-        self.swaps += 1
-        log.info("advisor: now running %s %s v%s (was v%s)", kind, name, version, old)
+            return load_anomaly(self.registry, name, version)
+        return load_remaining_life(self.registry, name, version)[0]
 
     def _refuse(self, kind: str, version: str, message: str) -> None:
-        self._refused[kind] = version
+        with self._lock:
+            self._refused[kind] = version
         self.errors += 1
         current = self.versions.get(kind)
         self.last_error = f"{message}; keeping {self.refs[kind][0]} v{current}"

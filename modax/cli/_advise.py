@@ -48,7 +48,7 @@ def run_command(
     lake: LakeOption = None,
     batch_s: Annotated[
         float, typer.Option(min=0.05, help="Seconds between scoring batches.")
-    ] = 1.0,
+    ] = 0.25,
     update_s: Annotated[
         float, typer.Option(min=0.0, help="Least seconds between two updates of a device.")
     ] = 1.0,
