@@ -87,6 +87,15 @@ def test_estimates_lie_inside_their_interval(quantile, run):
     assert rows["rul_cap_h"].null_count == rows.num_rows  # uncapped model
 
 
+@pytest.mark.parametrize("model", ["quantile", "stress"])
+def test_a_warm_up_leaves_the_scorer_as_it_was(model, quantile, frame, stream):
+    estimator = quantile if model == "quantile" else fit_windows(frame, "modax-stress")
+    warmed = RemainingLifeScorer(estimator, name="rul-sim", version="1")
+    warmed.warm_up()
+    cold = RemainingLifeScorer(estimator, name="rul-sim", version="1")
+    assert warmed.update(stream).equals(cold.update(stream))
+
+
 def test_a_windowed_estimate_matches_the_model_on_the_device_history(quantile, run):
     device = run.telemetry.filter(pa.compute.equal(run.telemetry["device_id"], "sim-0003"))
     rows = RemainingLifeScorer(quantile, name="rul-sim", version="1").update(device)

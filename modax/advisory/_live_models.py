@@ -27,6 +27,10 @@ class RemainingLife(Protocol):
         """``remaining_life_estimates`` rows of the devices whose estimate was recomputed."""
         ...
 
+    def warm_up(self) -> None:
+        """Pay first-use costs (kernels, lazy imports) before live readings wait."""
+        ...
+
 
 def parse_model_ref(text: str) -> tuple[str, str]:
     """``NAME``, ``NAME@alias`` or ``NAME:version`` as ``(name, alias or version)``.
@@ -64,15 +68,23 @@ def load_anomaly(registry: Registry, name: str, ref: str) -> AdvisoryModel:
 
 
 def load_remaining_life(registry: Registry, name: str, ref: str) -> tuple[RemainingLife, str]:
-    """Registered remaining-life model ``name`` at ``ref`` as a streaming scorer, its version."""
+    """Registered remaining-life model ``name`` at ``ref`` as a streaming scorer, its version.
+
+    The scorer is warmed up (:meth:`~modax.models.wear.RemainingLifeScorer.warm_up`) on the
+    loading thread: its first-use costs are paid before live readings wait for it, and a model
+    that cannot score synthetic readings is refused here, not on a live batch.
+    """
     from modax.models.wear import RemainingLifeScorer
 
     loaded = registry.load(name, ref, kind="remaining-life")
     version = loaded.version
     try:
         scorer = RemainingLifeScorer(loaded.estimator, name=name, version=version.version)
-    except (TypeError, ValueError) as exc:
-        raise ModelError(f"model {version.label}: cannot score live telemetry ({exc})") from None
+        scorer.warm_up()
+    except Exception as exc:  # (whatever the model raises: it cannot score)
+        raise ModelError(
+            f"model {version.label}: cannot score live telemetry ({type(exc).__name__}: {exc})"
+        ) from None
     _check_features(version, list(scorer.features))
     return scorer, version.version
 

@@ -21,7 +21,7 @@ from modax.models.wear.live import TELEMETRY_COLUMNS, StressWindows, by_device_a
 from modax.models.wear.quantile import QuantileRULRegressor
 from modax.models.wear.regressor import RULRegressor
 from modax.models.wear.stress import PRIOR_COLUMN, STRESS_COLUMNS, StressWearModel
-from modax.schema import REMAINING_LIFE_ESTIMATES_SCHEMA
+from modax.schema import REMAINING_LIFE_ESTIMATES_SCHEMA, UTC_MS
 
 __all__ = ["RemainingLifeScorer"]
 
@@ -90,6 +90,38 @@ class RemainingLifeScorer:
         self._recent: dict[str, deque[tuple[int, np.ndarray]]] = {}
         self._count: dict[str, int] = {}
         self._accumulated_h: dict[str, float] = {}
+
+    def warm_up(self) -> None:
+        """Score synthetic readings on a throwaway copy, so first-use costs are paid now.
+
+        The first windows a process closes load (or compile) the window kernels and import what
+        the model needs lazily — seconds a live advisor would otherwise add to the readings
+        waiting behind them. This scorer's own state is not touched.
+
+        Examples
+        --------
+        >>> from modax.models.wear import StressWearModel
+        >>> stress = StressWearModel().fit(pd.DataFrame({name: [1.0] for name in STRESS_COLUMNS}))
+        >>> RemainingLifeScorer(stress, name="modax-stress", version="1").warm_up()
+        """
+        seconds = np.arange(0, 3 * self.window_s + 1, 1.0)
+        readings = {c: np.full(seconds.size, 1.0) for c in TELEMETRY_COLUMNS[2:]}
+        start_ms = 1_700_000_000_000
+        telemetry = pa.table(
+            {
+                "device_id": ["warm-up"] * seconds.size,
+                "ts": pa.array(start_ms + (seconds * 1000).astype(np.int64)).cast(UTC_MS),
+                **readings,
+            }
+        )
+        copy = RemainingLifeScorer(
+            self.estimator,
+            name=self.name,
+            version=self.version,
+            window_s=self.window_s,
+            history=self.history,
+        )
+        copy.update(telemetry)
 
     def update(self, telemetry: pa.Table) -> pa.Table:
         """Estimates of the windows this batch closes (REMAINING_LIFE_ESTIMATES_SCHEMA rows).
