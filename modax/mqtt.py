@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,6 +34,7 @@ __all__ = [
     "describe_os_error",
     "describe_refusal",
     "reconnect_delay",
+    "subscribe_on_connect",
 ]
 
 #: CONNACK reason codes worth retrying (the broker is there but cannot take us now).
@@ -196,6 +198,41 @@ class ClientFactory:
             clean_start=start,
             properties=properties,
         )
+
+
+def subscribe_on_connect(client: mqtt.Client, topic_filter: str, qos: int = 1) -> threading.Event:
+    """Subscribe ``client`` to ``topic_filter`` on every successful (re)connect.
+
+    Sets the client's ``on_connect`` and ``on_subscribe`` callbacks.
+
+    Returns
+    -------
+    threading.Event
+        Set once the broker has granted the subscription: from then on it routes the messages.
+
+    Examples
+    --------
+    >>> client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    >>> subscribe_on_connect(client, "modax/devices/+/telemetry").is_set()  # not connected yet
+    False
+    """
+    granted = threading.Event()
+
+    def on_connect(
+        client: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object
+    ) -> None:
+        if not reason.is_failure:
+            client.subscribe(topic_filter, qos=qos)
+
+    def on_subscribe(
+        _c: mqtt.Client, _u: object, _mid: int, reasons: list[ReasonCode], _p: object
+    ) -> None:
+        if not any(r.is_failure for r in reasons):
+            granted.set()
+
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    return granted
 
 
 def reconnect_delay(client: mqtt.Client, min_s: float, max_s: float) -> None:

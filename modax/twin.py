@@ -24,7 +24,7 @@ import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from modax.mqtt import ClientFactory
+from modax.mqtt import ClientFactory, subscribe_on_connect
 from modax.schema import (
     Command,
     CommandAck,
@@ -95,20 +95,7 @@ class Twin:
             return self
         client = self.factory(f"modax-twin-{uuid.uuid4().hex[:12]}")
 
-        def on_connect(
-            client: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object
-        ) -> None:
-            if not reason.is_failure:
-                client.subscribe(ACK_FILTER, qos=1)
-
-        def on_subscribe(
-            _c: mqtt.Client, _u: object, _mid: int, reasons: list[ReasonCode], _p: object
-        ) -> None:
-            if not any(r.is_failure for r in reasons):
-                self._subscribed.set()
-
-        client.on_connect = on_connect
-        client.on_subscribe = on_subscribe
+        self._subscribed = subscribe_on_connect(client, ACK_FILTER)
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         try:
@@ -131,7 +118,7 @@ class Twin:
             self._client.disconnect()
             self._client.loop_stop()
             self._client = None
-            self._subscribed.clear()
+            self._subscribed = threading.Event()
 
     def __enter__(self) -> Twin:
         return self.connect()

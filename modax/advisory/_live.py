@@ -13,14 +13,13 @@ from dataclasses import dataclass
 import msgspec
 import paho.mqtt.client as mqtt
 import pyarrow as pa
-from paho.mqtt.reasoncodes import ReasonCode
 
 from modax.advisory._advisor import Advisor, Publish, with_event_time
 from modax.advisory._live_models import LiveModels
 from modax.advisory._updates import ScoreUpdates
 from modax.advisory._writer import LakeWriter
 from modax.lake import Lake
-from modax.mqtt import ClientFactory
+from modax.mqtt import ClientFactory, subscribe_on_connect
 from modax.schema import REMAINING_LIFE_ESTIMATES_SCHEMA, Kind, decode_batch, topic_for
 
 __all__ = ["TELEMETRY_FILTER", "LiveStats", "run_live"]
@@ -89,26 +88,12 @@ def run_live(
     """
     live = models if isinstance(models, LiveModels) else LiveModels(models)
     inbox: queue.SimpleQueue[tuple[str, bytes, int]] = queue.SimpleQueue()
-    subscribed = threading.Event()
     client = factory(f"modax-advise-{uuid.uuid4().hex[:8]}")
-
-    def on_connect(
-        client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, props: object
-    ) -> None:
-        if not reason.is_failure:
-            client.subscribe(TELEMETRY_FILTER, qos=1)
-
-    def on_subscribe(
-        client: mqtt.Client, userdata: object, mid: int, reasons: list[ReasonCode], props: object
-    ) -> None:
-        if not any(r.is_failure for r in reasons):
-            subscribed.set()  # from now on the broker routes telemetry to us
+    subscribed = subscribe_on_connect(client, TELEMETRY_FILTER)
 
     def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         inbox.put((message.topic, bytes(message.payload), int(time.time() * 1000)))
 
-    client.on_connect = on_connect
-    client.on_subscribe = on_subscribe
     client.on_message = on_message
     try:
         factory.connect(client)
