@@ -43,6 +43,7 @@ from modax.lake._layout import (
 from modax.lake._log import (
     Damage,
     Problem,
+    added_files,
     commit_problem,
     log_problems,
     missing_data_files,
@@ -406,6 +407,18 @@ class Lake:
         """The table's current version number."""
         with self._lock:
             return self._current(name).version()
+
+    def files_added(
+        self, name: str, after: int, upto: int
+    ) -> list[tuple[str, dict[str, str], bool]] | None:
+        """The data files the commits of ``name`` after version ``after`` up to ``upto`` added.
+
+        Each as (path relative to the table, partition values, whether it brought new rows):
+        a compaction's files hold rows the table held already. ``None`` when the log cannot
+        tell (a commit of the range cleaned up, or a store without an Arrow filesystem).
+        """
+        store = arrow_filesystem(self.root, self.storage_options)
+        return None if store is None else added_files(store, name, after, upto)
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """The table's commits, newest first."""

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import unquote
 
 import pyarrow.fs as pafs
 
@@ -21,6 +22,7 @@ __all__ = [
     "REPAIR_FOLDER",
     "Damage",
     "Problem",
+    "added_files",
     "commit_path",
     "commit_problem",
     "log_problems",
@@ -152,6 +154,40 @@ def commit_problem(
         return None
     damage = Damage.last_commit if last else Damage.earlier_commit
     return Problem(table, f"{uri}/{path}", reason, damage)
+
+
+def added_files(
+    store: pafs.FileSystem, table: str, after: int, upto: int
+) -> list[tuple[str, dict[str, str], bool]] | None:
+    """The data files the commits after version ``after`` up to ``upto`` added to ``table``.
+
+    Parameters
+    ----------
+    store : pyarrow.fs.FileSystem
+        Filesystem rooted at the lake root.
+
+    Returns
+    -------
+    list of (str, dict, bool), or None
+        Each added file's path relative to the table, its partition values and its
+        ``dataChange`` flag (``False`` for a compaction's rewrite of rows the table held already);
+        ``None`` when a commit file of the range is gone (cleaned up after a checkpoint) or
+        unreadable.
+    """
+    added = []
+    for version in range(after + 1, upto + 1):
+        try:
+            with store.open_input_stream(commit_path(table, version)) as stream:
+                lines = stream.read().decode("utf-8").splitlines()
+            actions = [json.loads(line) for line in lines if line.strip()]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return None
+        for action in actions:
+            add = action.get("add") if isinstance(action, dict) else None
+            if isinstance(add, dict):
+                path = unquote(str(add["path"]))
+                added.append((path, add.get("partitionValues") or {}, add.get("dataChange", True)))
+    return added
 
 
 def _commits(store: pafs.FileSystem, table: str) -> tuple[list[int], int]:

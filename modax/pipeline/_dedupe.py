@@ -6,7 +6,8 @@ two boots that repeat the same since-boot timestamps are two sets of readings. P
 partition the index holds the identities stored there as intervals of consecutive values per
 device (:class:`modax.pipeline._identities.IdentitySet`), read from the partition's files the
 first time a batch touches that date and, after every commit, from the files other writers
-(another ingester) added since. ``seq`` counts up one by one within a boot (decision 0003), so
+(another ingester) added since; files a compaction wrote hold rows indexed already and are not
+read back. ``seq`` counts up one by one within a boot (decision 0003), so
 memory follows the gaps in a device's sequence, not its messages: about 24 bytes per gap and 8
 per device of each cached date (the newest ``max_dates``). Messages without ``seq`` take one
 interval each.
@@ -137,13 +138,35 @@ class DedupeIndex:
                 self._load(day)
             seen = self._files.setdefault(day, set())
             store = self._stores.setdefault(day, IdentitySet())
-            for fragment in dataset.get_fragments(filter=_on(day)):
+            fragments = list(dataset.get_fragments(filter=_on(day)))
+            seen |= self._rewritten(day, version, {fragment.path for fragment in fragments})
+            for fragment in fragments:
                 if fragment.path in seen:
                     continue
                 for rows in fragment.to_batches(columns=_COLUMNS, batch_size=_SLICE_ROWS):
                     store.add(*self._identities(rows["device_id"], rows["seq"], rows["ts"]))
                 seen.add(fragment.path)
             self._covered[day] = version
+
+    def _rewritten(self, day: int, version: int, current: set[str]) -> set[str]:
+        """Files of date ``day`` that compactions after the covered version wrote.
+
+        Their rows are rows the partition held before (``dataChange: false`` in the Delta log):
+        indexed already when every file that brought new rows since is still there to be read.
+        When a compaction rewrote such a file before this index read it, or the log cannot
+        tell, nothing is skipped.
+        """
+        covered = self._covered.get(day)
+        if covered is None:
+            return set()
+        added = self.lake.files_added(self.table, covered, version)
+        if added is None:
+            return set()
+        on_day = str(_DAY_ZERO + timedelta(days=day))
+        files = [(path, changes) for path, values, changes in added if values.get("date") == on_day]
+        if any(changes and path not in current for path, changes in files):
+            return set()
+        return {path for path, changes in files if not changes}
 
     def _load(self, day: int) -> None:
         """Start date ``day`` from its saved index; nothing happens when there is none."""
