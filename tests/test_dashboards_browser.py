@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
 import paho.mqtt.client as mqtt
@@ -358,6 +359,22 @@ def test_model_lab_runs_a_detector_and_shows_metrics(page: object, server: str) 
     assert 0.0 < f1 <= 1.0
     page.get_by_text("event recall", exact=True).wait_for()
     _shot(page, "lab.png")
+
+
+def test_every_page_loads_only_from_the_dashboard_server(page: object, server: str) -> None:
+    """Plants often have no internet: a page asking another host (a font CDN) waits on it."""
+    here = urlsplit(server).netloc
+    elsewhere: list[str] = []
+
+    def note(request: object) -> None:
+        url = urlsplit(request.url.removeprefix("blob:"))
+        if url.scheme in ("http", "https", "ws", "wss") and url.netloc != here:
+            elsewhere.append(request.url)
+
+    page.on("request", note)
+    for path in ("fleet", "device?id=web-0000", "lab"):
+        page.goto(f"{server}/{path}", wait_until="networkidle")
+    assert elsewhere == []
 
 
 def _no_markup_ran(page: object, dialogs: list[str]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import panel as pn
 
 from modax.viz._cells import html_text
@@ -26,6 +28,17 @@ def _nav(current: str) -> str:
     return f'<nav class="modax-nav" aria-label="dashboards">{"".join(links)}</nav>'
 
 
+class Fast(pn.theme.Fast):
+    """Panel's Fast design without its web font (Open Sans from Google's CDN).
+
+    Every resource of a page then comes from the dashboard server: plants often have no internet,
+    and a browser there waits on the font's host before it draws. (Panel finds a design's files
+    by its class name, so the name stays ``Fast``.)
+    """
+
+    _resources: ClassVar[dict[str, Any]] = {**pn.theme.Fast._resources, "font": {}}
+
+
 def page(current: str, title: str, *main: object) -> pn.template.FastListTemplate:
     """A dashboard page: ``modax · <title>``, the navigation header, then ``main``.
 
@@ -46,5 +59,10 @@ def page(current: str, title: str, *main: object) -> pn.template.FastListTemplat
     """
     nav = pn.pane.HTML(_nav(current), margin=(0, 10))
     return pn.template.FastListTemplate(
-        title=f"modax · {html_text(title)}", header=[nav], main=list(main), accent=ACCENT
+        title=f"modax · {html_text(title)}",
+        header=[nav],
+        main=list(main),
+        accent=ACCENT,
+        design=Fast,
+        font="system-ui, sans-serif",
     )
