@@ -535,8 +535,11 @@ def test_a_reboot_while_the_ingester_is_down_is_not_taken_for_a_redelivery(lake_
 @pytest.mark.parametrize("blocked", ["telemetry", "safety_events", "aggregates_1s"])
 def test_derived_rows_after_a_restart_mid_failure_equal_a_run_without_it(tmp_path, blocked):
     """Issue 17 item 3 as filed: the disk fills, the process is stopped with a batch it could not
-    commit (no flush), the lake gets room, and a new process takes the batch again and goes on."""
-    batches = overloading_fleet(20)
+    commit (no flush), the lake gets room, and a new process takes the batch again and goes on.
+
+    The 30 s before the failure are fed back in slices of event time (``SLICE_MS``, 15 s).
+    """
+    batches = overloading_fleet(60)
     run_without_failure(tmp_path / "reference", batches)
 
     lake_dir = tmp_path / "lake"

@@ -32,6 +32,7 @@ from modax.lake import Lake, LakeError
 from modax.lake._delta import _with_date
 from modax.pipeline._clock import BootClock, stored_boots
 from modax.pipeline._dedupe import DedupeIndex
+from modax.pipeline._memory import release_memory
 from modax.pipeline._quarantine import QuarantineIndex, collapse_repeats
 from modax.pipeline._resume import RESUME_SPAN_MS, Resumable, newer_rows, stored_tail
 from modax.schema import (
@@ -390,13 +391,19 @@ class Pipeline:
         self._resumed = True  # once the lake answered (a failed read is retried with the batch)
         if tail is None:
             return
-        telemetry, safety, lasts = tail
+        slices, lasts = tail
         self._stored_until = (outputs, lasts)
         now_ms = int(time.time() * 1000)
         lo = first_ts_ms - RESUME_SPAN_MS  # rows before it were derived, stored or not
-        for deriver in resumable:
-            rows = deriver.process(telemetry, safety, now_ms)
-            self._queue.extend(self._new(deriver, rows, lo))
+        derived: list[dict[str, list[pa.Table]]] = [{} for _ in resumable]
+        for telemetry, safety in slices:
+            for deriver, tables in zip(resumable, derived, strict=True):
+                for name, rows in deriver.process(telemetry, safety, now_ms).items():
+                    tables.setdefault(name, []).append(rows)
+        for deriver, tables in zip(resumable, derived, strict=True):
+            whole = {name: pa.concat_tables(parts) for name, parts in tables.items()}
+            self._queue.extend(self._new(deriver, whole, lo))
+        release_memory()
 
     def _new(
         self, deriver: Deriver, tables: dict[str, pa.Table], lo: int | None = None
