@@ -47,8 +47,11 @@ __all__ = [
 DATE_SOURCES = ("ts", "window_start", "start_ts", "received_at")
 #: The column rows are clustered by (then by time).
 CLUSTER_COLUMN = "device_id"
-#: Rows per Parquet row group: 6,554 s of one device at 10 Hz; the unit a reader skips or reads.
-ROW_GROUP_ROWS = 65_536
+#: Rows per Parquet row group: 7.3 h of one device at 10 Hz; the unit a reader skips or reads. Every
+#: query pays a few µs per row group of the files it scans (DuckDB checks each one's statistics, and
+#: its planner merges them), which at 65,536 rows outweighed reading one device's rows; see
+#: ``docs/decisions/0023-row-groups-and-views-for-cheap-queries.md``.
+ROW_GROUP_ROWS = 262_144
 #: Size of the files a clustered rewrite or a compaction writes, bytes.
 TARGET_FILE_BYTES = 128 * 2**20
 #: Memory DuckDB may use to sort a partition before it spills to a temporary folder.
