@@ -10,7 +10,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 
 import modax
 from modax.lake import Lake, arrow_filesystem
-from modax.lake._layout import cluster_partition
+from modax.lake._layout import ROW_GROUP_ROWS, cluster_partition
 from modax.lake.dask import table_fragments
 from modax.testing import wait_for
 
@@ -107,6 +109,31 @@ def test_a_closed_day_is_rewritten_so_a_device_is_read_from_one_file(lake_dir, m
     assert sum(g.num_rows for g in groups) <= 2 * 1_000  # 600 rows: one or two row groups
     con = modax.connect(lake)
     assert con.sql("select count(*) from telemetry where device_id = 'd17'").fetchall() == [(600,)]
+
+
+def test_a_closed_day_is_rewritten_in_full_row_groups(lake_dir):
+    devices, n = 20, 2 * ROW_GROUP_ROWS + 12_345
+    i = pa.array(range(n), pa.int64())
+    seconds = pc.divide(i, devices)
+    rows = pa.table(
+        {
+            "device_id": pc.cast(pc.remainder(i, devices), pa.string()),
+            "ts": pc.add(pc.multiply(seconds, 1000), int(DAY.timestamp() * 1000)).cast(TS),
+            "v": pc.cast(i, pa.float64()),
+        }
+    )
+    lake = Lake(lake_dir)
+    for half in (rows.slice(0, n // 2), rows.slice(n // 2)):
+        lake.append("telemetry", half)
+    assert lake.compact("telemetry", now=LATER)["partitions_clustered"] == 1
+    groups = [
+        pq.ParquetFile(lake_dir / "telemetry" / f).metadata.row_group(k).num_rows
+        for f in lake.dataset("telemetry").files
+        for k in range(pq.ParquetFile(lake_dir / "telemetry" / f).metadata.num_row_groups)
+    ]
+    assert groups == [ROW_GROUP_ROWS, ROW_GROUP_ROWS, 12_345]
+    con = modax.connect(lake)
+    assert con.sql("select count(*), sum(v) from telemetry").fetchall() == [(n, n * (n - 1) / 2)]
 
 
 def test_a_held_snapshot_keeps_working_while_clustering_and_retention_run(lake_dir):

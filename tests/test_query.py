@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
+from deltalake import write_deltalake
 
 import modax
 from modax.lake import Lake, LakeError
@@ -93,6 +94,36 @@ def test_a_data_file_missing_from_the_newest_snapshot_is_one_clear_error(lake_di
         con.sql("select count(*) from readings").fetchall()
     assert str(caught.value).startswith(f"table 'readings': data file {lost} of its newest")
     assert "modax lake repair readings" in str(caught.value)
+
+
+def view_sql(con: modax.LakeConnection, name: str) -> str:
+    [(sql,)] = con.sql(f"select sql from duckdb_views() where view_name = '{name}'").fetchall()
+    return sql
+
+
+def test_files_of_one_schema_are_read_without_matching_columns_by_name(lake_dir):
+    lake = Lake(lake_dir)
+    for k in range(3):
+        lake.append("readings", batch(k))
+    con = modax.connect(lake_dir)
+    assert "union_by_name = false" in view_sql(con, "readings")
+    assert con.sql("select batch, sum(value) from readings group by 1 order by 1").fetchall() == [
+        (k, 4950) for k in range(3)
+    ]
+
+
+def test_a_column_added_later_reads_as_null_in_older_files(lake_dir):
+    lake = Lake(lake_dir)
+    lake.append("readings", batch(0))
+    newer = batch(1).append_column("extra", pa.array([2.5] * 100))
+    newer = newer.append_column("date", pa.array([datetime(2026, 1, 1).date()] * 100))
+    write_deltalake(
+        lake.table_uri("readings"), newer, mode="append", schema_mode="merge", partition_by=["date"]
+    )
+    con = modax.connect(lake_dir)
+    assert "union_by_name = true" in view_sql(con, "readings")
+    rows = "select batch, count(*), count(extra), sum(extra) from readings group by 1 order by 1"
+    assert con.sql(rows).fetchall() == [(0, 100, 0, None), (1, 100, 100, 250.0)]
 
 
 def test_timestamps_are_utc(lake_dir):

@@ -3,7 +3,9 @@
 Each table is a view over its current Delta snapshot's data files. On a local lake the view is
 DuckDB's own Parquet reader over exactly those files (``read_parquet([...])``, the ``date`` column
 from the partition folders, footers cached): it skips row groups by their statistics and scans in
-parallel as fast as over any Parquet file. On an object store the view is the snapshot's Arrow
+parallel as fast as over any Parquet file. Files are matched by column name (``union_by_name``, a
+column a file lacks reads as NULL) only when their columns differ, since that costs every query
+(decision 23). On an object store the view is the snapshot's Arrow
 dataset (no DuckDB extension to download), which also skips whole files by the Delta log's
 statistics. Either way DuckDB scans the files in place with filter and projection pushdown, and,
 the rows being clustered by device and time (:mod:`modax.lake._layout`), a query for one device
@@ -165,12 +167,14 @@ class LakeConnection:
                 self.duckdb.register(name, dataset)
                 continue
             folder = self.lake.table_uri(name)
-            files = ", ".join(_literal(f"{folder}/{f}") for f in dataset.files)
+            paths = [f"{folder}/{f}" for f in dataset.files]
+            files = ", ".join(_literal(p) for p in paths)
             hive = all("date=" in f for f in dataset.files)
             try:
+                union = str(not self._one_schema(paths)).lower()
                 self.duckdb.execute(
                     f'create view "{name}" as select * from read_parquet([{files}], '
-                    f"hive_partitioning = {str(hive).lower()}, union_by_name = true)"
+                    f"hive_partitioning = {str(hive).lower()}, union_by_name = {union})"
                 )
             except duckdb.IOException as exc:
                 missing = _VANISHED.search(str(exc))
@@ -178,6 +182,20 @@ class LakeConnection:
                     raise
                 raise self._damaged(missing) from None
         return list(self.tables)
+
+    def _one_schema(self, paths: list[str]) -> bool:
+        """Whether the Parquet files ``paths`` all have the same columns (names and types).
+
+        Read from their footers once per snapshot (DuckDB caches them). Only files of different
+        columns (a table whose schema evolved) need ``union_by_name``, which costs every query:
+        DuckDB then binds each file's schema and merges every row group's statistics at planning.
+        """
+        [(schemas,)] = self.duckdb.sql(
+            "select count(distinct columns) from (select list((name, type, logical_type::varchar) "
+            "order by name, type) as columns from parquet_schema($paths) group by file_name)",
+            params={"paths": paths},
+        ).fetchall()
+        return bool(schemas <= 1)
 
     def _damaged(self, missing: re.Match[str]) -> LakeError:
         """The error for a data file of the newest snapshot missing from storage."""

@@ -15,7 +15,7 @@ import math
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -47,8 +47,11 @@ __all__ = [
 DATE_SOURCES = ("ts", "window_start", "start_ts", "received_at")
 #: The column rows are clustered by (then by time).
 CLUSTER_COLUMN = "device_id"
-#: Rows per Parquet row group: 6,554 s of one device at 10 Hz; the unit a reader skips or reads.
-ROW_GROUP_ROWS = 65_536
+#: Rows per Parquet row group: 7.3 h of one device at 10 Hz; the unit a reader skips or reads. Every
+#: query pays a few µs per row group of the files it scans (DuckDB checks each one's statistics, and
+#: its planner merges them), which at 65,536 rows outweighed reading one device's rows; see
+#: ``docs/decisions/0023-row-groups-and-views-for-cheap-queries.md``.
+ROW_GROUP_ROWS = 262_144
 #: Size of the files a clustered rewrite or a compaction writes, bytes.
 TARGET_FILE_BYTES = 128 * 2**20
 #: Memory DuckDB may use to sort a partition before it spills to a temporary folder.
@@ -178,9 +181,9 @@ class _Stats:
         self.high: dict[str, Any] = {}
         self.nulls: dict[str, int] = {}
 
-    def add(self, batch: pa.RecordBatch) -> None:
-        self.rows += batch.num_rows
-        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+    def add(self, group: pa.Table) -> None:
+        self.rows += group.num_rows
+        for name, column in zip(group.schema.names, group.columns, strict=True):
             self.nulls[name] = self.nulls.get(name, 0) + column.null_count
             if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)) and not (
                 pa.types.is_string(column.type)
@@ -218,14 +221,30 @@ def _encodings(schema: pa.Schema) -> dict[str, Any]:
     }
 
 
+def _row_groups(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.Table]:
+    """``batches`` regrouped into tables of :data:`ROW_GROUP_ROWS` rows (the last one fewer).
+
+    DuckDB's Arrow stream yields batches of about the size asked for, not exactly, and a Parquet
+    writer makes at least one row group of each write.
+    """
+    pending = schema.empty_table()
+    for batch in batches:
+        pending = pa.concat_tables([pending, pa.Table.from_batches([batch], schema)])
+        while pending.num_rows >= ROW_GROUP_ROWS:
+            yield pending.slice(0, ROW_GROUP_ROWS)
+            pending = pending.slice(ROW_GROUP_ROWS)
+    if pending.num_rows:
+        yield pending
+
+
 def _write_files(
-    store: pafs.FileSystem, day: date, batches: Iterator[pa.RecordBatch], schema: pa.Schema
+    store: pafs.FileSystem, day: date, groups: Iterator[pa.Table], schema: pa.Schema
 ) -> list[AddAction]:
-    """Write ``batches`` in order into files of :data:`TARGET_FILE_BYTES` under ``date=day``."""
+    """Write ``groups``, a row group each, into ``date=day`` files of :data:`TARGET_FILE_BYTES`."""
     folder = f"date={day.isoformat()}"
     store.create_dir(folder, recursive=True)
     adds: list[AddAction] = []
-    pending = next(batches, None)
+    pending = next(groups, None)
     while pending is not None:
         path = f"{folder}/part-{uuid.uuid4()}-c000.snappy.parquet"
         stats = _Stats()
@@ -234,9 +253,9 @@ def _write_files(
                 sink, schema, compression="snappy", **_encodings(schema)
             ) as writer:
                 while pending is not None and sink.tell() < TARGET_FILE_BYTES:
-                    writer.write_batch(pending, row_group_size=ROW_GROUP_ROWS)
+                    writer.write_table(pending, row_group_size=ROW_GROUP_ROWS)
                     stats.add(pending)
-                    pending = next(batches, None)
+                    pending = next(groups, None)
             size = sink.tell()
         adds.append(
             AddAction(
@@ -308,7 +327,8 @@ def cluster_partition(
             params={"day": day},
         )
         reader = rows.to_arrow_reader(ROW_GROUP_ROWS)
-        adds = _write_files(store, day, (b.cast(schema) for b in reader), schema)
+        groups = _row_groups((b.cast(schema) for b in reader), schema)
+        adds = _write_files(store, day, groups, schema)
     actions: list[AddAction | RemoveAction] = list(adds)
     table.create_write_transaction(
         actions,
