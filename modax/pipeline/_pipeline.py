@@ -96,6 +96,9 @@ def is_infrastructure(error: BaseException) -> bool:
 
 #: Characters of an exception's text kept in an ``internal_error`` quarantine row.
 _DETAIL_CHARS = 1_000
+#: Seconds between the times a pipeline gives freed memory back (:func:`release_memory`): a
+#: burst (an ingester catching up on a backlog, big batches) otherwise stays resident.
+RELEASE_EVERY_S = 60.0
 
 
 class Deriver(Protocol):
@@ -201,6 +204,7 @@ class Pipeline:
         self._telemetry_index = DedupeIndex(self.lake, "telemetry")
         self._safety_index = DedupeIndex(self.lake, "device_safety")
         self._quarantine_index = QuarantineIndex(self.lake)
+        self._released_at = time.monotonic()
 
     def _dedupe(
         self, table: pa.Table | None, index: DedupeIndex, schema: pa.Schema
@@ -347,6 +351,9 @@ class Pipeline:
         self._drain(result)
         self._quarantine_index.add(rejected)
         result.accepted = telemetry.num_rows + safety.num_rows + status.num_rows
+        if time.monotonic() - self._released_at >= RELEASE_EVERY_S:
+            release_memory()
+            self._released_at = time.monotonic()
         return result
 
     def _drain(self, result: BatchResult) -> None:
@@ -404,6 +411,7 @@ class Pipeline:
             whole = {name: pa.concat_tables(parts) for name, parts in tables.items()}
             self._queue.extend(self._new(deriver, whole, lo))
         release_memory()
+        self._released_at = time.monotonic()
 
     def _new(
         self, deriver: Deriver, tables: dict[str, pa.Table], lo: int | None = None
