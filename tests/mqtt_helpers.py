@@ -1,4 +1,5 @@
-"""Helpers for tests that talk to a real broker: payloads, a counting publisher, lake counts."""
+"""Helpers for tests that talk to a real broker: payloads, a counting publisher, a JSON listener,
+lake counts."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import payloads
 
+from modax.config import BrokerURL
 from modax.lake import Lake
 from modax.schema import topic_for
 from modax.testing import require, wait_for
@@ -131,6 +133,25 @@ class Publisher:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class JsonListener:
+    """A paho subscriber keeping the JSON payloads published on ``topic`` (a filter), in order.
+
+    ``received`` fills from paho's network thread; :meth:`stop` disconnects.
+    """
+
+    def __init__(self, broker: BrokerURL, topic: str, client_id: str) -> None:
+        self.received: list[dict] = []
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self._client.on_message = lambda c, u, m: self.received.append(json.loads(m.payload))
+        self._client.connect(broker.host, broker.port)
+        self._client.subscribe(topic, qos=1)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
 
 
 def rows(lake: Lake, table: str = "telemetry") -> tuple[int, int]:

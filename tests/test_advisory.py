@@ -12,6 +12,7 @@ import paho.mqtt.client as mqtt
 import payloads
 import pyarrow as pa
 import pytest
+from mqtt_helpers import JsonListener
 from typer.testing import CliRunner
 
 from modax.advisory import (
@@ -279,12 +280,8 @@ def test_live_advisor_publishes_alerts_and_stores_scores(
 ) -> None:
     broker = parse_broker_url(mosquitto.url)
     factory = ClientFactory(broker)
-    received: list[dict] = []
-    listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="adv-test-listener")
-    listener.on_message = lambda c, u, m: received.append(json.loads(m.payload))
-    listener.connect(broker.host, broker.port)
-    listener.subscribe("modax/devices/adv1/advisory", qos=1)
-    listener.loop_start()
+    listener = JsonListener(broker, "modax/devices/adv1/advisory", "adv-test-listener")
+    received = listener.received
     stop, ready = threading.Event(), threading.Event()
     advisor = Advisor(load_model(model_dir))
     stats = {}
@@ -317,8 +314,7 @@ def test_live_advisor_publishes_alerts_and_stores_scores(
     finally:
         stop.set()
         worker.join(10)
-        listener.loop_stop()
-        listener.disconnect()
+        listener.stop()
     alerts = [m for m in received if m["state"]]
     assert alerts[0]["device_id"] == "adv1" and alerts[0]["state"] == "raised"
     assert alerts[0]["advisory"] is True
@@ -434,12 +430,8 @@ def test_a_held_lake_does_not_delay_advice_and_stop_drains_the_rows(
     """The lake is held by another of its users (its lock, as a commit or a compaction holds
     it) for the whole run: advice still arrives, and every scored row is written on stop."""
     broker = parse_broker_url(mosquitto.url)
-    received: list[dict] = []
-    listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="adv-held-listener")
-    listener.on_message = lambda c, u, m: received.append(json.loads(m.payload))
-    listener.connect(broker.host, broker.port)
-    listener.subscribe("modax/devices/held1/advisory", qos=1)
-    listener.loop_start()
+    listener = JsonListener(broker, "modax/devices/held1/advisory", "adv-held-listener")
+    received = listener.received
     lake = Lake(lake_dir)
     stop, ready = threading.Event(), threading.Event()
     stats: dict = {}
@@ -472,7 +464,6 @@ def test_a_held_lake_does_not_delay_advice_and_stop_drains_the_rows(
         if held:
             lake._lock.release()
         worker.join(20)
-        listener.loop_stop()
-        listener.disconnect()
+        listener.stop()
     assert stats["scored"] == 80 and stats["stored"] == 80
     assert Lake(lake_dir).read("scores").num_rows == 80

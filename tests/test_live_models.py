@@ -10,8 +10,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
+from mqtt_helpers import JsonListener
 from typer.testing import CliRunner
 
 import simulator
@@ -62,12 +62,8 @@ def test_demo_like_run_alerts_and_keeps_the_last_good_model_and_safety_running(
     (folder / "model.skops").write_bytes(b"damaged")
     registry = Registry(str(lake))
     broker = parse_broker_url(mosquitto.url)
-    received: list[dict] = []
-    listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="demo-like-listener")
-    listener.on_message = lambda c, u, m: received.append(json.loads(m.payload))
-    listener.connect(broker.host, broker.port)
-    listener.subscribe("modax/devices/+/advisory", qos=1)
-    listener.loop_start()
+    listener = JsonListener(broker, "modax/devices/+/advisory", "demo-like-listener")
+    received = listener.received
     live = LiveModels.from_registry(registry)
     stop, ready, stats = threading.Event(), threading.Event(), {}
     advisor = threading.Thread(
@@ -112,7 +108,7 @@ def test_demo_like_run_alerts_and_keeps_the_last_good_model_and_safety_running(
             fleet.kill()
         stop.set()
         advisor.join(20)
-        listener.loop_stop()
+        listener.stop()
     alert = next(m for m in received if m["state"] == "raised" and m["device_id"] == FAULTY)
     assert alert["advisory"] is True and alert["safety_effect"] == "none"
     assert alert["model"] == good["name"] and alert["recommendations"]

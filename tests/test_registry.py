@@ -14,6 +14,7 @@ import paho.mqtt.client as mqtt
 import payloads
 import pytest
 import skops.io as sio
+from mqtt_helpers import JsonListener
 from typer.testing import CliRunner
 
 import modax.registry
@@ -114,12 +115,8 @@ def test_fit_register_promote_then_the_advisor_runs_it(mosquitto, lake: Path) ->
     listed = {(v["name"], v["version"]): v for v in json.loads(out)["versions"]}
     assert listed["ls-trip", "1"]["aliases"] == ["live"]
     broker = parse_broker_url(mosquitto.url)
-    received: list[dict] = []
-    listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="reg-listener")
-    listener.on_message = lambda c, u, m: received.append(json.loads(m.payload))
-    listener.connect(broker.host, broker.port)
-    listener.subscribe("modax/devices/reg1/advisory", qos=1)
-    listener.loop_start()
+    listener = JsonListener(broker, "modax/devices/reg1/advisory", "reg-listener")
+    received = listener.received
     registry = Registry(str(lake))
     features = list(TELEMETRY_COLUMNS)  # what RemainingLifeScorer reads
     registry.register(quantile_rul(), name="rul-trip", kind="remaining-life", features=features)
@@ -152,7 +149,7 @@ def test_fit_register_promote_then_the_advisor_runs_it(mosquitto, lake: Path) ->
     finally:
         stop.set()
         worker.join(10)
-        listener.loop_stop()
+        listener.stop()
     assert any(m["state"] is None and m["model"] == "ls-trip" for m in received)
     scores = Lake(lake).read("scores")
     assert scores.num_rows == stats["scored"] > 0
