@@ -1,4 +1,4 @@
-"""Give memory a one-off large read freed back to the operating system."""
+"""Give freed memory back to the OS: after a restart's large read, and once a minute."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ def release_memory() -> None:
     """Return the free pages of Arrow's memory pool and of the C heap to the operating system.
 
     Both allocators keep freed memory for reuse: after a restart's read of the lake's tail
-    (millions of rows, once) a long-running ingester otherwise keeps that peak resident for its
-    whole life (measured: +100–250 MB over a process that never restarted).
+    (millions of rows, once) or a burst of big batches (catching up on a backlog), a long-running
+    ingester otherwise keeps that peak resident for its whole life (measured: +100–250 MB over a
+    process that never restarted).
 
     Examples
     --------
