@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +18,7 @@ from modax.local import (
     moto_available,
     start_broker,
 )
-from modax.testing import free_port, require
+from modax.testing import free_port, launch_chromium, require
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,3 +118,25 @@ def s3_lake(
         monkeypatch.setenv(name, value)
     bucket = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:50]
     return f"{s3_server.create_bucket(f'{bucket}-{free_port()}')}/lake"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright, one per test module (a context per page)."""
+    require(shutil.which("chromium"), "chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context's page (1400 × 1000 px), 30 s to find what a test asks for."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()

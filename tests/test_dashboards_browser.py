@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -23,12 +22,12 @@ import msgspec
 import paho.mqtt.client as mqtt
 import pyarrow as pa
 import pytest
-from mqtt_helpers import Publisher
+from mqtt_helpers import Publisher, make_certs
 
 from modax.lake import Lake
 from modax.local import BrokerProcess
 from modax.schema import Advisory, Telemetry, Vibration, topic_for
-from modax.testing import free_port, launch_chromium, require, wait_for
+from modax.testing import free_port, wait_for
 from modax.viz import AckStore, default_ack_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,12 +167,7 @@ def credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A development CA and a certificate for localhost (``deploy/mosquitto/make-dev-certs.sh``)."""
-    require(shutil.which("openssl"), "openssl (apt-get install openssl)")
-    out = tmp_path_factory.mktemp("certs")
-    script = ROOT / "deploy" / "mosquitto" / "make-dev-certs.sh"
-    subprocess.run([script, out], check=True, capture_output=True)
-    return out
+    return make_certs(tmp_path_factory.mktemp("certs"))
 
 
 @pytest.fixture(scope="module")
@@ -194,26 +188,6 @@ def launched(
 @pytest.fixture(scope="module")
 def server(launched: dict[str, tuple[subprocess.Popen, str, Path]]) -> str:
     return _live(launched["open"])
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    require(shutil.which("chromium"), "chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: object) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
 
 
 def _shot(page: object, name: str) -> None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
 import ssl
-import subprocess
 import threading
 import urllib.error
 import urllib.parse
@@ -23,11 +21,11 @@ import pytest
 import tornado.httpserver
 import tornado.ioloop
 import tornado.web
+from mqtt_helpers import make_certs
 
-from modax.testing import free_port, require
+from modax.testing import free_port
 from modax.viz._login import USERS_VAR, LoginHandler, LoginLimiter
 
-ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
 
 
@@ -67,11 +65,7 @@ def users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require(shutil.which("openssl"), "openssl (apt-get install openssl)")
-    out = tmp_path_factory.mktemp("certs")
-    script = ROOT / "deploy" / "mosquitto" / "make-dev-certs.sh"
-    subprocess.run([script, out], check=True, capture_output=True)
-    return out
+    return make_certs(tmp_path_factory.mktemp("certs"))
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -22,7 +22,7 @@ import pytest
 from lab_server import PLOTS_JS, JupyterLab, open_notebook, run_cells, small_copy
 
 from modax.local import find_mosquitto
-from modax.testing import launch_chromium, require, wait_for
+from modax.testing import require, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Every worked notebook, run top to bottom with ``SMALL = True`` as a data scientist would.
@@ -65,20 +65,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
     server.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
+def page(page: Any) -> Any:
+    """The shared page with 60 s to find things (a kernel starts) and its JS errors collected."""
     page.set_default_timeout(60_000)
     page.js_errors = []
     page.on("pageerror", lambda error: page.js_errors.append(str(error)))
@@ -87,8 +76,7 @@ def page(browser: Any) -> Iterator[Any]:
         lambda message: message.type == "error" and page.js_errors.append(message.text),
     )
     page.on("requestfailed", lambda request: page.js_errors.append(f"failed: {request.url}"))
-    yield page
-    context.close()
+    return page
 
 
 def assert_every_plot_shown(page: Any, name: str) -> None:

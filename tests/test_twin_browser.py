@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from modax.local import BrokerProcess
-from modax.testing import free_port, launch_chromium, require, wait_for
+from modax.testing import free_port, wait_for
 from simulator import FaultKind, Fleet, LivePublisher
 
 pytestmark = pytest.mark.browser
@@ -79,19 +78,6 @@ def server(mosquitto: BrokerProcess, tmp_path_factory: pytest.TempPathFactory) -
     finally:
         process.terminate()
         process.wait(10)
-
-
-@pytest.fixture
-def page() -> Iterator[object]:
-    require(shutil.which("chromium"), "chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(30_000)
-        yield page
-        browser.close()
 
 
 def test_a_signed_in_user_injects_on_the_device_page_and_sees_the_ack_and_the_alarm(
