@@ -124,6 +124,11 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 #: ``--lake``, shared by the commands that read or write the lake.
 LakeOption = Annotated[str | None, typer.Option(help="Lake root (default: MODAX_LAKE).")]
+#: ``--metrics-port`` and ``--metrics-host``, shared by the services that serve ``/metrics``.
+MetricsPortOption = Annotated[
+    int | None, typer.Option(help="Serve /metrics, /health and /ready on this port.")
+]
+MetricsHostOption = Annotated[str, typer.Option(help="Address of the metrics endpoint.")]
 #: ``--vacuum-retention-h``, shared by the commands that vacuum.
 RetentionOption = Annotated[
     int | None,

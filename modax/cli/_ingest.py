@@ -14,6 +14,8 @@ from rich.live import Live
 
 from modax.cli._app import (
     EXIT_CONFIG,
+    MetricsHostOption,
+    MetricsPortOption,
     app,
     console,
     err_console,
@@ -92,12 +94,8 @@ def ingest_command(
     max_queued: Annotated[
         int, typer.Option(min=1, help="Messages that may wait for a commit (back-pressure).")
     ] = 50_000,
-    metrics_port: Annotated[
-        int | None, typer.Option(help="Serve /metrics, /health and /ready on this port.")
-    ] = None,
-    metrics_host: Annotated[
-        str, typer.Option(help="Address of the metrics endpoint.")
-    ] = "127.0.0.1",
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = "127.0.0.1",
     events: Annotated[
         bool, typer.Option(help="Publish derived safety events to modax/devices/{id}/events.")
     ] = True,

@@ -10,6 +10,8 @@ import typer
 
 from modax.cli._app import (
     LakeOption,
+    MetricsHostOption,
+    MetricsPortOption,
     RetentionOption,
     app,
     err_console,
@@ -27,12 +29,8 @@ def maintain_command(
     ] = 600.0,
     vacuum_retention_h: RetentionOption = None,
     once: Annotated[bool, typer.Option("--once", help="Run one cycle, print it, exit.")] = False,
-    metrics_port: Annotated[
-        int | None, typer.Option(help="Serve /metrics, /health and /ready on this port.")
-    ] = None,
-    metrics_host: Annotated[
-        str, typer.Option(help="Address of the metrics endpoint.")
-    ] = "127.0.0.1",
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = "127.0.0.1",
 ) -> None:
     """Keep the lake fast without anyone remembering to: run until Ctrl-C or SIGTERM.
 
