@@ -29,6 +29,7 @@ KEYS = {
     "duplicated",
     "missing",
     "quarantined",
+    "quarantine_repeats",
     "rss_mb_start",
     "rss_mb_end",
     "rss_mb_max",
