@@ -366,14 +366,17 @@ class PoisonPublisher(threading.Thread):
 
 @dataclass
 class Lifetime:
-    """One ingester process from start to kill or stop: RSS samples in MB (monotonic time, MB)
-    and the most failed lake commits its ``/metrics`` reported."""
+    """One ingester process from start to kill or stop: RSS samples in MB (monotonic time, MB),
+    the most failed lake commits its ``/metrics`` reported, and the seconds from its start to its
+    first committed batch (a restart's gap: imports, the lake's tail read back, the backlog's
+    first batch)."""
 
     pid: int
     started: float
     rss: list[tuple[float, float]] = field(default_factory=list)
     commit_failures: int = 0
     end: str = "running"
+    first_commit_s: float | None = None
 
     def summary(self, warmup_s: float) -> dict[str, object]:
         warm = [mb for t, mb in self.rss if t - self.started >= warmup_s] or [
@@ -387,6 +390,9 @@ class Lifetime:
             "rss_mb_end": round(warm[-1], 1) if warm else None,
             "rss_mb_max": round(max(warm), 1) if warm else None,
             "commit_failures": self.commit_failures,
+            "first_commit_s": None
+            if self.first_commit_s is None
+            else round(self.first_commit_s, 1),
         }
 
 
@@ -453,6 +459,15 @@ class IngesterProcess:
         failures = self.metric("modax_ingest_commit_failures_total")
         if failures is not None:
             life.commit_failures = max(life.commit_failures, int(failures))
+
+    def note_first_commit(self) -> None:
+        """Note when the running process committed its first batch (polled until it has)."""
+        life = self.lifetimes[-1] if self.lifetimes else None
+        if life is None or life.first_commit_s is not None or not self.alive():
+            return
+        commits = self.metric("modax_ingest_commit_seconds_count")
+        if commits:
+            life.first_commit_s = time.monotonic() - life.started
 
     def note_exit(self) -> None:
         """Record an exit nobody asked for (a crash), with its code and the log's last lines."""
@@ -774,6 +789,7 @@ def soak(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
                 ingester.kill9()
                 kills += 1
                 ingester.start()
+            ingester.note_first_commit()
             if now >= next_rss:
                 ingester.sample()
                 next_rss = now + RSS_EVERY_S
@@ -840,6 +856,7 @@ def soak(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
         "rss_mb_end": lives[-1]["rss_mb_end"],
         "rss_mb_max": round(max(all_rss), 1) if all_rss else None,
         "ingester_lifetimes": lives,
+        "restart_first_commit_s": [life["first_commit_s"] for life in lives[1:]],
         "ingester_crashes": ingester.crashes,
         "ingester_commit_failures": sum(life.commit_failures for life in ingester.lifetimes),
         "ingester_exit_code": exit_code,

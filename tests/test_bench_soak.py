@@ -30,6 +30,7 @@ KEYS = {
     "missing",
     "quarantined",
     "quarantine_repeats",
+    "restart_first_commit_s",
     "rss_mb_start",
     "rss_mb_end",
     "rss_mb_max",
@@ -68,6 +69,8 @@ def test_soak_smoke_counts_every_published_reading() -> None:
     assert result.keys() >= KEYS, KEYS - result.keys()
     assert (result["minutes"], result["devices"], result["rate_hz"]) == (0.5, 20, 5.0)
     assert result["kills"] == 1
+    (restart,) = result["restart_first_commit_s"]  # the restarted ingester committed, and when
+    assert 0 < restart < 120, result["ingester_lifetimes"]
     assert result["published"] > 0
     assert result["stored"] + result["missing"] == result["published"], result
     assert result["reader_queries"] > 0
