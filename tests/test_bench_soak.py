@@ -29,7 +29,7 @@ KEYS = {
     "duplicated",
     "missing",
     "quarantined",
-    "quarantine_repeats",
+    "quarantine_rows",
     "restart_first_commit_s",
     "rss_mb_start",
     "rss_mb_end",
