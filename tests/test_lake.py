@@ -53,6 +53,21 @@ def test_time_travel_reads_an_earlier_version(lake_dir):
     assert len(lake.history("t")) == 2
 
 
+def test_a_snapshots_dataset_is_kept_until_the_table_changes(lake_dir):
+    """A dataset costs in proportion to the table's files to build (0.25 s at 2,500): reads of
+    an unchanged table share one, and a commit by any writer gives the next read a new one."""
+    lake, other_writer = Lake(lake_dir), Lake(lake_dir)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    lake.append("t", readings(start, 2))
+    first = lake.dataset("t")
+    assert lake.dataset("t") is first
+    other_writer.append("t", readings(start, 3, value=10))
+    assert lake.dataset("t") is not first
+    assert lake.read("t").num_rows == 5
+    lake.compact("t")
+    assert len(lake.dataset("t").files) == 1
+
+
 def test_a_long_lived_lake_renews_its_table_handle(lake_dir, monkeypatch):
     """An ingester appends for weeks through one Lake: the cached Delta handle is replaced after
     HANDLE_RENEW_VERSIONS commits (a handle that follows every commit grows by ~0.15 MB each),

@@ -138,6 +138,7 @@ class Lake:
         }
         self._handles: dict[str, DeltaTable] = {}
         self._handle_versions: dict[str, int] = {}
+        self._datasets: dict[str, tuple[DeltaTable, int, ds.Dataset]] = {}
         self._checked: dict[str, int] = {}
         self._lock = threading.RLock()
 
@@ -384,6 +385,9 @@ class Lake:
 
         Files are read through a native Arrow filesystem where there is one (local, ``s3://``),
         so readers in other threads or processes (DuckDB, Dask) never call back into Python.
+        The current snapshot's dataset is kept until the table changes: building one costs in
+        proportion to the table's files (0.25 s at 2,500 files), and a restart's resume reads
+        the same tables two dozen times.
         """
         filesystem = arrow_filesystem(self.table_uri(name), self.storage_options)
         if version is not None:
@@ -391,7 +395,13 @@ class Lake:
             table.load_as_version(version)
             return table.to_pyarrow_dataset(filesystem=filesystem)
         with self._lock:
-            return self._current(name).to_pyarrow_dataset(filesystem=filesystem)
+            table = self._current(name)
+            cached = self._datasets.get(name)
+            if cached is not None and cached[0] is table and cached[1] == table.version():
+                return cached[2]
+            dataset = table.to_pyarrow_dataset(filesystem=filesystem)
+            self._datasets[name] = (table, table.version(), dataset)
+            return dataset
 
     def read(
         self,
