@@ -167,6 +167,7 @@ class Lake:
                 return table
         table = self._handles[name] = self._table(name)
         self._handle_versions[name] = table.version()
+        self._datasets.pop(name, None)  # it holds the replaced handle (and its native memory)
         return table
 
     def _table(self, name: str) -> DeltaTable:
