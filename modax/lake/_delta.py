@@ -138,7 +138,7 @@ class Lake:
         }
         self._handles: dict[str, DeltaTable] = {}
         self._handle_versions: dict[str, int] = {}
-        self._datasets: dict[str, tuple[DeltaTable, int, ds.Dataset]] = {}
+        self._datasets: dict[str, tuple[int, ds.Dataset]] = {}
         self._checked: dict[str, int] = {}
         self._lock = threading.RLock()
 
@@ -167,7 +167,7 @@ class Lake:
                 return table
         table = self._handles[name] = self._table(name)
         self._handle_versions[name] = table.version()
-        self._datasets.pop(name, None)  # it holds the replaced handle (and its native memory)
+        self._datasets.pop(name, None)  # a new handle (renewed, repaired, recreated): built anew
         return table
 
     def _table(self, name: str) -> DeltaTable:
@@ -398,10 +398,10 @@ class Lake:
         with self._lock:
             table = self._current(name)
             cached = self._datasets.get(name)
-            if cached is not None and cached[0] is table and cached[1] == table.version():
-                return cached[2]
+            if cached is not None and cached[0] == table.version():
+                return cached[1]
             dataset = table.to_pyarrow_dataset(filesystem=filesystem)
-            self._datasets[name] = (table, table.version(), dataset)
+            self._datasets[name] = (table.version(), dataset)
             return dataset
 
     def read(
