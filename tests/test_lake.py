@@ -55,7 +55,9 @@ def test_time_travel_reads_an_earlier_version(lake_dir):
 
 def test_a_snapshots_dataset_is_kept_until_the_table_changes(lake_dir):
     """A dataset costs in proportion to the table's files to build (0.25 s at 2,500): reads of
-    an unchanged table share one, and a commit by any writer gives the next read a new one."""
+    an unchanged table share one, and a commit by any writer gives the next read a new one. A
+    writer that only appends after reading (an ingester after its resume) does not keep a past
+    snapshot's dataset (the file metadata its scans loaded) for the rest of its life."""
     lake, other_writer = Lake(lake_dir), Lake(lake_dir)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     lake.append("t", readings(start, 2))
@@ -64,6 +66,8 @@ def test_a_snapshots_dataset_is_kept_until_the_table_changes(lake_dir):
     other_writer.append("t", readings(start, 3, value=10))
     assert lake.dataset("t") is not first
     assert lake.read("t").num_rows == 5
+    lake.append("t", readings(start, 1, value=20))
+    assert "t" not in lake._datasets
     lake.compact("t")
     assert len(lake.dataset("t").files) == 1
 
